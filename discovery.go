@@ -1,0 +1,132 @@
+package logout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Discovery limits.
+const (
+	maxDiscoveryBytes     = 1 << 20 // 1 MiB is far more than any real document
+	discoveryCacheTTL     = time.Hour
+	discoveryRetryBackoff = 5 * time.Second
+	defaultHTTPTimeout    = 10 * time.Second
+)
+
+// ProviderMetadata is the part of an OpenID Provider's discovery document
+// (OpenID Connect Discovery 1.0) that logout uses.
+type ProviderMetadata struct {
+	Issuer             string `json:"issuer"`
+	EndSessionEndpoint string `json:"end_session_endpoint"`
+	RevocationEndpoint string `json:"revocation_endpoint"`
+	JWKSURI            string `json:"jwks_uri"`
+}
+
+// discoverer fetches and caches a provider's discovery document. A document
+// is cached for discoveryCacheTTL; when a refresh fails, the last good
+// document keeps being used; when no document was ever fetched, failures
+// are retried at most once every discoveryRetryBackoff.
+type discoverer struct {
+	issuer  string
+	client  *http.Client
+	timeout time.Duration
+	now     func() time.Time
+
+	mu        sync.Mutex
+	meta      *ProviderMetadata
+	expires   time.Time
+	lastErr   error
+	retryFrom time.Time
+}
+
+func newDiscoverer(issuer string, client *http.Client, timeout time.Duration) *discoverer {
+	return &discoverer{
+		issuer:  strings.TrimRight(issuer, "/"),
+		client:  client,
+		timeout: timeout,
+		now:     time.Now,
+	}
+}
+
+// metadata returns the cached document, fetching it when it is missing or
+// stale.
+func (d *discoverer) metadata(ctx context.Context) (*ProviderMetadata, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	if d.meta != nil && now.Before(d.expires) {
+		return d.meta, nil
+	}
+	if d.lastErr != nil && now.Before(d.retryFrom) {
+		if d.meta != nil {
+			return d.meta, nil
+		}
+		return nil, d.lastErr
+	}
+	meta, err := d.fetch(ctx)
+	if err != nil {
+		d.lastErr, d.retryFrom = err, now.Add(discoveryRetryBackoff)
+		if d.meta != nil {
+			return d.meta, nil // stale but known good
+		}
+		return nil, err
+	}
+	d.meta, d.expires, d.lastErr = meta, now.Add(discoveryCacheTTL), nil
+	return meta, nil
+}
+
+func (d *discoverer) fetch(ctx context.Context) (*ProviderMetadata, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	wellKnown := d.issuer + "/.well-known/openid-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, wellKnown, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: GET %s: status %d", ErrDiscovery, wellKnown, resp.StatusCode)
+	}
+	var meta ProviderMetadata
+	body := io.LimitReader(resp.Body, maxDiscoveryBytes+1)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrDiscovery, wellKnown, err)
+	}
+	if len(data) > maxDiscoveryBytes {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrDiscovery, wellKnown, maxDiscoveryBytes)
+	}
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return nil, fmt.Errorf("%w: decoding %s: %w", ErrDiscovery, wellKnown, err)
+	}
+	if strings.TrimRight(meta.Issuer, "/") != d.issuer {
+		return nil, fmt.Errorf("%w: document issuer %q does not match configured issuer %q", ErrDiscovery, meta.Issuer, d.issuer)
+	}
+	return &meta, nil
+}
+
+// endSessionEndpoint returns the discovered end_session_endpoint.
+func (d *discoverer) endSessionEndpoint(ctx context.Context) (string, error) {
+	meta, err := d.metadata(ctx)
+	if err != nil {
+		return "", err
+	}
+	if meta.EndSessionEndpoint == "" {
+		return "", fmt.Errorf("%w (issuer %s)", ErrNoEndSessionEndpoint, d.issuer)
+	}
+	if _, err := parseEndpoint(meta.EndSessionEndpoint); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrDiscovery, err)
+	}
+	return meta.EndSessionEndpoint, nil
+}

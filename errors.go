@@ -1,0 +1,75 @@
+package logout
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Errors that callers can test for with errors.Is. The errors handed to
+// Config.ErrorHandler wrap one of these.
+var (
+	// ErrInvalidConfig is wrapped by every error New returns.
+	ErrInvalidConfig = errors.New("logout: invalid config")
+	// ErrInvalidEndpoint means an end-session endpoint is not an absolute
+	// http or https URL without userinfo or fragment.
+	ErrInvalidEndpoint = errors.New("logout: invalid end-session endpoint")
+	// ErrMissingHint means post_logout_redirect_uri was requested without
+	// id_token_hint or client_id, which providers require.
+	ErrMissingHint = errors.New("logout: post_logout_redirect_uri requires id_token_hint or client_id")
+
+	// ErrCrossSite means a cross-site request to the logout path was refused.
+	ErrCrossSite = errors.New("logout: cross-site request refused")
+	// ErrMethodNotAllowed means the request used a method the path does not accept.
+	ErrMethodNotAllowed = errors.New("logout: method not allowed")
+	// ErrInvalidState means the post-logout callback had no state, no state
+	// cookie, or a state that does not match the cookie.
+	ErrInvalidState = errors.New("logout: missing or invalid state")
+	// ErrSessionSave means the session could not be cleared; the user is
+	// not logged out.
+	ErrSessionSave = errors.New("logout: clearing the session failed")
+	// ErrHook means Config.BeforeLogout returned an error.
+	ErrHook = errors.New("logout: BeforeLogout hook failed")
+	// ErrDiscovery means the provider's discovery document could not be
+	// fetched or is invalid.
+	ErrDiscovery = errors.New("logout: discovery failed")
+	// ErrNoEndSessionEndpoint means the provider's discovery document has
+	// no end_session_endpoint: it does not support RP-Initiated Logout.
+	ErrNoEndSessionEndpoint = errors.New("logout: provider has no end_session_endpoint")
+)
+
+// DefaultErrorHandler is the ErrorHandler used when Config.ErrorHandler is
+// nil. It answers with the status StatusCode gives for err and a short
+// plain-text message. It never writes err's text, which may carry details
+// meant for logs only.
+func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
+	status := StatusCode(err)
+	msg := http.StatusText(status)
+	switch {
+	case errors.Is(err, ErrCrossSite):
+		msg = "cross-site logout request refused"
+	case errors.Is(err, ErrInvalidState):
+		msg = "invalid or expired logout state"
+	case status == http.StatusBadGateway:
+		msg = "identity provider unavailable; you are signed out of this site"
+	}
+	http.Error(w, msg, status)
+}
+
+// StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
+// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 400 for
+// ErrInvalidState, 502 for ErrDiscovery and ErrNoEndSessionEndpoint, and
+// 500 for anything else.
+func StatusCode(err error) int {
+	switch {
+	case errors.Is(err, ErrCrossSite):
+		return http.StatusForbidden
+	case errors.Is(err, ErrMethodNotAllowed):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, ErrInvalidState):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrDiscovery), errors.Is(err, ErrNoEndSessionEndpoint):
+		return http.StatusBadGateway
+	default:
+		return http.StatusInternalServerError
+	}
+}

@@ -1,0 +1,147 @@
+package logout
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+)
+
+// serveLogout clears the session and redirects to the provider's
+// end-session endpoint (or straight to the return target when there is no
+// id_token and the policy says so).
+func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
+	setNoStore(w.Header())
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		m.fail(w, r, fmt.Errorf("%w: %s on logout path", ErrMethodNotAllowed, r.Method))
+		return
+	}
+	if err := m.checkCrossSite(r); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	returnTo := m.returnTarget(w, r)
+	sess, idToken := m.loadSession(r)
+	var hint string
+	if m.logoutHint != nil {
+		hint = m.logoutHint(r, sess)
+	}
+	if m.before != nil {
+		if err := m.before(r, sess); err != nil {
+			m.fail(w, r, fmt.Errorf("%w: %w", ErrHook, err))
+			return
+		}
+	}
+	if err := m.clearSession(w, r, sess); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	target, provider, err := m.logoutTarget(w, r, idToken, hint, returnTo)
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: session cleared",
+		slog.Bool("had_id_token", idToken != ""), slog.Bool("provider_logout", provider))
+	if m.after != nil {
+		m.after(r, Event{HadIDToken: idToken != "", ProviderLogout: provider, ReturnTo: returnTo})
+	}
+	redirect(w, target)
+}
+
+// returnTarget returns the request's return target if the policy allows
+// it, and the default landing otherwise.
+func (m *Middleware) returnTarget(w http.ResponseWriter, r *http.Request) string {
+	target := m.requestedReturnTo(w, r)
+	if target == "" {
+		return m.defaultReturnTo
+	}
+	if !m.returnTo.allowed(target) {
+		m.logger.LogAttrs(r.Context(), slog.LevelWarn, "logout: return target refused",
+			slog.String("param", m.returnToParam))
+		return m.defaultReturnTo
+	}
+	return target
+}
+
+// maxFormBytes bounds the body of a logout POST: it carries one short field.
+const maxFormBytes = 64 << 10
+
+// requestedReturnTo reads the return target from the query or, for a
+// form-encoded POST, from the body.
+func (m *Middleware) requestedReturnTo(w http.ResponseWriter, r *http.Request) string {
+	if v := r.URL.Query().Get(m.returnToParam); v != "" || r.Method != http.MethodPost {
+		return v
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" {
+		return ""
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return ""
+	}
+	return r.PostForm.Get(m.returnToParam)
+}
+
+// logoutTarget returns where to redirect after the session is cleared and
+// whether that is the provider. When it is the provider and a
+// post-logout redirect URI is configured, it also sets the state cookie.
+func (m *Middleware) logoutTarget(w http.ResponseWriter, r *http.Request, idToken, hint, returnTo string) (string, bool, error) {
+	if idToken == "" && m.missing == LocalLogoutOnly {
+		return returnTo, false, nil
+	}
+	endpoint, err := m.EndSessionEndpoint(r.Context())
+	if err != nil {
+		return "", false, err
+	}
+	p := Params{
+		IDTokenHint: idToken,
+		ClientID:    m.clientID,
+		LogoutHint:  hint,
+		UILocales:   m.uiLocales,
+		Extra:       m.extraParams,
+	}
+	if m.hasCallback {
+		state, err := NewState()
+		if err != nil {
+			return "", false, err
+		}
+		p.PostLogoutRedirectURI, p.State = m.postLogout, state
+		http.SetCookie(w, m.stateCookie.issue(state, returnTo))
+	}
+	target, err := BuildURL(endpoint, p)
+	if err != nil {
+		return "", false, err
+	}
+	return target, true, nil
+}
+
+// serveCallback checks the state the provider sends back against the state
+// cookie, deletes the cookie, and redirects to the saved return target.
+func (m *Middleware) serveCallback(w http.ResponseWriter, r *http.Request) {
+	setNoStore(w.Header())
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		m.fail(w, r, fmt.Errorf("%w: %s on callback path", ErrMethodNotAllowed, r.Method))
+		return
+	}
+	got := r.URL.Query().Get(paramState)
+	c, err := r.Cookie(m.stateCookie.name)
+	if got == "" || err != nil {
+		m.fail(w, r, fmt.Errorf("%w: state parameter or cookie missing", ErrInvalidState))
+		return
+	}
+	want, returnTo, ok := parseStateCookie(c.Value)
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		m.fail(w, r, fmt.Errorf("%w: state does not match", ErrInvalidState))
+		return
+	}
+	http.SetCookie(w, m.stateCookie.expire())
+	if !m.returnTo.allowed(returnTo) {
+		returnTo = m.defaultReturnTo
+	}
+	redirect(w, returnTo)
+}

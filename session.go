@@ -1,0 +1,51 @@
+package logout
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/sessions"
+)
+
+// loadSession returns the user's session and the raw id_token it holds. A
+// session cookie that cannot be decoded (tampered with, signed with rotated
+// keys, expired) yields an empty session and no token, so that it is still
+// cleared: a broken cookie must never keep a user signed in.
+func (m *Middleware) loadSession(r *http.Request) (*sessions.Session, string) {
+	sess, err := m.store.Get(r, m.sessionName)
+	if err != nil {
+		m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: session could not be decoded; clearing it",
+			slog.String("session", m.sessionName), slog.String("error", err.Error()))
+	}
+	if sess == nil {
+		sess, _ = m.store.New(r, m.sessionName)
+	}
+	if sess == nil {
+		sess = sessions.NewSession(m.store, m.sessionName)
+	}
+	if err != nil {
+		return sess, ""
+	}
+	idToken, _ := sess.Values[m.idTokenKey].(string)
+	return sess, idToken
+}
+
+// clearSession deletes every value of sess and saves it with MaxAge -1, so
+// that the store expires the cookie and deletes any server-side record.
+// Values are deleted in place: the same *sessions.Session may be cached in
+// the request's sessions.Registry, and nothing of the old session may stay
+// readable there.
+func (m *Middleware) clearSession(w http.ResponseWriter, r *http.Request, sess *sessions.Session) error {
+	clear(sess.Values)
+	opts := sessions.Options{Path: "/"}
+	if sess.Options != nil {
+		opts = *sess.Options
+	}
+	opts.MaxAge = -1
+	sess.Options = &opts
+	if err := m.store.Save(r, w, sess); err != nil {
+		return fmt.Errorf("%w: session %q: %w", ErrSessionSave, m.sessionName, err)
+	}
+	return nil
+}
