@@ -374,6 +374,13 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.serveLogout(w, r)
 }
 
+// Handles reports whether the middleware serves path itself (the logout
+// path or the callback path) instead of passing it on. Framework adapters
+// use it to decide, with one comparison, whether to hand a request over.
+func (m *Middleware) Handles(path string) bool {
+	return path == m.path || (m.hasCallback && path == m.callbackPath)
+}
+
 // EndSessionEndpoint returns the provider's end-session endpoint: the
 // configured one, or the discovered one. Call it at start-up to find a
 // misconfigured provider before the first user logs out.
