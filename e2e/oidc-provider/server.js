@@ -1,0 +1,107 @@
+// A test-only OpenID Provider (panva's oidc-provider) for the interop tests
+// of the logout middleware. It is not meant for anything else: accounts are
+// whatever login name is typed in the development login form.
+//
+// Configuration, all through the environment:
+//
+//   OP_HOST                        host to listen on and to name in the issuer (default "localhost")
+//   OP_PORT                        port to listen on (default 0: a free port)
+//   OP_CLIENT_ID                   client_id of the registered client (default "logout-e2e")
+//   OP_CLIENT_SECRET               its client secret (required)
+//   OP_REDIRECT_URIS               space-separated redirect_uris (required)
+//   OP_POST_LOGOUT_REDIRECT_URIS   space-separated post_logout_redirect_uris (required)
+//   OP_BACKCHANNEL_LOGOUT_URI      the client's backchannel_logout_uri (optional)
+//
+// When it listens, it prints one JSON line on stdout:
+// {"issuer":"http://localhost:PORT","port":PORT}. Diagnostics go to stderr.
+// It stops on SIGTERM or SIGINT, or when its stdin is closed, so that it
+// never outlives the test process that started it.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import process from 'node:process';
+
+import Provider from 'oidc-provider';
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`environment variable ${name} is required`);
+  }
+  return value;
+}
+
+function list(name) {
+  return required(name).split(/\s+/).filter(Boolean);
+}
+
+function clientMetadata() {
+  const client = {
+    client_id: process.env.OP_CLIENT_ID || 'logout-e2e',
+    client_secret: required('OP_CLIENT_SECRET'),
+    redirect_uris: list('OP_REDIRECT_URIS'),
+    post_logout_redirect_uris: list('OP_POST_LOGOUT_REDIRECT_URIS'),
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+  if (process.env.OP_BACKCHANNEL_LOGOUT_URI) {
+    client.backchannel_logout_uri = process.env.OP_BACKCHANNEL_LOGOUT_URI;
+    client.backchannel_logout_session_required = true;
+  }
+  return client;
+}
+
+// signingKey returns a fresh RSA private key as a JWK: the provider's id_tokens
+// are signed with RS256 by a key that lives only as long as this process.
+function signingKey() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' };
+}
+
+function configuration() {
+  return {
+    clients: [clientMetadata()],
+    jwks: { keys: [signingKey()] },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    findAccount(_ctx, id) {
+      return { accountId: id, claims: () => ({ sub: id }) };
+    },
+    features: {
+      devInteractions: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      backchannelLogout: { enabled: true },
+    },
+  };
+}
+
+function listen(server, host, port) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server.address().port));
+  });
+}
+
+async function main() {
+  const host = process.env.OP_HOST || 'localhost';
+  const server = createServer();
+  const port = await listen(server, host, Number(process.env.OP_PORT || 0));
+  const issuer = `http://${host}:${port}`;
+  const provider = new Provider(issuer, configuration());
+  provider.on('server_error', (_ctx, err) => console.error('oidc-provider: server_error:', err));
+  provider.on('backchannel.error', (_ctx, err) => console.error('oidc-provider: backchannel.error:', err.message));
+  server.on('request', provider.callback());
+
+  const stop = () => server.close(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdin.on('end', stop);
+  process.stdin.resume();
+
+  process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
+}
+
+main().catch((err) => {
+  console.error('oidc-provider: failed to start:', err);
+  process.exit(1);
+});
