@@ -2,6 +2,12 @@ module github.com/oidc-logout/logout
 
 go 1.25
 
-require github.com/gorilla/sessions v1.4.0
+require (
+	github.com/gorilla/sessions v1.4.0
+	github.com/stretchr/testify v1.12.1
+)
 
-require github.com/gorilla/securecookie v1.1.2 // indirect
+require (
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+)

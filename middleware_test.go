@@ -1,0 +1,616 @@
+package logout
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNewValidatesConfig(t *testing.T) {
+	store := newTestStore()
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		field  string
+	}{
+		{"no store", func(c *Config) { c.Store = nil }, "Config.Store"},
+		{"no session name", func(c *Config) { c.SessionName = "" }, "Config.SessionName"},
+		{"relative path", func(c *Config) { c.Path = "logout" }, "Config.Path"},
+		{"no provider", func(c *Config) { c.EndSessionEndpoint = "" }, "Config.EndSessionEndpoint or Config.Issuer"},
+		{"relative endpoint", func(c *Config) { c.EndSessionEndpoint = "/oidc/session/end" }, "Config.EndSessionEndpoint"},
+		{"ftp endpoint", func(c *Config) { c.EndSessionEndpoint = "ftp://op.example.com/end" }, "Config.EndSessionEndpoint"},
+		{"endpoint with fragment", func(c *Config) { c.EndSessionEndpoint = "https://op.example.com/end#x" }, "Config.EndSessionEndpoint"},
+		{"endpoint with userinfo", func(c *Config) { c.EndSessionEndpoint = "https://u:p@op.example.com/end" }, "Config.EndSessionEndpoint"},
+		{"bad issuer", func(c *Config) { c.EndSessionEndpoint, c.Issuer = "", "op.example.com" }, "Config.Issuer"},
+		{"relative post-logout URI", func(c *Config) { c.PostLogoutRedirectURI = "/logout/callback" }, "Config.PostLogoutRedirectURI"},
+		{"post-logout URI at site root", func(c *Config) { c.PostLogoutRedirectURI = "https://app.example.com/" }, "Config.PostLogoutRedirectURI"},
+		{"callback equals logout path", func(c *Config) { c.CallbackPath = "/logout" }, "Config.CallbackPath"},
+		{"callback without post-logout URI", func(c *Config) { c.PostLogoutRedirectURI, c.CallbackPath = "", "/cb" }, "Config.CallbackPath"},
+		{"client_id policy without client", func(c *Config) { c.ClientID, c.OnMissingIDToken = "", ProviderLogoutWithClientID }, "Config.OnMissingIDToken"},
+		{"unknown policy", func(c *Config) { c.OnMissingIDToken = 7 }, "Config.OnMissingIDToken"},
+		{"extra overrides state", func(c *Config) { c.ExtraParams = url.Values{"state": {"x"}} }, "Config.ExtraParams"},
+		{"bad allowed origin", func(c *Config) { c.AllowedReturnOrigins = []string{"https://shop.example.com/path"} }, "Config.AllowedReturnOrigins"},
+		{"bad trusted origin", func(c *Config) { c.TrustedOrigins = []string{"portal.example.com"} }, "Config.TrustedOrigins"},
+		{"open default landing", func(c *Config) { c.DefaultReturnTo = "//evil.com" }, "Config.DefaultReturnTo"},
+		{"bad state cookie name", func(c *Config) { c.StateCookie.Name = "a b" }, "Config.StateCookie.Name"},
+		{"negative state cookie age", func(c *Config) { c.StateCookie.MaxAge = -1 }, "Config.StateCookie.MaxAge"},
+		{"__Host- cookie over http", func(c *Config) {
+			c.PostLogoutRedirectURI, c.StateCookie.Name, c.StateCookie.Path = "http://127.0.0.1/logout/callback", "__Host-ls", "/"
+		}, "__Host-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := New(testConfig(store, tt.mutate))
+			require.Error(t, err)
+			assert.Nil(t, m)
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+			assert.Contains(t, err.Error(), tt.field)
+		})
+	}
+}
+
+func TestNewAcceptsMinimalConfigs(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"endpoint only": {Store: newTestStore(), SessionName: "s", EndSessionEndpoint: testEndpoint},
+		"issuer only":   {Store: newTestStore(), SessionName: "s", Issuer: "https://op.example.com"},
+		"GenAuth":       {Store: newTestStore(), SessionName: "s", EndSessionEndpoint: GenAuthEndpoint("https://x.genauth.ai")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, err := New(cfg)
+			require.NoError(t, err)
+			assert.True(t, m.Handles("/logout"))
+			assert.False(t, m.Handles("/logout/callback"), "no callback without PostLogoutRedirectURI")
+		})
+	}
+}
+
+func TestPassThroughReachesNextUntouched(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, nil)
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Next", r.URL.Path)
+		w.WriteHeader(http.StatusTeapot)
+	})
+	h := m.Wrap(next)
+	for _, path := range []string{"/", "/logout/", "/logoutx", "/LOGOUT", "/api/logout", "/logout/callback/x"} {
+		t.Run(path, func(t *testing.T) {
+			resp := serve(h, newRequest(http.MethodDelete, path, cookie))
+			assert.Equal(t, http.StatusTeapot, resp.StatusCode)
+			assert.Equal(t, path, resp.Header.Get("X-Next"))
+			assert.Empty(t, resp.Header.Values("Set-Cookie"))
+			assert.Empty(t, resp.Header.Get("Cache-Control"))
+		})
+	}
+}
+
+func TestPassThroughDoesNotAllocate(t *testing.T) {
+	m := newTestMiddleware(t, newTestStore(), nil)
+	h := m.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+	w := httptest.NewRecorder()
+	allocs := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) })
+	assert.Zero(t, allocs)
+}
+
+func TestLogoutRedirectsToProvider(t *testing.T) {
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		t.Run(method, func(t *testing.T) {
+			store := newTestStore()
+			m := newTestMiddleware(t, store, nil)
+			cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken, "name": "Ada"})
+			resp := serve(m.Wrap(http.NotFoundHandler()), newRequest(method, "/logout", cookie))
+
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+			assert.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"))
+
+			loc := location(t, resp)
+			assert.Equal(t, "https://op.example.com/oidc/session/end", loc.Scheme+"://"+loc.Host+loc.Path)
+			q := loc.Query()
+			assert.Equal(t, "acme", q.Get("tenant"), "endpoint query kept")
+			assert.Equal(t, testIDToken, q.Get("id_token_hint"))
+			assert.Equal(t, testPostLogout, q.Get("post_logout_redirect_uri"))
+			assert.Equal(t, testClientID, q.Get("client_id"))
+			state := q.Get("state")
+			raw, err := base64.RawURLEncoding.DecodeString(state)
+			require.NoError(t, err)
+			assert.Len(t, raw, 32)
+
+			sc := findCookie(resp, testSessionName)
+			require.NotNil(t, sc, "session cookie must be cleared")
+			assert.True(t, expired(sc))
+			assert.Equal(t, "/", sc.Path)
+
+			st := findCookie(resp, "logout_state")
+			require.NotNil(t, st)
+			assert.True(t, st.HttpOnly)
+			assert.True(t, st.Secure)
+			assert.Equal(t, http.SameSiteLaxMode, st.SameSite)
+			assert.Equal(t, "/logout/callback", st.Path)
+			assert.Equal(t, 600, st.MaxAge)
+			gotState, returnTo, ok := parseStateCookie(st.Value)
+			require.True(t, ok)
+			assert.Equal(t, state, gotState)
+			assert.Equal(t, "/", returnTo)
+		})
+	}
+}
+
+func TestLogoutClearsServerSideRecord(t *testing.T) {
+	store := &recordingStore{CookieStore: newTestStore()}
+	m := newTestMiddleware(t, store, nil)
+	cookie := sessionCookie(t, store.CookieStore, map[any]any{"id_token": testIDToken, "refresh_token": "r"})
+	resp := serve(m, newRequest(http.MethodPost, "/logout", cookie))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.Len(t, store.saved, 1)
+	assert.Equal(t, -1, store.saved[0].Options.MaxAge, "Save must be asked to delete the record")
+	assert.Empty(t, store.saved[0].Values, "no value of the old session may survive")
+	assert.Equal(t, 30*86400, store.Options.MaxAge, "store defaults must not be modified")
+}
+
+func TestLogoutClearsRegistryCachedSession(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, nil)
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken, "user": "ada"})
+	r := newRequest(http.MethodGet, "/logout", cookie)
+	cached, err := store.Get(r, testSessionName) // an outer middleware loaded it first
+	require.NoError(t, err)
+	require.Equal(t, "ada", cached.Values["user"])
+
+	resp := serve(m, r)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Empty(t, cached.Values)
+	again, err := sessions.GetRegistry(r).Get(store, testSessionName)
+	require.NoError(t, err)
+	assert.Empty(t, again.Values)
+}
+
+func TestStateIsFreshOnEveryLogout(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, nil)
+	seen := map[string]bool{}
+	for range 20 {
+		cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+		state := location(t, serve(m, newRequest(http.MethodGet, "/logout", cookie))).Query().Get("state")
+		require.NotEmpty(t, state)
+		assert.False(t, seen[state], "state repeated")
+		seen[state] = true
+	}
+}
+
+func TestUndecodableSessionCookieIsStillLoggedOut(t *testing.T) {
+	store := newTestStore()
+	good := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+	rotated := sessionCookie(t, sessions.NewCookieStore([]byte("another-hash-key-of-32-bytes!!!!")), map[any]any{"id_token": testIDToken})
+	shortLived := sessions.NewCookieStore(testHashKey, testBlockKey)
+	tests := map[string]string{
+		"tampered":     good.Value[:len(good.Value)-4] + "AAAA",
+		"rotated keys": rotated.Value,
+		"garbage":      "%%%not-base64%%%",
+		"empty":        "",
+		"huge":         strings.Repeat("A", 8192),
+		"truncated":    good.Value[:10],
+	}
+	for name, value := range tests {
+		t.Run(name, func(t *testing.T) {
+			m := newTestMiddleware(t, store, nil)
+			resp := serve(m, newRequest(http.MethodGet, "/logout", &http.Cookie{Name: testSessionName, Value: value}))
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			assert.Equal(t, "/", resp.Header.Get("Location"), "no token: local logout")
+			assert.True(t, expired(findCookie(resp, testSessionName)))
+		})
+	}
+	t.Run("expired", func(t *testing.T) {
+		t.Parallel()
+		shortLived.MaxAge(1)
+		old := sessionCookie(t, shortLived, map[any]any{"id_token": testIDToken})
+		time.Sleep(2100 * time.Millisecond) // securecookie timestamps have second resolution
+		m := newTestMiddleware(t, shortLived, nil)
+		resp := serve(m, newRequest(http.MethodGet, "/logout", old))
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		assert.Equal(t, "/", resp.Header.Get("Location"))
+		assert.True(t, expired(findCookie(resp, testSessionName)))
+	})
+}
+
+func TestSaveFailureIsNotALogout(t *testing.T) {
+	base := newTestStore()
+	cookie := sessionCookie(t, base, map[any]any{"id_token": testIDToken})
+	var handled error
+	m := newTestMiddleware(t, failingStore{base}, nil)
+	resp := serve(m, newRequest(http.MethodGet, "/logout", cookie))
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Empty(t, resp.Header.Get("Location"))
+	assert.Nil(t, findCookie(resp, "logout_state"))
+
+	m = newTestMiddleware(t, failingStore{base}, func(c *Config) {
+		c.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
+			handled = err
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	resp = serve(m, newRequest(http.MethodGet, "/logout", cookie))
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.ErrorIs(t, handled, ErrSessionSave)
+	assert.ErrorIs(t, handled, errDiskFull)
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, nil)
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+	for _, method := range []string{http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
+		t.Run("logout "+method, func(t *testing.T) {
+			resp := serve(m, newRequest(method, "/logout", cookie))
+			assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+			assert.Equal(t, "GET, POST", resp.Header.Get("Allow"))
+			assert.Empty(t, resp.Header.Values("Set-Cookie"), "session untouched")
+		})
+	}
+	t.Run("callback POST", func(t *testing.T) {
+		resp := serve(m, newRequest(http.MethodPost, "/logout/callback?state=x"))
+		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+		assert.Equal(t, "GET", resp.Header.Get("Allow"))
+	})
+}
+
+func TestCrossSiteRequests(t *testing.T) {
+	store := newTestStore()
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+	tests := []struct {
+		name          string
+		method        string
+		fetchSite     string
+		origin        string
+		mutate        func(*Config)
+		wantForbidden bool
+	}{
+		{"same-origin", "POST", "same-origin", testAppURL, nil, false},
+		{"typed URL", "GET", "none", "", nil, false},
+		{"no headers", "GET", "", "", nil, false},
+		{"same host Origin, old browser", "POST", "", testAppURL, nil, false},
+		{"cross-site GET link", "GET", "cross-site", "", nil, true},
+		{"cross-site POST form", "POST", "cross-site", "https://evil.example", nil, true},
+		{"same-site subdomain", "POST", "same-site", "https://blog.app.example.com", nil, true},
+		{"foreign Origin, old browser", "POST", "", "https://evil.example", nil, true},
+		{"null Origin", "POST", "", "null", nil, true},
+		{"trusted origin", "POST", "cross-site", "https://portal.example.com", func(c *Config) {
+			c.TrustedOrigins = []string{"https://portal.example.com"}
+		}, false},
+		{"untrusted next to trusted", "POST", "cross-site", "https://evil.example", func(c *Config) {
+			c.TrustedOrigins = []string{"https://portal.example.com"}
+		}, true},
+		{"allowed by option", "GET", "cross-site", "", func(c *Config) { c.AllowCrossSite = true }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newTestMiddleware(t, store, tt.mutate)
+			r := httptest.NewRequest(tt.method, testAppURL+"/logout", nil)
+			r.AddCookie(cookie)
+			if tt.fetchSite != "" {
+				r.Header.Set("Sec-Fetch-Site", tt.fetchSite)
+			}
+			if tt.origin != "" {
+				r.Header.Set("Origin", tt.origin)
+			}
+			resp := serve(m.Wrap(http.NotFoundHandler()), r)
+			if tt.wantForbidden {
+				assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+				assert.Empty(t, resp.Header.Values("Set-Cookie"), "session must be left intact")
+				assert.Empty(t, resp.Header.Get("Location"))
+				return
+			}
+			assert.Equal(t, http.StatusFound, resp.StatusCode)
+			assert.True(t, expired(findCookie(resp, testSessionName)))
+		})
+	}
+}
+
+// logoutThenCallback performs a logout and returns the state cookie and the
+// state sent to the provider.
+func logoutThenCallback(t *testing.T, m *Middleware, store sessions.Store, target string) (*http.Cookie, string) {
+	t.Helper()
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+	resp := serve(m, newRequest(http.MethodGet, target, cookie))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	st := findCookie(resp, "logout_state")
+	require.NotNil(t, st)
+	return st, location(t, resp).Query().Get("state")
+}
+
+// providerReturn is the cross-site navigation with which the provider sends
+// the browser back to the callback.
+func providerReturn(query string, cookies ...*http.Cookie) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, testAppURL+"/logout/callback"+query, nil)
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	r.Header.Set("Sec-Fetch-Mode", "navigate")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+func TestCallbackVerifiesStateAndReturns(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, nil)
+	h := m.Wrap(http.NotFoundHandler())
+	st, state := logoutThenCallback(t, m, store, "/logout?return_to="+url.QueryEscape("/account?tab=security"))
+
+	resp := serve(h, providerReturn("?state="+url.QueryEscape(state), st))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, "/account?tab=security", resp.Header.Get("Location"))
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	del := findCookie(resp, "logout_state")
+	require.NotNil(t, del)
+	assert.True(t, expired(del))
+	assert.Equal(t, "/logout/callback", del.Path)
+}
+
+func TestCallbackRefusesBadState(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, nil)
+	st, state := logoutThenCallback(t, m, store, "/logout")
+	otherCookie, otherState := logoutThenCallback(t, m, store, "/logout")
+	tests := map[string]*http.Request{
+		"no state, no cookie":    providerReturn(""),
+		"no state":               providerReturn("", st),
+		"no cookie":              providerReturn("?state=" + state),
+		"wrong state":            providerReturn("?state=AAAA"+state[4:], st),
+		"state of other logout":  providerReturn("?state="+otherState, st),
+		"cookie of other logout": providerReturn("?state="+state, otherCookie),
+		"malformed cookie":       providerReturn("?state="+state, &http.Cookie{Name: "logout_state", Value: state}),
+		"empty state param":      providerReturn("?state=", st),
+		"prefix of state":        providerReturn("?state="+state[:20], st),
+	}
+	for name, r := range tests {
+		t.Run(name, func(t *testing.T) {
+			resp := serve(m, r)
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Empty(t, resp.Header.Get("Location"), "never a redirect")
+			assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+		})
+	}
+}
+
+func TestCallbackRechecksSavedReturnTarget(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, nil)
+	// A cookie planted by someone who can set cookies for the app: the
+	// state matches, but the return target is hostile.
+	planted := &http.Cookie{Name: "logout_state", Value: "s1." + base64.RawURLEncoding.EncodeToString([]byte("//evil.com"))}
+	resp := serve(m, providerReturn("?state=s1", planted))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+}
+
+func TestReturnTarget(t *testing.T) {
+	store := newTestStore()
+	tests := []struct {
+		name, target, want string
+		post               bool
+	}{
+		{"default", "", "/", false},
+		{"path", "/orders/42?x=1#top", "/orders/42?x=1#top", false},
+		{"allowlisted origin", "https://shop.example.com/cart", "https://shop.example.com/cart", false},
+		{"open redirect", "//evil.com", "/", false},
+		{"other origin", "https://evil.com/", "/", false},
+		{"POST form", "/bye", "/bye", true},
+		{"POST form open redirect", "https://evil.com", "/", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newTestMiddleware(t, store, func(c *Config) {
+				c.AllowedReturnOrigins = []string{"https://shop.example.com"}
+			})
+			var r *http.Request
+			if tt.post {
+				r = httptest.NewRequest(http.MethodPost, testAppURL+"/logout", strings.NewReader("return_to="+url.QueryEscape(tt.target)))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			} else {
+				r = httptest.NewRequest(http.MethodGet, testAppURL+"/logout?return_to="+url.QueryEscape(tt.target), nil)
+			}
+			// No id_token: local logout goes straight to the return target.
+			resp := serve(m, r)
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			assert.Equal(t, tt.want, resp.Header.Get("Location"))
+		})
+	}
+}
+
+func TestMissingIDTokenPolicy(t *testing.T) {
+	store := newTestStore()
+	noToken := sessionCookie(t, store, map[any]any{"user": "ada"})
+
+	t.Run("LocalLogoutOnly", func(t *testing.T) {
+		m := newTestMiddleware(t, store, nil)
+		resp := serve(m, newRequest(http.MethodGet, "/logout?return_to=/bye", noToken))
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		assert.Equal(t, "/bye", resp.Header.Get("Location"))
+		assert.True(t, expired(findCookie(resp, testSessionName)))
+		assert.Nil(t, findCookie(resp, "logout_state"))
+	})
+	t.Run("ProviderLogoutWithClientID", func(t *testing.T) {
+		m := newTestMiddleware(t, store, func(c *Config) { c.OnMissingIDToken = ProviderLogoutWithClientID })
+		resp := serve(m, newRequest(http.MethodGet, "/logout", noToken))
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		q := location(t, resp).Query()
+		assert.Empty(t, q.Get("id_token_hint"))
+		assert.Equal(t, testClientID, q.Get("client_id"))
+		assert.Equal(t, testPostLogout, q.Get("post_logout_redirect_uri"))
+		assert.NotEmpty(t, q.Get("state"))
+		assert.True(t, expired(findCookie(resp, testSessionName)))
+		assert.NotNil(t, findCookie(resp, "logout_state"))
+	})
+	t.Run("non-string token", func(t *testing.T) {
+		m := newTestMiddleware(t, store, nil)
+		c := sessionCookie(t, store, map[any]any{"id_token": 42})
+		resp := serve(m, newRequest(http.MethodGet, "/logout", c))
+		assert.Equal(t, "/", resp.Header.Get("Location"))
+	})
+}
+
+func TestNoPostLogoutRedirectURI(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, func(c *Config) { c.PostLogoutRedirectURI = "" })
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+	resp := serve(m, newRequest(http.MethodGet, "/logout", cookie))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	q := location(t, resp).Query()
+	assert.Equal(t, testIDToken, q.Get("id_token_hint"))
+	assert.False(t, q.Has("post_logout_redirect_uri"))
+	assert.False(t, q.Has("state"), "state is only useful with a return URI")
+	assert.Nil(t, findCookie(resp, "logout_state"))
+}
+
+func TestOptionalParameters(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, func(c *Config) {
+		c.UILocales = "zh-CN en"
+		c.ExtraParams = url.Values{"prompt": {"none"}}
+		c.LogoutHint = func(_ *http.Request, s *sessions.Session) string { return s.Values["email"].(string) }
+	})
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken, "email": "ada@example.com"})
+	q := location(t, serve(m, newRequest(http.MethodGet, "/logout", cookie))).Query()
+	assert.Equal(t, "zh-CN en", q.Get("ui_locales"))
+	assert.Equal(t, "none", q.Get("prompt"))
+	assert.Equal(t, "ada@example.com", q.Get("logout_hint"))
+}
+
+func TestHooks(t *testing.T) {
+	store := newTestStore()
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+
+	t.Run("before sees tokens, after sees event", func(t *testing.T) {
+		var seen string
+		var event Event
+		m := newTestMiddleware(t, store, func(c *Config) {
+			c.BeforeLogout = func(_ *http.Request, s *sessions.Session) error {
+				seen, _ = s.Values["id_token"].(string)
+				return nil
+			}
+			c.AfterLogout = func(_ *http.Request, e Event) { event = e }
+		})
+		resp := serve(m, newRequest(http.MethodGet, "/logout?return_to=/bye", cookie))
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		assert.Equal(t, testIDToken, seen)
+		assert.Equal(t, Event{HadIDToken: true, ProviderLogout: true, ReturnTo: "/bye"}, event)
+	})
+	t.Run("before error stops the logout", func(t *testing.T) {
+		errAudit := errors.New("audit log unavailable")
+		var handled error
+		afterCalled := false
+		m := newTestMiddleware(t, store, func(c *Config) {
+			c.BeforeLogout = func(*http.Request, *sessions.Session) error { return errAudit }
+			c.AfterLogout = func(*http.Request, Event) { afterCalled = true }
+			c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+				handled = err
+				DefaultErrorHandler(w, r, err)
+			}
+		})
+		resp := serve(m, newRequest(http.MethodGet, "/logout", cookie))
+		assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+		assert.Empty(t, resp.Header.Values("Set-Cookie"))
+		assert.ErrorIs(t, handled, ErrHook)
+		assert.ErrorIs(t, handled, errAudit)
+		assert.False(t, afterCalled)
+	})
+}
+
+func TestLogsNeverContainTokensOrState(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	store := newTestStore()
+	m := newTestMiddleware(t, store, func(c *Config) { c.Logger = logger })
+	h := m.Wrap(http.NotFoundHandler())
+	secret := "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJlLXNlY3JldA"
+	cookie := sessionCookie(t, store, map[any]any{"id_token": secret})
+
+	resp := serve(h, newRequest(http.MethodGet, "/logout?return_to=//evil.com", cookie))
+	state := location(t, resp).Query().Get("state")
+	serve(h, newRequest(http.MethodGet, "/logout", &http.Cookie{Name: testSessionName, Value: "tampered"}))
+	serve(h, providerReturn("?state=wrong-"+state, findCookie(resp, "logout_state")))
+	cross := newRequest(http.MethodGet, "/logout", cookie)
+	cross.Header.Set("Sec-Fetch-Site", "cross-site")
+	serve(h, cross)
+
+	logs := buf.String()
+	require.Contains(t, logs, "logout: session cleared")
+	require.Contains(t, logs, "return target refused")
+	require.Contains(t, logs, "state does not match")
+	for _, leak := range []string{secret, "c2VjcmV0LXBheWxvYWQ", state, cookie.Value} {
+		assert.NotContains(t, logs, leak)
+	}
+}
+
+func TestMountOnServeMux(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, nil)
+	mux := http.NewServeMux()
+	mux.Handle("/logout", m)
+	mux.Handle("/logout/callback", m)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+"/logout", nil)
+	require.NoError(t, err)
+	req.AddCookie(sessionCookie(t, store, map[any]any{"id_token": testIDToken}))
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	state := location(t, resp).Query().Get("state")
+
+	req, err = http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL+"/logout/callback?state="+state, nil)
+	require.NoError(t, err)
+	req.AddCookie(findCookie(resp, "logout_state"))
+	resp, err = client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+}
+
+func TestStateCookieFollowsPostLogoutScheme(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, func(c *Config) {
+		c.PostLogoutRedirectURI = "http://127.0.0.1:8080/signed-out"
+		c.StateCookie = StateCookieConfig{Name: "ls", MaxAge: 90e9, Domain: "127.0.0.1"}
+	})
+	assert.True(t, m.Handles("/signed-out"))
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+	st := findCookie(serve(m, newRequest(http.MethodGet, "/logout", cookie)), "ls")
+	require.NotNil(t, st)
+	assert.False(t, st.Secure, "an http callback could never receive a Secure cookie")
+	assert.Equal(t, 90, st.MaxAge)
+	assert.Equal(t, "/signed-out", st.Path)
+	assert.Equal(t, "127.0.0.1", st.Domain)
+}
+
+func TestStatusCode(t *testing.T) {
+	for err, want := range map[error]int{
+		ErrCrossSite:            403,
+		ErrMethodNotAllowed:     405,
+		ErrInvalidState:         400,
+		ErrDiscovery:            502,
+		ErrNoEndSessionEndpoint: 502,
+		ErrSessionSave:          500,
+		errors.New("other"):     500,
+	} {
+		assert.Equal(t, want, StatusCode(err), err.Error())
+	}
+}
