@@ -49,6 +49,8 @@ func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 		msg = "cross-site logout request refused"
 	case errors.Is(err, ErrInvalidState):
 		msg = "invalid or expired logout state"
+	case errors.Is(err, ErrRevocation):
+		msg = "identity provider could not revoke your tokens; you are still signed in, please try again"
 	case status == http.StatusBadGateway:
 		msg = "identity provider unavailable; you are signed out of this site"
 	}
@@ -57,7 +59,8 @@ func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 
 // StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
 // 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 400 for
-// ErrInvalidState, 502 for ErrDiscovery and ErrNoEndSessionEndpoint, and
+// ErrInvalidState, 502 for ErrDiscovery, ErrNoEndSessionEndpoint and
+// ErrRevocation, and
 // 500 for anything else.
 func StatusCode(err error) int {
 	switch {
@@ -67,7 +70,7 @@ func StatusCode(err error) int {
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, ErrInvalidState):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrDiscovery), errors.Is(err, ErrNoEndSessionEndpoint):
+	case errors.Is(err, ErrDiscovery), errors.Is(err, ErrNoEndSessionEndpoint), errors.Is(err, ErrRevocation):
 		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
