@@ -1,0 +1,229 @@
+// Package demoapp is a small web app that signs users in with OpenID
+// Connect and signs them out with the logout middleware. It is the app of
+// the demo (examples/demo) and of the browser and interop tests.
+//
+// Routes:
+//
+//	GET  /                 home page: signed in (name, sub, Log out button) or signed out
+//	GET  /login            starts the authorization code flow with PKCE, state and nonce
+//	GET  /callback         the login callback: verifies state, nonce and the id_token,
+//	                       and stores the raw tokens in the session
+//	GET, POST /logout      the logout middleware: clears the session, revokes the
+//	                       tokens (RFC 7009) when the provider supports it, and
+//	                       redirects to the provider's end_session_endpoint
+//	GET  /logout/callback  the middleware's post-logout callback: checks state
+//
+// The session is a gorilla/sessions CookieStore session named SessionName,
+// encrypted and authenticated, holding the raw id_token under "id_token"
+// and the access and refresh tokens. Every page sends Cache-Control:
+// no-store, so that Back after logout does not show signed-in content.
+//
+// The home page's element with id "status" reads "Signed in as NAME" or
+// "Signed out" (see StatusSignedIn and StatusSignedOut).
+package demoapp
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/gorilla/sessions"
+	"golang.org/x/oauth2"
+
+	"github.com/oidc-logout/logout"
+)
+
+// Names and paths of the app.
+const (
+	// SessionName is the name of the app's session cookie.
+	SessionName = "demo_session"
+	// LoginSessionName is the short-lived cookie that carries state, nonce
+	// and the PKCE verifier from /login to /callback.
+	LoginSessionName = "demo_login"
+	// CallbackPath is the login callback, registered at the provider as a
+	// redirect_uri.
+	CallbackPath = "/callback"
+	// LogoutCallbackPath is the post-logout callback, registered at the
+	// provider as a post_logout_redirect_uri.
+	LogoutCallbackPath = "/logout/callback"
+	// StatusSignedIn starts the status line of a signed-in home page.
+	StatusSignedIn = "Signed in as "
+	// StatusSignedOut is the status line of a signed-out home page.
+	StatusSignedOut = "Signed out"
+)
+
+// Session keys.
+const (
+	keyIDToken      = "id_token"
+	keyAccessToken  = "access_token"
+	keyRefreshToken = "refresh_token"
+	keySubject      = "sub"
+	keyName         = "name"
+	keyEmail        = "email"
+)
+
+// Config configures the app. Issuer, ClientID and BaseURL are required.
+type Config struct {
+	// Issuer is the OpenID Provider's issuer URL.
+	Issuer string
+	// ClientID and ClientSecret are the app's client credentials. An empty
+	// secret makes the app a public client (PKCE only).
+	ClientID, ClientSecret string
+	// BaseURL is the app's own origin as the browser sees it, such as
+	// http://127.0.0.1:8080. The login callback is BaseURL+CallbackPath
+	// and the post-logout callback BaseURL+LogoutCallbackPath.
+	BaseURL string
+	// Scopes requested at login. Default: openid, profile, email.
+	Scopes []string
+	// HashKey and BlockKey protect the session cookies (32 bytes each).
+	// Default: random, so sessions do not survive a restart.
+	HashKey, BlockKey []byte
+	// HTTPClient is used to talk to the provider. Default: 10-second timeout.
+	HTTPClient *http.Client
+	// Logger receives the app's and the middleware's records. Default: none.
+	Logger *slog.Logger
+}
+
+// App is the demo web app; it is an http.Handler.
+type App struct {
+	baseURL    string
+	oauth      oauth2.Config
+	verifier   *oidc.IDTokenVerifier
+	revocation string
+	store      *sessions.CookieStore
+	client     *http.Client
+	logger     *slog.Logger
+	logout     *logout.Middleware
+	handler    http.Handler
+}
+
+// New discovers the provider (this needs it to be running) and returns
+// the app.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		client:  cfg.HTTPClient,
+		logger:  cfg.Logger,
+		store:   newStore(cfg),
+	}
+	if err := a.discover(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a.logout, err = logout.New(logout.Config{
+		Store:                 a.store,
+		SessionName:           SessionName,
+		Issuer:                cfg.Issuer,
+		ClientID:              cfg.ClientID,
+		PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
+		BeforeLogout:          a.revokeTokens,
+		Logger:                cfg.Logger,
+		HTTPClient:            cfg.HTTPClient,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demoapp: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("GET /login", a.login)
+	mux.HandleFunc("GET "+CallbackPath, a.callback)
+	a.handler = a.logout.Wrap(mux)
+	return a, nil
+}
+
+func (cfg Config) validate() error {
+	switch {
+	case cfg.Issuer == "":
+		return errors.New("demoapp: Config.Issuer is required")
+	case cfg.ClientID == "":
+		return errors.New("demoapp: Config.ClientID is required")
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+		return fmt.Errorf("demoapp: Config.BaseURL %q must be an origin such as http://127.0.0.1:8080", cfg.BaseURL)
+	}
+	return nil
+}
+
+func (cfg Config) withDefaults() (Config, error) {
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = []string{oidc.ScopeOpenID, "profile", "email"}
+	}
+	for _, key := range []*[]byte{&cfg.HashKey, &cfg.BlockKey} {
+		if len(*key) == 0 {
+			*key = make([]byte, 32)
+			if _, err := rand.Read(*key); err != nil {
+				return cfg, fmt.Errorf("demoapp: generating session keys: %w", err)
+			}
+		}
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}
+
+// newStore returns the cookie store of both sessions: encrypted (the
+// session holds tokens), HttpOnly, SameSite=Lax (the login callback is a
+// cross-site top-level navigation), Secure on https.
+func newStore(cfg Config) *sessions.CookieStore {
+	store := sessions.NewCookieStore(cfg.HashKey, cfg.BlockKey)
+	store.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   int((8 * time.Hour).Seconds()),
+		HttpOnly: true,
+		Secure:   strings.HasPrefix(cfg.BaseURL, "https://"),
+		SameSite: http.SameSiteLaxMode,
+	}
+	return store
+}
+
+// discover reads the provider's metadata and sets up the OAuth 2.0 client
+// and the id_token verifier.
+func (a *App) discover(ctx context.Context, cfg Config) error {
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, a.client), cfg.Issuer)
+	if err != nil {
+		return fmt.Errorf("demoapp: discovering %s: %w", cfg.Issuer, err)
+	}
+	var meta struct {
+		RevocationEndpoint string `json:"revocation_endpoint"`
+	}
+	if err := p.Claims(&meta); err != nil {
+		return fmt.Errorf("demoapp: reading provider metadata: %w", err)
+	}
+	a.revocation = meta.RevocationEndpoint
+	a.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID})
+	a.oauth = oauth2.Config{
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		Endpoint:     p.Endpoint(),
+		RedirectURL:  a.baseURL + CallbackPath,
+		Scopes:       cfg.Scopes,
+	}
+	return nil
+}
+
+// ServeHTTP serves the app.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.handler.ServeHTTP(w, r)
+}
+
+// Logout returns the app's logout middleware, for example to call its
+// EndSessionEndpoint at start-up.
+func (a *App) Logout() *logout.Middleware { return a.logout }
