@@ -93,15 +93,15 @@ type Config struct {
 
 // App is the demo web app; it is an http.Handler.
 type App struct {
-	baseURL    string
-	oauth      oauth2.Config
-	verifier   *oidc.IDTokenVerifier
-	revocation string
-	store      *sessions.CookieStore
-	client     *http.Client
-	logger     *slog.Logger
-	logout     *logout.Middleware
-	handler    http.Handler
+	baseURL  string
+	oauth    oauth2.Config
+	verifier *oidc.IDTokenVerifier
+	revoker  *logout.Revoker
+	store    *sessions.CookieStore
+	client   *http.Client
+	logger   *slog.Logger
+	logout   *logout.Middleware
+	handler  http.Handler
 }
 
 // New discovers the provider (this needs it to be running) and returns
@@ -207,7 +207,9 @@ func (a *App) discover(ctx context.Context, cfg Config) error {
 	if err := p.Claims(&meta); err != nil {
 		return fmt.Errorf("demoapp: reading provider metadata: %w", err)
 	}
-	a.revocation = meta.RevocationEndpoint
+	if a.revoker, err = newRevoker(cfg, meta.RevocationEndpoint); err != nil {
+		return err
+	}
 	a.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID})
 	a.oauth = oauth2.Config{
 		ClientID:     cfg.ClientID,
