@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-logout/logout/examples/demoapp"
+)
+
+// appListener reserves the app's address before the provider starts, since
+// the provider must know the app's redirect URIs.
+func appListener(t *testing.T) (net.Listener, *url.URL) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	u, err := url.Parse("http://" + ln.Addr().String())
+	require.NoError(t, err)
+	return ln, u
+}
+
+// serveDemoApp starts the demo app on ln, signed in with the provider at
+// issuer, and stops it when the test ends.
+func serveDemoApp(t *testing.T, ln net.Listener, appURL *url.URL, issuer, clientID, secret string) *demoapp.App {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	app, err := demoapp.New(ctx, demoapp.Config{
+		Issuer:       issuer,
+		ClientID:     clientID,
+		ClientSecret: secret,
+		BaseURL:      appURL.String(),
+	})
+	require.NoError(t, err, "demoapp.New")
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("demo app server: %v", err)
+		}
+	})
+	return app
+}
+
+// demoInterop returns the flow's description of the demo app.
+func demoInterop(t *testing.T, appURL *url.URL, issuer, clientID, username, password string) *interop {
+	return &interop{
+		t:             t,
+		issuer:        issuer,
+		clientID:      clientID,
+		username:      username,
+		password:      password,
+		appURL:        appURL,
+		loginPath:     "/login",
+		redirectPath:  demoapp.CallbackPath,
+		logoutPath:    "/logout",
+		callbackPath:  demoapp.LogoutCallbackPath,
+		sessionCookie: demoapp.SessionName,
+	}
+}
+
+// withT returns a copy of e that reports to t, for a subtest.
+func (e *interop) withT(t *testing.T) *interop {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// assertDiscovered checks that the app's middleware, configured with the
+// issuer only, found the provider's end_session_endpoint by discovery.
+func assertDiscovered(t *testing.T, e *interop, app *demoapp.App) {
+	t.Helper()
+	got, err := app.Logout().EndSessionEndpoint(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, e.discoveredEndSession(), got)
+}
