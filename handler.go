@@ -34,6 +34,10 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if err := m.beforeClear(r, sess); err != nil {
+		m.fail(w, r, err)
+		return
+	}
 	if err := m.clearSession(w, r, sess); err != nil {
 		m.fail(w, r, err)
 		return

@@ -144,6 +144,14 @@ type Config struct {
 	HTTPClient *http.Client
 	// HTTPTimeout bounds each discovery request. Default 10 seconds.
 	HTTPTimeout time.Duration
+
+	// Revocation, when set, revokes the session's refresh and access
+	// tokens at the provider during logout (RFC 7009). See RevocationConfig.
+	Revocation *RevocationConfig
+	// SessionCheck, when set, checks every request's session against a
+	// Revocations store, so that sessions ended by back-channel logout (or
+	// replayed after a logout) are signed out. See SessionCheckConfig.
+	SessionCheck *SessionCheckConfig
 }
 
 // StateCookieConfig configures the state cookie. It is always HttpOnly and
@@ -195,6 +203,9 @@ type Middleware struct {
 	logger  *slog.Logger
 	before  func(*http.Request, *sessions.Session) error
 	after   func(*http.Request, Event)
+
+	revocation *tokenRevocation // nil: no token revocation
+	check      *sessionCheck    // nil: no session check
 }
 
 // New validates cfg and returns a Middleware. Every error wraps
@@ -228,6 +239,7 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	for _, step := range []func(*Config) error{
 		m.validateSession, m.validateProvider, m.validateCallback, m.validateReturnTo, m.validateOrigins,
+		m.validateRevocation, m.validateSessionCheck,
 	} {
 		if err := step(&cfg); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -357,6 +369,9 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		case m.hasCallback && p == m.callbackPath:
 			m.serveCallback(w, r)
 		default:
+			if m.check != nil {
+				r = m.checkSession(w, r)
+			}
 			next.ServeHTTP(w, r)
 		}
 	})

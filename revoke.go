@@ -86,6 +86,14 @@ type Revoker struct {
 // NewRevoker validates cfg and returns a Revoker. Every error wraps
 // ErrInvalidConfig. NewRevoker does no network I/O.
 func NewRevoker(cfg RevokerConfig) (*Revoker, error) {
+	rv, err := newRevoker(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return rv, nil
+}
+
+func newRevoker(cfg RevokerConfig) (*Revoker, error) {
 	rv := &Revoker{
 		endpoint: cfg.Endpoint,
 		clientID: cfg.ClientID,
@@ -95,7 +103,7 @@ func NewRevoker(cfg RevokerConfig) (*Revoker, error) {
 		timeout:  cfg.Timeout,
 	}
 	if err := rv.validate(cfg.Issuer); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, err
 	}
 	return rv, nil
 }

@@ -1,0 +1,352 @@
+package logout
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/sessions"
+)
+
+// Session check defaults.
+const (
+	defaultCheckTimeout   = time.Second
+	defaultTombstoneTTL   = 30 * 24 * time.Hour // securecookie's default max age
+	defaultSessionIDKey   = "logout_session_id"
+	maxCheckedTokenLength = 64 << 10
+)
+
+// SessionCheckConfig turns on the session check: on every request that
+// is not for the logout or callback path and that carries the session
+// cookie, the session is looked up in Revocations, once. A session that
+// was revoked (by back-channel logout, or by a logout here when SessionIDs
+// is on) is cleared, and the request goes on to the next handler as
+// signed out.
+type SessionCheckConfig struct {
+	// Revocations is the store of revoked sessions. Required.
+	Revocations Revocations
+	// Claims returns the session's identity at the provider. Default: the
+	// iss, sub, sid and iat claims of the id_token kept in the session
+	// under Config.IDTokenKey, read without checking its signature; that
+	// is safe because the token comes from the app's own session, which
+	// the store signs or keeps server-side. An app that does not keep the
+	// id_token returns the values it stored at login instead.
+	Claims func(s *sessions.Session) SessionClaims
+
+	// SessionIDs closes the replay hole of stateless cookie stores: each
+	// session gets a random id (stored in it under SessionIDKey on first
+	// use, or by Middleware.InitSession at login), and a logout records a
+	// tombstone of that id, and of the session's id_token, in Revocations,
+	// so that a copy of the cookie taken before the logout is treated as
+	// signed out. Server-side stores do not need it: logout deletes their
+	// record.
+	SessionIDs bool
+	// SessionIDKey is the session value that holds the random id. Default
+	// "logout_session_id".
+	SessionIDKey string
+	// TombstoneTTL is how long a tombstone is kept. Default: the session's
+	// Options.MaxAge when positive, 30 days otherwise. It must be at least
+	// as long as a replayed cookie could still be decoded.
+	TombstoneTTL time.Duration
+
+	// FailOpen lets a request through with its session when Revocations
+	// fails (the failure is logged). By default the check fails closed:
+	// the request is served as signed out, without deleting the session,
+	// so that the user is signed in again once the store is back.
+	FailOpen bool
+	// Timeout bounds the look-up. Default 1 second.
+	Timeout time.Duration
+}
+
+// SessionClaims identifies a session at the provider. Empty fields are not
+// checked.
+type SessionClaims struct {
+	// Issuer is the provider's issuer; default Config.Issuer.
+	Issuer string
+	// Subject is the end-user's sub.
+	Subject string
+	// SID is the provider's session id (the sid claim).
+	SID string
+	// IssuedAt is when the session began (the id_token's iat). A logout
+	// of every session of Subject ends the sessions begun at or before it;
+	// when IssuedAt is zero, any such logout ends this session.
+	IssuedAt time.Time
+	// TokenHash identifies the login: by default a hash of the id_token.
+	// It is tombstoned at logout with SessionIDs on, so that a copy of the
+	// cookie taken before the session got its random id is refused too.
+	TokenHash string
+}
+
+// sessionCheck is the middleware's part of the session check.
+type sessionCheck struct {
+	store      Revocations
+	claims     func(*sessions.Session) SessionClaims
+	sessionIDs bool
+	idKey      string
+	ttl        time.Duration
+	failOpen   bool
+	timeout    time.Duration
+	issuer     string
+}
+
+// validateSessionCheck sets up cfg.SessionCheck, if any.
+func (m *Middleware) validateSessionCheck(cfg *Config) error {
+	sc := cfg.SessionCheck
+	if sc == nil {
+		return nil
+	}
+	if sc.Revocations == nil {
+		return errors.New("Config.SessionCheck.Revocations is required")
+	}
+	if sc.TombstoneTTL < 0 || sc.Timeout < 0 {
+		return errors.New("Config.SessionCheck: TombstoneTTL and Timeout must not be negative")
+	}
+	c := &sessionCheck{
+		store:      sc.Revocations,
+		claims:     sc.Claims,
+		sessionIDs: sc.SessionIDs,
+		idKey:      orDefault(sc.SessionIDKey, defaultSessionIDKey),
+		ttl:        sc.TombstoneTTL,
+		failOpen:   sc.FailOpen,
+		timeout:    sc.Timeout,
+		issuer:     cfg.Issuer,
+	}
+	if c.timeout == 0 {
+		c.timeout = defaultCheckTimeout
+	}
+	if c.claims == nil {
+		key := m.idTokenKey
+		c.claims = func(s *sessions.Session) SessionClaims {
+			raw, _ := s.Values[key].(string)
+			return idTokenClaims(raw)
+		}
+	}
+	m.check = c
+	return nil
+}
+
+// checkSession looks the request's session up in the revocation store and
+// returns the request next should see: r itself, or a copy without the
+// session when it is revoked (or the store failed and the policy is
+// fail-closed).
+func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.Request {
+	if _, err := r.Cookie(m.sessionName); err != nil {
+		return r
+	}
+	before := r.Context() // store.Get may attach a sessions.Registry to r
+	sess, err := m.store.Get(r, m.sessionName)
+	if err != nil || sess == nil || len(sess.Values) == 0 {
+		return r
+	}
+	c := m.check
+	var buf [4]RevocationCheck
+	if checks := c.checksFor(sess, buf[:0]); len(checks) > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), c.timeout)
+		revoked, err := c.store.Revoked(ctx, checks...)
+		cancel()
+		switch {
+		case err != nil:
+			return m.checkFailed(r, before, err)
+		case revoked:
+			m.endRevokedSession(w, r, sess)
+			return withoutSession(r, before, m.sessionName)
+		}
+	}
+	if c.sessionIDs {
+		m.ensureSessionID(w, r, sess)
+	}
+	return r
+}
+
+// checksFor appends the look-ups for sess to dst.
+func (c *sessionCheck) checksFor(sess *sessions.Session, dst []RevocationCheck) []RevocationCheck {
+	cl := c.claims(sess)
+	iss := cl.Issuer
+	if iss == "" {
+		iss = c.issuer
+	}
+	if cl.SID != "" {
+		// A sid names one provider session: any logout of it ends it.
+		dst = append(dst, RevocationCheck{Key: SIDKey(iss, cl.SID)})
+	}
+	if cl.Subject != "" {
+		dst = append(dst, RevocationCheck{Key: SubjectKey(iss, cl.Subject), Since: cl.IssuedAt})
+	}
+	if c.sessionIDs {
+		if id, _ := sess.Values[c.idKey].(string); id != "" {
+			dst = append(dst, RevocationCheck{Key: SessionIDKey(id)})
+		}
+		if cl.TokenHash != "" {
+			dst = append(dst, RevocationCheck{Key: SessionIDKey(cl.TokenHash)})
+		}
+	}
+	return dst
+}
+
+// checkFailed applies the store-failure policy.
+func (m *Middleware) checkFailed(r *http.Request, before context.Context, err error) *http.Request {
+	c := m.check
+	m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: session check failed",
+		slog.Bool("fail_open", c.failOpen), slog.String("error", err.Error()))
+	if c.failOpen {
+		return r
+	}
+	return withoutSession(r, before, m.sessionName)
+}
+
+// endRevokedSession clears a revoked session: its cookie is expired and
+// its server-side record deleted. The session object is then reset to a
+// new, empty one, so that a handler that saves it later in this request
+// (a new login, say) writes a new session instead of the revoked one.
+func (m *Middleware) endRevokedSession(w http.ResponseWriter, r *http.Request, sess *sessions.Session) {
+	var opts *sessions.Options
+	if sess.Options != nil {
+		o := *sess.Options
+		opts = &o
+	}
+	if err := m.clearSession(w, r, sess); err != nil {
+		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: clearing a revoked session failed",
+			slog.String("error", err.Error()))
+	}
+	sess.Options, sess.IsNew, sess.ID = opts, true, ""
+	m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: revoked session cleared",
+		slog.String("session", m.sessionName))
+}
+
+// withoutSession returns a copy of r with the context it had before the
+// session was read (so without the session cached in a sessions.Registry)
+// and without the session cookie: next finds no session at all.
+func withoutSession(r *http.Request, before context.Context, name string) *http.Request {
+	r2 := r.Clone(before)
+	cookies := r.Cookies()
+	r2.Header.Del("Cookie")
+	var b strings.Builder
+	for _, c := range cookies {
+		if c.Name == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(c.Name + "=" + quoteIf(c.Value, c.Quoted))
+	}
+	if b.Len() > 0 {
+		r2.Header.Set("Cookie", b.String())
+	}
+	return r2
+}
+
+func quoteIf(v string, quoted bool) string {
+	if quoted {
+		return `"` + v + `"`
+	}
+	return v
+}
+
+// ensureSessionID gives sess a random id if it has none, and saves it.
+func (m *Middleware) ensureSessionID(w http.ResponseWriter, r *http.Request, sess *sessions.Session) {
+	if id, _ := sess.Values[m.check.idKey].(string); id != "" {
+		return
+	}
+	if err := m.InitSession(sess); err != nil {
+		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: session id", slog.String("error", err.Error()))
+		return
+	}
+	if err := m.store.Save(r, w, sess); err != nil {
+		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: saving the session id failed",
+			slog.String("error", err.Error()))
+	}
+}
+
+// InitSession gives s a random session id, for the session check's
+// SessionIDs option, if it has none; the caller saves s. Call it in the
+// login handler before the session is first saved, so that every copy of
+// the session cookie carries the id; otherwise the id is added on the
+// session's first request through the middleware. It does nothing when
+// SessionIDs is off.
+func (m *Middleware) InitSession(s *sessions.Session) error {
+	if m.check == nil || !m.check.sessionIDs {
+		return nil
+	}
+	if id, _ := s.Values[m.check.idKey].(string); id != "" {
+		return nil
+	}
+	id, err := NewState()
+	if err != nil {
+		return fmt.Errorf("logout: new session id: %w", err)
+	}
+	s.Values[m.check.idKey] = id
+	return nil
+}
+
+// tombstone records, at logout, that the session's id and login are
+// revoked, so that a replayed copy of its cookie is signed out. A failure
+// is logged: the logout goes on, since the cookie is cleared anyway.
+func (c *sessionCheck) tombstone(r *http.Request, sess *sessions.Session, logger *slog.Logger) {
+	if !c.sessionIDs {
+		return
+	}
+	ttl := c.ttl
+	if ttl == 0 {
+		ttl = defaultTombstoneTTL
+		if sess.Options != nil && sess.Options.MaxAge > 0 {
+			ttl = time.Duration(sess.Options.MaxAge) * time.Second
+		}
+	}
+	var keys []string
+	if id, _ := sess.Values[c.idKey].(string); id != "" {
+		keys = append(keys, SessionIDKey(id))
+	}
+	if h := c.claims(sess).TokenHash; h != "" {
+		keys = append(keys, SessionIDKey(h))
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.timeout)
+	defer cancel()
+	for _, k := range keys {
+		if err := c.store.Revoke(ctx, k, time.Now(), ttl); err != nil {
+			logger.LogAttrs(r.Context(), slog.LevelError, "logout: recording the session tombstone failed",
+				slog.String("error", err.Error()))
+		}
+	}
+}
+
+// idTokenClaims reads the claims of a raw JWT's payload without verifying
+// its signature; see SessionCheckConfig.Claims for why that is safe here.
+// A token that cannot be read yields only its hash.
+func idTokenClaims(raw string) SessionClaims {
+	if raw == "" || len(raw) > maxCheckedTokenLength {
+		return SessionClaims{}
+	}
+	sum := sha256.Sum256([]byte(raw))
+	cl := SessionClaims{TokenHash: "idt." + base64.RawURLEncoding.EncodeToString(sum[:16])}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return cl
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return cl
+	}
+	var p struct {
+		Iss string          `json:"iss"`
+		Sub string          `json:"sub"`
+		SID string          `json:"sid"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return cl
+	}
+	cl.Issuer, cl.Subject, cl.SID = p.Iss, p.Sub, p.SID
+	var iat float64
+	if json.Unmarshal(p.Iat, &iat) == nil && iat > 0 {
+		cl.IssuedAt = time.Unix(int64(iat), 0)
+	}
+	return cl
+}
