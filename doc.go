@@ -1,0 +1,33 @@
+// Package logout is OpenID Connect logout for Go web apps whose session
+// lives in a gorilla/sessions store.
+//
+// A Middleware intercepts a logout path (default "/logout"). On GET or POST
+// it reads the raw id_token from the user's session, deletes every value of
+// the session and saves it with MaxAge -1 (which expires the cookie and
+// deletes any server-side record), and answers 302 Found to the provider's
+// end_session_endpoint (OpenID Connect RP-Initiated Logout 1.0) with
+// id_token_hint, post_logout_redirect_uri, client_id and a fresh random
+// state. The state also goes into a short-lived HttpOnly, SameSite=Lax
+// cookie; when the provider sends the browser back to the callback path,
+// the middleware compares the two in constant time, deletes the cookie, and
+// redirects to the return target the user asked for at logout.
+//
+// For GenAuth (Authing) applications the endpoint is
+// {appHost}/oidc/session/end (see GenAuthEndpoint); for other providers it is
+// configured, or discovered from the issuer's
+// /.well-known/openid-configuration at the first logout.
+//
+// Safe defaults:
+//   - cross-site requests to the logout path are refused with 403
+//     (Sec-Fetch-Site and Origin), so another site cannot log users out;
+//   - return targets are same-origin paths or allowlisted origins only;
+//   - redirects carry Cache-Control: no-store and Referrer-Policy:
+//     no-referrer, since the provider URL holds the id_token;
+//   - a session cookie that cannot be decoded is still cleared, and a
+//     failing Store.Save is an error, never a redirect that pretends the
+//     user is logged out;
+//   - tokens and states are never logged.
+//
+// BuildURL, GenAuthEndpoint and NewState are the pure building blocks, for
+// apps that want to write the handler themselves.
+package logout
