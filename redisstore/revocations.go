@@ -1,0 +1,135 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oidc-logout/logout"
+)
+
+// DefaultRevocationsPrefix is the key prefix of Revocations records when
+// NewRevocations is given none.
+const DefaultRevocationsPrefix = "logout:revoked:"
+
+// Revocations is a logout.Revocations kept in Redis, so that every instance
+// of an app sees the logouts recorded by any of them: back-channel logouts
+// by sid or sub, and the tombstones of sessions logged out with the session
+// check's SessionIDs option.
+//
+// Each record is one string key, prefix + record key, holding the record's
+// time in Unix milliseconds (rounded up) and expiring with its TTL. Revoke
+// merges with an existing record in one atomic script; Revoked reads every
+// key of a request in one pipelined round trip, which also works with a
+// Redis Cluster, where the keys may live on different nodes.
+//
+// Redis errors are returned wrapped, never hidden: the middleware's
+// SessionCheckConfig.FailOpen decides what a failed look-up means. Create
+// the client with ContextTimeoutEnabled so that the session check's
+// Timeout bounds each look-up.
+type Revocations struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+var _ logout.Revocations = (*Revocations)(nil)
+
+// NewRevocations returns a Revocations that keeps its records under prefix
+// (DefaultRevocationsPrefix when empty). Apps that share a Redis database
+// and must not see each other's logouts use different prefixes.
+func NewRevocations(client redis.UniversalClient, prefix string) *Revocations {
+	if prefix == "" {
+		prefix = DefaultRevocationsPrefix
+	}
+	return &Revocations{client: client, prefix: prefix}
+}
+
+// revokeScript sets KEYS[1] to the later of its time and ARGV[1], expiring
+// at the later of its expiry and ARGV[2] milliseconds from now.
+var revokeScript = redis.NewScript(`
+local at = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if tonumber(cur) > tonumber(at) then at = cur end
+  local left = redis.call('PTTL', KEYS[1])
+  if left > ttl then ttl = left end
+end
+redis.call('SET', KEYS[1], at, 'PX', ttl)
+return 1
+`)
+
+// Revoke records key with time at for at least ttl; see
+// logout.Revocations.Revoke.
+func (r *Revocations) Revoke(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("redisstore: revoking %q: ttl must be positive, got %v", key, ttl)
+	}
+	ms := ceilMillis(ttl)
+	err := revokeScript.Run(ctx, r.client, []string{r.prefix + key}, strconv.FormatInt(unixMilliCeil(at), 10), ms).Err()
+	if err != nil {
+		return fmt.Errorf("redisstore: revoking %q: %w", key, err)
+	}
+	return nil
+}
+
+// Revoked reports whether any of checks matches an unexpired record, with
+// one round trip; see logout.Revocations.Revoked.
+func (r *Revocations) Revoked(ctx context.Context, checks ...logout.RevocationCheck) (bool, error) {
+	switch len(checks) {
+	case 0:
+		return false, nil
+	case 1:
+		v, err := r.client.Get(ctx, r.prefix+checks[0].Key).Result()
+		return r.match(checks[0], v, err)
+	}
+	cmds := make([]*redis.StringCmd, len(checks))
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range checks {
+			cmds[i] = p.Get(ctx, r.prefix+c.Key)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("redisstore: checking revocations: %w", err)
+	}
+	for i, c := range checks {
+		if ok, err := r.match(c, cmds[i].Val(), cmds[i].Err()); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// match interprets the reply to GET for one check.
+func (r *Revocations) match(c logout.RevocationCheck, v string, err error) (bool, error) {
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("redisstore: checking revocations: %w", err)
+	}
+	at, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("redisstore: record %q holds %q, not a time: %w", c.Key, v, err)
+	}
+	return c.Since.IsZero() || at >= c.Since.UnixMilli(), nil
+}
+
+// unixMilliCeil returns t in Unix milliseconds, rounded up.
+func unixMilliCeil(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.Sub(time.UnixMilli(ms)) > 0 {
+		ms++
+	}
+	return ms
+}
+
+// ceilMillis returns d in whole milliseconds, rounded up.
+func ceilMillis(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}

@@ -1,0 +1,231 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/redisstore"
+	"github.com/oidc-logout/logout/redisstore/redistest"
+	"github.com/oidc-logout/logout/revocationstest"
+)
+
+var base = time.Unix(1_700_000_000, 0)
+
+func anyCheck(key string) logout.RevocationCheck { return logout.RevocationCheck{Key: key} }
+
+// TestRevocationsContract runs the shared contract suite; every subtest
+// gets its own key prefix on one server.
+func TestRevocationsContract(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.NewClient()
+	var n atomic.Int64
+	revocationstest.Run(t, func(t *testing.T) logout.Revocations {
+		return redisstore.NewRevocations(client, fmt.Sprintf("contract%d:", n.Add(1)))
+	})
+}
+
+func TestRevocationsKeysAndTTL(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	client := srv.NewClient()
+	rev := redisstore.NewRevocations(client, "app1:")
+	key := logout.SIDKey("https://op.example", "s1")
+
+	require.NoError(t, rev.Revoke(ctx, key, base.Add(1500*time.Microsecond), 90*time.Second))
+
+	v, err := client.Get(ctx, "app1:"+key).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "1700000000002", v, "time in Unix milliseconds, rounded up")
+	ttl := client.PTTL(ctx, "app1:"+key).Val()
+	assert.InDelta(t, 90*time.Second, ttl, float64(2*time.Second))
+
+	// A later Revoke with a shorter TTL and an earlier time keeps both.
+	require.NoError(t, rev.Revoke(ctx, key, base, time.Second))
+	assert.Equal(t, "1700000000002", client.Get(ctx, "app1:"+key).Val())
+	assert.Greater(t, client.PTTL(ctx, "app1:"+key).Val(), 80*time.Second)
+
+	// A longer TTL extends the record.
+	require.NoError(t, rev.Revoke(ctx, key, base, time.Hour))
+	assert.Greater(t, client.PTTL(ctx, "app1:"+key).Val(), 59*time.Minute)
+}
+
+func TestRevocationsDefaultPrefixAndIsolation(t *testing.T) {
+	ctx := context.Background()
+	client := redistest.Start(t).NewClient()
+	a := redisstore.NewRevocations(client, "")
+	b := redisstore.NewRevocations(client, "other-app:")
+	key := logout.SessionIDKey("x")
+	require.NoError(t, a.Revoke(ctx, key, base, time.Minute))
+
+	assert.Equal(t, int64(1), client.Exists(ctx, redisstore.DefaultRevocationsPrefix+key).Val())
+	got, err := b.Revoked(ctx, anyCheck(key))
+	require.NoError(t, err)
+	assert.False(t, got, "a different prefix must not see the record")
+}
+
+func TestRevocationsSinceRoundsUp(t *testing.T) {
+	ctx := context.Background()
+	rev := redisstore.NewRevocations(redistest.Start(t).NewClient(), "")
+	key := logout.SubjectKey("https://op.example", "alice")
+	at := base.Add(999_999 * time.Nanosecond) // just under a millisecond
+	require.NoError(t, rev.Revoke(ctx, key, at, time.Minute))
+
+	for _, tc := range []struct {
+		since time.Time
+		want  bool
+	}{
+		{at, true},                          // rounding never loses a revocation
+		{base.Add(time.Millisecond), true},  // rounded up: errs towards revoked
+		{base.Add(2 * time.Millisecond), false},
+		{time.Time{}, true},
+	} {
+		got, err := rev.Revoked(ctx, logout.RevocationCheck{Key: key, Since: tc.since})
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "since %v", tc.since)
+	}
+}
+
+func TestRevocationsRejectsBadInput(t *testing.T) {
+	ctx := context.Background()
+	client := redistest.Start(t).NewClient()
+	rev := redisstore.NewRevocations(client, "p:")
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		assert.Error(t, rev.Revoke(ctx, "k", base, ttl), "ttl %v", ttl)
+	}
+	assert.Zero(t, client.Exists(ctx, "p:k").Val())
+
+	require.NoError(t, client.Set(ctx, "p:garbage", "not-a-number", time.Minute).Err())
+	_, err := rev.Revoked(ctx, anyCheck("garbage"))
+	assert.ErrorContains(t, err, "not a time")
+	_, err = rev.Revoked(ctx, anyCheck("absent"), anyCheck("garbage"))
+	assert.ErrorContains(t, err, "not a time")
+}
+
+// roundTrips counts the commands and pipelines a client sends.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+func TestRevokedIsOneRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	client := redistest.Start(t).NewClient()
+	rev := redisstore.NewRevocations(client, "")
+	sub := logout.SubjectKey("https://op.example", "dave")
+	require.NoError(t, rev.Revoke(ctx, sub, base, time.Minute))
+	hook := &roundTrips{}
+	client.AddHook(hook)
+
+	for _, tc := range []struct {
+		name   string
+		checks []logout.RevocationCheck
+		want   bool
+	}{
+		{"none", nil, false},
+		{"one", []logout.RevocationCheck{anyCheck(sub)}, true},
+		{"three, last matches", []logout.RevocationCheck{
+			anyCheck(logout.SIDKey("https://op.example", "s")), anyCheck(logout.SessionIDKey("id")), anyCheck(sub),
+		}, true},
+		{"three, none match", []logout.RevocationCheck{
+			anyCheck("a"), anyCheck("b"), {Key: sub, Since: base.Add(time.Second)},
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := hook.n.Load()
+			got, err := rev.Revoked(ctx, tc.checks...)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+			want := int64(1)
+			if len(tc.checks) == 0 {
+				want = 0
+			}
+			assert.Equal(t, want, hook.n.Load()-before, "round trips")
+		})
+	}
+}
+
+// TestRevocationsSharedByInstances has three app instances, each with its
+// own client, share logouts through one server.
+func TestRevocationsSharedByInstances(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	instances := make([]*redisstore.Revocations, 3)
+	for i := range instances {
+		instances[i] = redisstore.NewRevocations(srv.NewClient(), "shop:")
+	}
+	for i, inst := range instances {
+		key := logout.SIDKey("https://op.example", fmt.Sprintf("sid-%d", i))
+		require.NoError(t, inst.Revoke(ctx, key, base, time.Minute))
+		for j, other := range instances {
+			got, err := other.Revoked(ctx, anyCheck(key))
+			require.NoError(t, err)
+			assert.True(t, got, "instance %d must see the logout recorded by instance %d", j, i)
+		}
+	}
+}
+
+func TestRevocationsRedisDownAndBack(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rev := redisstore.NewRevocations(srv.NewClient(), "")
+	key := logout.SessionIDKey("k")
+	require.NoError(t, rev.Revoke(ctx, key, base, time.Minute))
+
+	srv.Stop()
+	require.NotPanics(t, func() {
+		assert.Error(t, rev.Revoke(ctx, key, base, time.Minute))
+		got, err := rev.Revoked(ctx, anyCheck(key))
+		assert.Error(t, err)
+		assert.False(t, got)
+		got, err = rev.Revoked(ctx, anyCheck(key), anyCheck("other"))
+		assert.Error(t, err)
+		assert.False(t, got)
+	})
+
+	srv.Restart() // empty: the server keeps nothing on disk
+	got, err := rev.Revoked(ctx, anyCheck(key))
+	require.NoError(t, err)
+	assert.False(t, got, "records do not survive a restart without persistence")
+	require.NoError(t, rev.Revoke(ctx, key, base, time.Minute), "the script is loaded again after the restart")
+	got, err = rev.Revoked(ctx, anyCheck(key), anyCheck("other"))
+	require.NoError(t, err)
+	assert.True(t, got)
+}
+
+func TestRevokedHonoursContextDeadline(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = client.Close() })
+	rev := redisstore.NewRevocations(client, "")
+	// A server that does not answer: CLIENT PAUSE holds every command
+	// (CLIENT UNPAUSE too) for 600ms.
+	require.NoError(t, srv.NewClient().Do(context.Background(), "CLIENT", "PAUSE", "600", "ALL").Err())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := rev.Revoked(ctx, anyCheck("a"), anyCheck("b"))
+	assert.Error(t, err)
+	assert.Less(t, time.Since(start), 500*time.Millisecond, "the look-up must give up at the context deadline")
+}
