@@ -82,8 +82,8 @@ func TestRevocationsSinceRoundsUp(t *testing.T) {
 		since time.Time
 		want  bool
 	}{
-		{at, true},                          // rounding never loses a revocation
-		{base.Add(time.Millisecond), true},  // rounded up: errs towards revoked
+		{at, true},                         // rounding never loses a revocation
+		{base.Add(time.Millisecond), true}, // rounded up: errs towards revoked
 		{base.Add(2 * time.Millisecond), false},
 		{time.Time{}, true},
 	} {
