@@ -48,3 +48,11 @@ func originHost(origin string) string {
 	}
 	return host
 }
+
+// isPrefetch reports whether r is a speculative prefetch or prerender
+// (Sec-Purpose: prefetch, or the older Purpose and X-Moz headers). A
+// browser that prefetches a logout link must not log the user out.
+func isPrefetch(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Sec-Purpose"), "prefetch") ||
+		r.Header.Get("Purpose") == "prefetch" || r.Header.Get("X-Moz") == "prefetch"
+}

@@ -19,6 +19,9 @@ var (
 
 	// ErrCrossSite means a cross-site request to the logout path was refused.
 	ErrCrossSite = errors.New("logout: cross-site request refused")
+	// ErrPrefetch means a speculative prefetch or prerender of the logout
+	// path was refused: only a real navigation or form post logs out.
+	ErrPrefetch = errors.New("logout: prefetch of the logout path refused")
 	// ErrMethodNotAllowed means the request used a method the path does not accept.
 	ErrMethodNotAllowed = errors.New("logout: method not allowed")
 	// ErrInvalidState means the post-logout callback had no state, no state
@@ -58,7 +61,7 @@ func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 }
 
 // StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
-// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 400 for
+// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch, 400 for
 // ErrInvalidState, 502 for ErrDiscovery, ErrNoEndSessionEndpoint and
 // ErrRevocation, and
 // 500 for anything else.
@@ -68,6 +71,8 @@ func StatusCode(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
+	case errors.Is(err, ErrPrefetch):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrInvalidState):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrDiscovery), errors.Is(err, ErrNoEndSessionEndpoint), errors.Is(err, ErrRevocation):

@@ -22,6 +22,10 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
+	if isPrefetch(r) {
+		m.fail(w, r, ErrPrefetch)
+		return
+	}
 	returnTo := m.returnTarget(w, r)
 	sess, idToken := m.loadSession(r)
 	var hint string

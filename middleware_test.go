@@ -319,6 +319,31 @@ func TestCrossSiteRequests(t *testing.T) {
 	}
 }
 
+func TestPrefetchDoesNotLogOut(t *testing.T) {
+	store := newTestStore()
+	m := newTestMiddleware(t, store, nil)
+	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
+	for header, value := range map[string]string{
+		"Sec-Purpose": "prefetch",
+		"Purpose":     "prefetch",
+		"X-Moz":       "prefetch",
+	} {
+		t.Run(header, func(t *testing.T) {
+			r := newRequest(http.MethodGet, "/logout", cookie)
+			r.Header.Set(header, value)
+			resp := serve(m, r)
+			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+			assert.Empty(t, resp.Header.Values("Set-Cookie"), "session untouched")
+			assert.Empty(t, resp.Header.Get("Location"))
+		})
+	}
+	t.Run("prerender", func(t *testing.T) {
+		r := newRequest(http.MethodGet, "/logout", cookie)
+		r.Header.Set("Sec-Purpose", "prefetch;prerender")
+		assert.Equal(t, http.StatusServiceUnavailable, serve(m, r).StatusCode)
+	})
+}
+
 // logoutThenCallback performs a logout and returns the state cookie and the
 // state sent to the provider.
 func logoutThenCallback(t *testing.T, m *Middleware, store sessions.Store, target string) (*http.Cookie, string) {
@@ -605,6 +630,7 @@ func TestStatusCode(t *testing.T) {
 	for err, want := range map[error]int{
 		ErrCrossSite:            403,
 		ErrMethodNotAllowed:     405,
+		ErrPrefetch:             503,
 		ErrInvalidState:         400,
 		ErrDiscovery:            502,
 		ErrNoEndSessionEndpoint: 502,
