@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,6 +33,9 @@ type interop struct {
 	// opSessions, when set, returns the number of live sessions at the
 	// provider, to check that logout ended the provider's session.
 	opSessions func() int
+	// afterLogout, when set, runs further checks once the logout flow has
+	// returned to the app; hint is the verified id_token_hint it sent.
+	afterLogout func(t *testing.T, hint *oidc.IDToken)
 }
 
 // Defaults of the middleware that the flow checks.
@@ -209,8 +213,9 @@ func (e *interop) callbackHop(p page) (hop, bool) {
 
 // checkEndSession checks the request the middleware sent the browser to:
 // the discovered endpoint, an id_token_hint the provider issued to this
-// client, the registered post_logout_redirect_uri, and a fresh state.
-func (e *interop) checkEndSession(es endSession) {
+// client, the registered post_logout_redirect_uri, and a fresh state. It
+// returns the verified id_token_hint.
+func (e *interop) checkEndSession(es endSession) *oidc.IDToken {
 	e.t.Helper()
 	discovered := e.discoveredEndSession()
 	assert.Equal(e.t, discovered, es.endpoint, "the logout must go to the discovered end_session_endpoint")
@@ -218,7 +223,7 @@ func (e *interop) checkEndSession(es endSession) {
 	assert.Len(e.t, es.state, 43, "state is 32 random bytes, base64url")
 	hint := es.query.Get("id_token_hint")
 	require.NotEmpty(e.t, hint, "id_token_hint")
-	e.verifyIDToken(hint)
+	return e.verifyIDToken(hint)
 }
 
 // discoveredEndSession fetches the provider's discovery document itself.
@@ -244,16 +249,30 @@ func (e *interop) discoveredEndSession() string {
 
 // verifyIDToken checks that raw is an id_token signed by the provider for
 // this client. Expiry is checked too: it was issued moments ago.
-func (e *interop) verifyIDToken(raw string) {
+func (e *interop) verifyIDToken(raw string) *oidc.IDToken {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	p, err := oidc.NewProvider(ctx, e.issuer)
-	require.NoError(e.t, err, "go-oidc discovery")
-	tok, err := p.Verifier(&oidc.Config{ClientID: e.clientID}).Verify(ctx, raw)
+	tok, err := e.verifyJWT(raw, false)
 	require.NoError(e.t, err, "id_token_hint must be a valid id_token of this client")
 	assert.Equal(e.t, e.issuer, tok.Issuer)
 	assert.NotEmpty(e.t, tok.Subject)
+	return tok
+}
+
+// verifyJWT checks the signature, issuer and audience of a JWT the
+// provider issued to this client, and its expiry unless skipExpiry.
+func (e *interop) verifyJWT(raw string, skipExpiry bool) (*oidc.IDToken, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := oidc.NewProvider(ctx, e.issuer)
+	if err != nil {
+		return nil, fmt.Errorf("go-oidc discovery of %s: %w", e.issuer, err)
+	}
+	cfg := &oidc.Config{ClientID: e.clientID, SkipExpiryCheck: skipExpiry}
+	tok, err := p.Verifier(cfg).Verify(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("verifying JWT: %w", err)
+	}
+	return tok, nil
 }
 
 // assertCookieCleared checks that h deletes the cookie named name.
@@ -296,7 +315,7 @@ func (e *interop) runLogoutFlow() {
 	}
 
 	p, es := e.logout(a, home.URL, false)
-	e.checkEndSession(es)
+	hint := e.checkEndSession(es)
 	e.checkStateCookieIssued(p.Hops[0].Header, es.state)
 
 	for _, h := range p.Hops {
@@ -320,6 +339,9 @@ func (e *interop) runLogoutFlow() {
 
 	if e.opSessions != nil {
 		assert.Zero(t, e.opSessions(), "live provider sessions after logout")
+	}
+	if e.afterLogout != nil {
+		e.afterLogout(t, hint)
 	}
 	after := a.open(e.app(e.loginPath).String())
 	_, ok = e.loginForm(after)

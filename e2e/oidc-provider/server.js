@@ -59,8 +59,26 @@ function signingKey() {
   return { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' };
 }
 
+// loopbackFetch is the provider's fetch. oidc-provider refuses outgoing
+// requests to special-use addresses (loopback included) as an SSRF defence;
+// this lifts that for the one origin the test's back-channel receiver is
+// on, and keeps it for every other request.
+function loopbackFetch() {
+  const allowed = process.env.OP_BACKCHANNEL_LOGOUT_URI
+    ? new URL(process.env.OP_BACKCHANNEL_LOGOUT_URI).origin : undefined;
+  return (url, options) => {
+    if (allowed && new URL(url).origin === allowed) {
+      const unprotected = { ...options };
+      delete unprotected.dispatcher;
+      return globalThis.fetch(url, unprotected);
+    }
+    return globalThis.fetch(url, options);
+  };
+}
+
 function configuration() {
   return {
+    fetch: loopbackFetch(),
     clients: [clientMetadata()],
     jwks: { keys: [signingKey()] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
@@ -89,7 +107,7 @@ async function main() {
   const issuer = `http://${host}:${port}`;
   const provider = new Provider(issuer, configuration());
   provider.on('server_error', (_ctx, err) => console.error('oidc-provider: server_error:', err));
-  provider.on('backchannel.error', (_ctx, err) => console.error('oidc-provider: backchannel.error:', err.message));
+  provider.on('backchannel.error', (_ctx, err) => console.error('oidc-provider: backchannel.error:', err.message, err.cause?.message ?? ''));
   server.on('request', provider.callback());
 
   const stop = () => server.close(() => process.exit(0));
