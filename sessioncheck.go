@@ -122,10 +122,10 @@ func (m *Middleware) validateSessionCheck(cfg *Config) error {
 		c.timeout = defaultCheckTimeout
 	}
 	if c.claims == nil {
-		key := m.idTokenKey
+		key, withHash := m.idTokenKey, c.sessionIDs
 		c.claims = func(s *sessions.Session) SessionClaims {
 			raw, _ := s.Values[key].(string)
-			return idTokenClaims(raw)
+			return idTokenClaims(raw, withHash)
 		}
 	}
 	m.check = c
@@ -148,9 +148,7 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 	c := m.check
 	var buf [4]RevocationCheck
 	if checks := c.checksFor(sess, buf[:0]); len(checks) > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), c.timeout)
-		revoked, err := c.store.Revoked(ctx, checks...)
-		cancel()
+		revoked, err := c.lookup(r.Context(), checks)
 		switch {
 		case err != nil:
 			return m.checkFailed(r, before, err)
@@ -163,6 +161,17 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 		m.ensureSessionID(w, r, sess)
 	}
 	return r
+}
+
+// lookup asks the store, bounded by the timeout; the in-memory store
+// cannot block, so it is asked directly.
+func (c *sessionCheck) lookup(ctx context.Context, checks []RevocationCheck) (bool, error) {
+	if _, local := c.store.(*MemoryRevocations); local {
+		return c.store.Revoked(ctx, checks...)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return c.store.Revoked(ctx, checks...)
 }
 
 // checksFor appends the look-ups for sess to dst.
@@ -319,13 +328,16 @@ func (c *sessionCheck) tombstone(r *http.Request, sess *sessions.Session, logger
 
 // idTokenClaims reads the claims of a raw JWT's payload without verifying
 // its signature; see SessionCheckConfig.Claims for why that is safe here.
-// A token that cannot be read yields only its hash.
-func idTokenClaims(raw string) SessionClaims {
+// With withHash, TokenHash is set too, even for a token that cannot be read.
+func idTokenClaims(raw string, withHash bool) SessionClaims {
 	if raw == "" || len(raw) > maxCheckedTokenLength {
 		return SessionClaims{}
 	}
-	sum := sha256.Sum256([]byte(raw))
-	cl := SessionClaims{TokenHash: "idt." + base64.RawURLEncoding.EncodeToString(sum[:16])}
+	var cl SessionClaims
+	if withHash {
+		sum := sha256.Sum256([]byte(raw))
+		cl.TokenHash = "idt." + base64.RawURLEncoding.EncodeToString(sum[:16])
+	}
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
 		return cl

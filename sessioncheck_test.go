@@ -1,0 +1,401 @@
+package logout_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-logout/logout"
+)
+
+const (
+	bcSession = "app"
+	bcIssuer  = "https://op.example.com"
+	bcClient  = "client-1"
+)
+
+// unsignedJWT returns a JWT-shaped string with claims as payload. The
+// session check reads the payload only.
+func unsignedJWT(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	require.NoError(t, err)
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc(payload) + "." + enc([]byte("sig"))
+}
+
+func newCookieStore() *sessions.CookieStore {
+	s := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"))
+	s.Options.HttpOnly = true
+	s.MaxAge(3600)
+	return s
+}
+
+// saveSession returns the session cookie that store writes for values.
+func saveSession(t testing.TB, store sessions.Store, values map[any]any) *http.Cookie {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	w := httptest.NewRecorder()
+	s, err := store.New(r, bcSession)
+	require.NoError(t, err)
+	for k, v := range values {
+		s.Values[k] = v
+	}
+	require.NoError(t, store.Save(r, w, s))
+	c := responseCookie(w.Result(), bcSession)
+	require.NotNil(t, c)
+	return c
+}
+
+func responseCookie(resp *http.Response, name string) *http.Cookie {
+	var found *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			found = c // the last one wins in browsers
+		}
+	}
+	return found
+}
+
+func isExpired(c *http.Cookie) bool {
+	return c != nil && (c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(time.Now())))
+}
+
+// seenSession is what the next handler saw.
+type seenSession struct {
+	IDToken string
+	IsNew   bool
+	Len     int
+	Other   string // value of the "other" cookie
+}
+
+// recordNext returns a handler that records what it sees of the session.
+func recordNext(store sessions.Store, seen *seenSession) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := store.Get(r, bcSession)
+		seen.IDToken, _ = s.Values["id_token"].(string)
+		seen.IsNew, seen.Len = s.IsNew, len(s.Values)
+		if c, err := r.Cookie("other"); err == nil {
+			seen.Other = c.Value
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// countingRevocations counts look-ups and can be made to fail.
+type countingRevocations struct {
+	logout.Revocations
+	lookups atomic.Int64
+	revokes atomic.Int64
+	fail    atomic.Bool
+}
+
+var errStoreDown = errors.New("store down")
+
+func (c *countingRevocations) Revoked(ctx context.Context, checks ...logout.RevocationCheck) (bool, error) {
+	c.lookups.Add(1)
+	if c.fail.Load() {
+		return false, errStoreDown
+	}
+	return c.Revocations.Revoked(ctx, checks...)
+}
+
+func (c *countingRevocations) Revoke(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
+	c.revokes.Add(1)
+	if c.fail.Load() {
+		return errStoreDown
+	}
+	return c.Revocations.Revoke(ctx, key, at, ttl)
+}
+
+func newCounting() *countingRevocations {
+	return &countingRevocations{Revocations: logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})}
+}
+
+func newCheckedMiddleware(t testing.TB, store sessions.Store, mutate func(*logout.Config)) *logout.Middleware {
+	t.Helper()
+	cfg := logout.Config{
+		Store:              store,
+		SessionName:        bcSession,
+		EndSessionEndpoint: bcIssuer + "/session/end",
+		Issuer:             bcIssuer,
+		ClientID:           bcClient,
+		SessionCheck:       &logout.SessionCheckConfig{Revocations: newCounting()},
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	m, err := logout.New(cfg)
+	require.NoError(t, err)
+	return m
+}
+
+func get(h http.Handler, path string, cookies ...*http.Cookie) *http.Response {
+	r := httptest.NewRequest(http.MethodGet, "https://app.example.com"+path, nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Result()
+}
+
+func TestSessionCheckRevokedBySID(t *testing.T) {
+	store := newCookieStore()
+	revs := newCounting()
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
+	tok := unsignedJWT(t, map[string]any{"iss": bcIssuer, "sub": "alice", "sid": "op-sess-1", "iat": time.Now().Unix()})
+	cookie := saveSession(t, store, map[any]any{"id_token": tok, "cart": "3 items"})
+	other := &http.Cookie{Name: "other", Value: "keep-me"}
+	var seen seenSession
+	h := m.Wrap(recordNext(store, &seen))
+
+	resp := get(h, "/account", cookie, other)
+	assert.Equal(t, tok, seen.IDToken, "a session that is not revoked passes")
+	assert.Nil(t, responseCookie(resp, bcSession), "no Set-Cookie for a session that is not revoked")
+	assert.EqualValues(t, 1, revs.lookups.Load())
+
+	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "op-sess-1"), time.Now(), time.Hour))
+	seen = seenSession{}
+	resp = get(h, "/account", cookie, other)
+	assert.Empty(t, seen.IDToken, "next sees a signed-out request")
+	assert.True(t, seen.IsNew)
+	assert.Zero(t, seen.Len)
+	assert.Equal(t, "keep-me", seen.Other, "other cookies are left alone")
+	assert.True(t, isExpired(responseCookie(resp, bcSession)), "the session cookie is expired")
+	assert.Nil(t, responseCookie(resp, "other"))
+	assert.EqualValues(t, 2, revs.lookups.Load(), "one look-up per request")
+}
+
+func TestSessionCheckSubjectSinceLogin(t *testing.T) {
+	store := newCookieStore()
+	revs := newCounting()
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
+	logoutAt := time.Now().Truncate(time.Second)
+	require.NoError(t, revs.Revoke(context.Background(), logout.SubjectKey(bcIssuer, "bob"), logoutAt, time.Hour))
+	tests := []struct {
+		name        string
+		claims      map[string]any
+		wantRevoked bool
+	}{
+		{"issued before the logout", map[string]any{"iss": bcIssuer, "sub": "bob", "iat": logoutAt.Add(-time.Minute).Unix()}, true},
+		{"issued in the same second", map[string]any{"iss": bcIssuer, "sub": "bob", "iat": logoutAt.Unix()}, true},
+		{"new login after the logout", map[string]any{"iss": bcIssuer, "sub": "bob", "iat": logoutAt.Add(time.Second).Unix()}, false},
+		{"no iat", map[string]any{"iss": bcIssuer, "sub": "bob"}, true},
+		{"other subject", map[string]any{"iss": bcIssuer, "sub": "carol", "iat": 1}, false},
+		{"other issuer", map[string]any{"iss": "https://other.example", "sub": "bob", "iat": 1}, false},
+		{"issuer from Config.Issuer", map[string]any{"sub": "bob", "iat": 1}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cookie := saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, tc.claims)})
+			var seen seenSession
+			resp := get(m.Wrap(recordNext(store, &seen)), "/", cookie)
+			assert.Equal(t, tc.wantRevoked, seen.IDToken == "")
+			assert.Equal(t, tc.wantRevoked, isExpired(responseCookie(resp, bcSession)))
+		})
+	}
+}
+
+func TestSessionCheckSkipsRequestsWithoutSession(t *testing.T) {
+	store := newCookieStore()
+	revs := newCounting()
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
+	var seen seenSession
+	h := m.Wrap(recordNext(store, &seen))
+	get(h, "/")                                                  // no cookie
+	get(h, "/", &http.Cookie{Name: bcSession, Value: "garbage"}) // undecodable
+	get(h, "/", saveSession(t, store, map[any]any{"theme": "dark"}))
+	assert.Zero(t, revs.lookups.Load(), "nothing to check, no look-up")
+}
+
+func TestSessionCheckStoreFailure(t *testing.T) {
+	for _, failOpen := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fail closed", true: "fail open"}[failOpen], func(t *testing.T) {
+			store := newCookieStore()
+			revs := newCounting()
+			revs.fail.Store(true)
+			var logs bytes.Buffer
+			m := newCheckedMiddleware(t, store, func(c *logout.Config) {
+				c.SessionCheck.Revocations, c.SessionCheck.FailOpen = revs, failOpen
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			})
+			tok := unsignedJWT(t, map[string]any{"sub": "alice", "sid": "s"})
+			cookie := saveSession(t, store, map[any]any{"id_token": tok})
+			var seen seenSession
+			resp := get(m.Wrap(recordNext(store, &seen)), "/", cookie)
+			assert.Equal(t, failOpen, seen.IDToken == tok)
+			assert.Nil(t, responseCookie(resp, bcSession), "a store failure never deletes the session")
+			assert.Contains(t, logs.String(), "session check failed")
+			assert.NotContains(t, logs.String(), tok)
+
+			revs.fail.Store(false)
+			seen = seenSession{}
+			get(m.Wrap(recordNext(store, &seen)), "/", cookie)
+			assert.Equal(t, tok, seen.IDToken, "signed in again once the store is back")
+		})
+	}
+}
+
+func TestSessionCheckReplayedCookieAfterLogout(t *testing.T) {
+	store := newCookieStore()
+	revs := newCounting()
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) {
+		c.SessionCheck.Revocations, c.SessionCheck.SessionIDs = revs, true
+	})
+	var seen seenSession
+	h := m.Wrap(recordNext(store, &seen))
+	loginCookie := saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sub": "alice"})})
+
+	// First request: the session gets its random id.
+	resp := get(h, "/", loginCookie)
+	withID := responseCookie(resp, bcSession)
+	require.NotNil(t, withID, "the session id is saved")
+	require.False(t, isExpired(withID))
+	resp = get(h, "/", withID)
+	assert.Nil(t, responseCookie(resp, bcSession), "the id is saved once")
+
+	// Logout clears the session and records tombstones.
+	resp = get(h, "/logout", withID)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.True(t, isExpired(responseCookie(resp, bcSession)))
+	assert.EqualValues(t, 2, revs.revokes.Load(), "tombstones of the session id and the id_token")
+
+	for name, c := range map[string]*http.Cookie{"copy with id": withID, "copy from login": loginCookie} {
+		seen = seenSession{}
+		resp = get(h, "/", c)
+		assert.Empty(t, seen.IDToken, name)
+		assert.True(t, isExpired(responseCookie(resp, bcSession)), name)
+	}
+
+	// A new login is not affected.
+	fresh := saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sub": "alice", "iat": 2})})
+	seen = seenSession{}
+	get(h, "/", fresh)
+	assert.NotEmpty(t, seen.IDToken)
+}
+
+func TestSessionCheckInitSession(t *testing.T) {
+	store := newCookieStore()
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.SessionIDs = true })
+	s := sessions.NewSession(store, bcSession)
+	require.NoError(t, m.InitSession(s))
+	id, _ := s.Values["logout_session_id"].(string)
+	assert.Len(t, id, 43)
+	require.NoError(t, m.InitSession(s))
+	assert.Equal(t, id, s.Values["logout_session_id"], "an existing id is kept")
+
+	off := newCheckedMiddleware(t, store, nil)
+	s = sessions.NewSession(store, bcSession)
+	require.NoError(t, off.InitSession(s))
+	assert.Empty(t, s.Values)
+}
+
+func TestSessionCheckLoginAfterRevocationInSameRequest(t *testing.T) {
+	store := newCookieStore()
+	revs := newCounting()
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
+	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "old"), time.Now(), time.Hour))
+	old := saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sid": "old", "sub": "x"})})
+	newTok := unsignedJWT(t, map[string]any{"sid": "new", "sub": "x"})
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := store.Get(r, bcSession)
+		assert.Empty(t, s.Values)
+		s.Values["id_token"] = newTok
+		require.NoError(t, s.Save(r, w))
+	})
+	// An outer handler that reads the session first caches it in the
+	// request's sessions.Registry, which the login handler then shares.
+	outer := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = store.Get(r, bcSession)
+			next.ServeHTTP(w, r)
+		})
+	}
+	for name, h := range map[string]http.Handler{
+		"alone":                  m.Wrap(login),
+		"under a session reader": outer(m.Wrap(login)),
+	} {
+		resp := get(h, "/callback", old)
+		c := responseCookie(resp, bcSession)
+		require.NotNil(t, c, name)
+		assert.False(t, isExpired(c), "%s: the new login's cookie is not expired", name)
+		var seen seenSession
+		get(m.Wrap(recordNext(store, &seen)), "/", c)
+		assert.Equal(t, newTok, seen.IDToken, name)
+	}
+}
+
+func TestSessionCheckCustomClaims(t *testing.T) {
+	store := newCookieStore()
+	revs := newCounting()
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) {
+		c.SessionCheck.Revocations = revs
+		c.SessionCheck.Claims = func(s *sessions.Session) logout.SessionClaims {
+			sid, _ := s.Values["op_sid"].(string)
+			return logout.SessionClaims{SID: sid}
+		}
+	})
+	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "abc"), time.Now(), time.Hour))
+	var seen seenSession
+	resp := get(m.Wrap(recordNext(store, &seen)), "/", saveSession(t, store, map[any]any{"op_sid": "abc", "id_token": "x"}))
+	assert.True(t, isExpired(responseCookie(resp, bcSession)))
+	assert.Empty(t, seen.IDToken)
+}
+
+func TestSessionCheckConfig(t *testing.T) {
+	_, err := logout.New(logout.Config{
+		Store: newCookieStore(), SessionName: bcSession, EndSessionEndpoint: bcIssuer + "/end",
+		SessionCheck: &logout.SessionCheckConfig{},
+	})
+	require.ErrorIs(t, err, logout.ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "SessionCheck.Revocations")
+}
+
+// benchmarkSessionRequests serves requests carrying a signed-in session
+// cookie through h, whose next handler reads the session as apps do.
+func benchmarkSessionRequests(b *testing.B, check bool) {
+	store := newCookieStore()
+	m := newCheckedMiddleware(b, store, func(c *logout.Config) {
+		if !check {
+			c.SessionCheck = nil
+		}
+	})
+	tok := unsignedJWT(b, map[string]any{"iss": bcIssuer, "sub": "alice", "sid": "s1", "iat": time.Now().Unix()})
+	cookie := saveSession(b, store, map[any]any{"id_token": tok})
+	h := m.Wrap(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		s, err := store.Get(r, bcSession)
+		if err != nil || s.Values["id_token"] != tok {
+			b.Fatal("session not readable")
+		}
+	}))
+	w := httptest.NewRecorder()
+	r0 := httptest.NewRequest(http.MethodGet, "/account", nil)
+	r0.AddCookie(cookie)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := r0.WithContext(context.Background()) // a fresh sessions.Registry per request
+		h.ServeHTTP(w, r)
+	}
+}
+
+// BenchmarkWrapWithRevocationCheck measures a wrapped request with the
+// session check on (memory store) whose handler reads the session: the
+// session is decoded once and shared through sessions.Registry.
+func BenchmarkWrapWithRevocationCheck(b *testing.B) { benchmarkSessionRequests(b, true) }
+
+// BenchmarkWrapSessionReadNoCheck is the same request with the check off,
+// the baseline for BenchmarkWrapWithRevocationCheck.
+func BenchmarkWrapSessionReadNoCheck(b *testing.B) { benchmarkSessionRequests(b, false) }
