@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -211,4 +212,33 @@ func hostOnly(u *url.URL) string {
 // origin returns scheme://host[:port] of u.
 func origin(u *url.URL) string {
 	return u.Scheme + "://" + u.Host
+}
+
+func TestFetchSite(t *testing.T) {
+	parse := func(s string) *url.URL {
+		u, err := url.Parse(s)
+		require.NoError(t, err)
+		return u
+	}
+	app := parse("http://127.0.0.1:8080/")
+	tests := []struct {
+		name      string
+		prev      string
+		initiator *url.URL
+		target    string
+		want      string
+	}{
+		{"typed URL", "", nil, "http://127.0.0.1:8080/logout", "none"},
+		{"same origin", "", app, "http://127.0.0.1:8080/logout", "same-origin"},
+		{"other port", "", app, "http://127.0.0.1:9090/", "same-site"},
+		{"other host", "", app, "http://localhost:8080/", "cross-site"},
+		{"other scheme", "", app, "https://127.0.0.1:8080/", "cross-site"},
+		{"back from a cross-site hop", "cross-site", app, "http://127.0.0.1:8080/", "cross-site"},
+		{"same-site hop taints", "same-site", app, "http://127.0.0.1:8080/", "same-site"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, fetchSite(tt.prev, tt.initiator, parse(tt.target)))
+		})
+	}
 }

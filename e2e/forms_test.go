@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 )
 
@@ -190,4 +193,44 @@ func text(n *html.Node) string {
 	}
 	walk(n)
 	return strings.TrimSpace(b.String())
+}
+
+func TestParseForms(t *testing.T) {
+	base, err := url.Parse("http://localhost:8080/session/end?x=1")
+	require.NoError(t, err)
+	const body = `<!doctype html><html><body>
+<form id="op.logoutForm" method="post" action="/session/end/confirm">
+  <input type="hidden" name="xsrf" value="s3cr3t"/>
+</form>
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>
+<form action="https://other.example/login">
+  <input name="username" value="bob"><input type="password" name="password">
+  <input type="checkbox" name="remember" checked><input type="checkbox" name="spam" value="yes">
+  <button id="submit" type="submit">Sign in</button>
+</form></body></html>`
+	forms, err := parseForms(body, base)
+	require.NoError(t, err)
+	require.Len(t, forms, 2)
+
+	logout := forms[0]
+	assert.Equal(t, "op.logoutForm", logout.ID)
+	assert.Equal(t, http.MethodPost, logout.Method)
+	assert.Equal(t, "http://localhost:8080/session/end/confirm", logout.Action.String())
+	assert.Equal(t, []submitter{{Name: "logout", Value: "yes", Label: "Yes, sign me out"}}, logout.Submitters)
+	got, err := logout.submission(nil, "logout")
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{"xsrf": {"s3cr3t"}, "logout": {"yes"}}, got)
+	_, err = logout.submission(nil, "cancel")
+	assert.Error(t, err, "unknown button")
+
+	login := forms[1]
+	assert.Equal(t, http.MethodGet, login.Method)
+	assert.True(t, login.hasInputType("password"))
+	assert.False(t, login.hasInputType("email"))
+	got, err = login.submission(map[string]string{"password": "pw"}, "")
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{"username": {"bob"}, "password": {"pw"}, "remember": {"on"}}, got)
+	_, err = login.submission(map[string]string{"otp": "1"}, "")
+	assert.Error(t, err, "unknown field")
 }
