@@ -1,0 +1,50 @@
+// Package echologout adapts the logout middleware of
+// github.com/oidc-logout/logout to the echo web framework, version 4.
+// Package echo5logout in the echo5 directory does the same for echo v5.
+//
+// Use Middleware on the server or on a group:
+//
+//	e := echo.New()
+//	e.Use(echologout.Middleware(m))
+//
+// or mount Handler on routes:
+//
+//	e.Any("/logout", echologout.Handler(m))
+//	e.GET("/logout/callback", echologout.Handler(m))
+//
+// The paths in logout.Config are full request paths, group prefix
+// included. Failed logouts are answered by Config.ErrorHandler, not by
+// echo's HTTPErrorHandler.
+package echologout
+
+import (
+	"github.com/labstack/echo/v4"
+	"github.com/oidc-logout/logout"
+)
+
+// Middleware returns an echo middleware that serves the logout path and
+// the callback path of m, and calls next for every other request,
+// untouched: the only work added is one comparison of the request path.
+func Middleware(m *logout.Middleware) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if !m.Handles(r.URL.Path) {
+				return next(c)
+			}
+			m.ServeHTTP(c.Response(), r)
+			return nil
+		}
+	}
+}
+
+// Handler returns an echo handler that serves m on a route: the callback
+// when the request path is the callback path, a logout otherwise. Mount it
+// with Any on the logout route, so that methods other than GET and POST
+// get 405 with an Allow header, and with GET on the callback route.
+func Handler(m *logout.Middleware) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		m.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
