@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,8 +28,9 @@ func appListener(t *testing.T) (net.Listener, *url.URL) {
 }
 
 // serveDemoApp starts the demo app on ln, signed in with the provider at
-// issuer, and stops it when the test ends.
-func serveDemoApp(t *testing.T, ln net.Listener, appURL *url.URL, issuer, clientID, secret string) *demoapp.App {
+// issuer, and stops it when the test ends. The app's and the middleware's
+// warnings and errors go to logs.
+func serveDemoApp(t *testing.T, ln net.Listener, appURL *url.URL, issuer, clientID, secret string, logs *logRecorder) *demoapp.App {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
@@ -37,6 +39,7 @@ func serveDemoApp(t *testing.T, ln net.Listener, appURL *url.URL, issuer, client
 		ClientID:     clientID,
 		ClientSecret: secret,
 		BaseURL:      appURL.String(),
+		Logger:       slog.New(logs),
 	})
 	require.NoError(t, err, "demoapp.New")
 	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
@@ -52,8 +55,9 @@ func serveDemoApp(t *testing.T, ln net.Listener, appURL *url.URL, issuer, client
 }
 
 // demoInterop returns the flow's description of the demo app.
-func demoInterop(t *testing.T, appURL *url.URL, issuer, clientID, username, password string) *interop {
+func demoInterop(t *testing.T, appURL *url.URL, issuer, clientID, username, password string, logs *logRecorder) *interop {
 	return &interop{
+		appLogs:       logs,
 		t:             t,
 		issuer:        issuer,
 		clientID:      clientID,

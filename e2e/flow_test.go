@@ -33,6 +33,8 @@ type interop struct {
 	// opSessions, when set, returns the number of live sessions at the
 	// provider, to check that logout ended the provider's session.
 	opSessions func() int
+	// appLogs holds the app's and the middleware's warnings and errors.
+	appLogs *logRecorder
 	// afterLogout, when set, runs further checks once the logout flow has
 	// returned to the app; hint is the verified id_token_hint it sent.
 	afterLogout func(t *testing.T, hint *oidc.IDToken)
@@ -303,6 +305,7 @@ func findCookie(h http.Header, name string) (*http.Cookie, bool) {
 func (e *interop) runLogoutFlow() {
 	t := e.t
 	a := newAgent(t)
+	e.appLogs.take()
 	home := e.signIn(a)
 
 	// Control: while the provider's session lives, a new sign-in needs no
@@ -343,6 +346,8 @@ func (e *interop) runLogoutFlow() {
 	if e.afterLogout != nil {
 		e.afterLogout(t, hint)
 	}
+	// Nothing failed on the way, token revocation at the provider included.
+	assert.Empty(t, e.appLogs.take(), "warnings or errors logged by the app or the middleware")
 	after := a.open(e.app(e.loginPath).String())
 	_, ok = e.loginForm(after)
 	assert.True(t, ok, "after logout a new sign-in must show the provider's login form; ended at %s (%d)",
@@ -372,6 +377,7 @@ func (e *interop) checkStateCookieIssued(h http.Header, state string) {
 func (e *interop) runTamperedState() {
 	t := e.t
 	a := newAgent(t)
+	e.appLogs.take()
 	home := e.signIn(a)
 	p, es := e.logout(a, home.URL, true)
 	last := p.Hops[len(p.Hops)-1]
@@ -387,6 +393,7 @@ func (e *interop) runTamperedState() {
 		got := a.navigate(nav{From: last.URL, Method: http.MethodGet, Target: u.String()})
 		assert.Equal(t, http.StatusBadRequest, got.Status, "callback with state %q", bad)
 	}
+	assert.Len(t, e.appLogs.take(), 3, "each refused callback is logged")
 	good := a.navigate(nav{From: last.URL, Method: http.MethodGet, Target: last.Location.String()})
 	require.NotEmpty(t, good.Hops)
 	assert.Equal(t, http.StatusFound, good.Hops[0].Status, "callback with the genuine state")

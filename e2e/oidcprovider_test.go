@@ -33,9 +33,10 @@ func TestInteropOIDCProvider(t *testing.T) {
 		BackchannelLogoutURI:  backchannel.url,
 	})
 
-	app := serveDemoApp(t, ln, appURL, op.Issuer, clientID, secret)
+	logs := &logRecorder{}
+	app := serveDemoApp(t, ln, appURL, op.Issuer, clientID, secret, logs)
 	// The development login form of oidc-provider accepts any login.
-	e := demoInterop(t, appURL, op.Issuer, clientID, "alice", "any-password")
+	e := demoInterop(t, appURL, op.Issuer, clientID, "alice", "any-password", logs)
 	e.afterLogout = func(t *testing.T, hint *oidc.IDToken) {
 		backchannel.check(t, e.withT(t), hint)
 	}

@@ -22,8 +22,9 @@ func TestInteropZitadel(t *testing.T) {
 	require.NoError(t, err, "starting the provider")
 	t.Cleanup(func() { _ = p.Close() })
 
-	app := serveDemoApp(t, ln, appURL, p.Issuer(), p.ClientID(), p.ClientSecret())
-	e := demoInterop(t, appURL, p.Issuer(), p.ClientID(), p.Username(), p.Password())
+	logs := &logRecorder{}
+	app := serveDemoApp(t, ln, appURL, p.Issuer(), p.ClientID(), p.ClientSecret(), logs)
+	e := demoInterop(t, appURL, p.Issuer(), p.ClientID(), p.Username(), p.Password(), logs)
 	e.opSessions = p.ActiveSessions
 
 	t.Run("Logout", func(t *testing.T) { e.withT(t).runLogoutFlow() })

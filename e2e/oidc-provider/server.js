@@ -89,6 +89,7 @@ function configuration() {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       backchannelLogout: { enabled: true },
+      revocation: { enabled: true },
     },
   };
 }
@@ -108,6 +109,12 @@ async function main() {
   const provider = new Provider(issuer, configuration());
   provider.on('server_error', (_ctx, err) => console.error('oidc-provider: server_error:', err));
   provider.on('backchannel.error', (_ctx, err) => console.error('oidc-provider: backchannel.error:', err.message, err.cause?.message ?? ''));
+  // One line per request on stderr, for the test log of a failed test.
+  // Paths only: query strings may carry tokens.
+  provider.use(async (ctx, next) => {
+    await next();
+    console.error(`oidc-provider: ${ctx.method} ${ctx.path} -> ${ctx.status}`);
+  });
   server.on('request', provider.callback());
 
   const stop = () => server.close(() => process.exit(0));
