@@ -1,0 +1,148 @@
+package backchannel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Limits of provider documents.
+const (
+	maxDocumentBytes = 1 << 20
+	jwksCacheTTL     = time.Hour
+)
+
+// ErrKeys means the provider's signing keys could not be fetched.
+var ErrKeys = errors.New("backchannel: fetching the provider's keys failed")
+
+// keySource fetches and caches a provider's JWKS. The set is refetched
+// when it is older than jwksCacheTTL, and when a token names a key that is
+// not in it, at most once every minRefresh, so that tokens with made-up
+// key ids cannot make the handler hammer the provider.
+type keySource struct {
+	issuer     string
+	jwksURI    string // "" until discovered
+	client     *http.Client
+	timeout    time.Duration
+	minRefresh time.Duration
+	now        func() time.Time
+
+	mu        sync.Mutex
+	keys      *jose.JSONWebKeySet
+	fetchedAt time.Time
+	triedAt   time.Time
+}
+
+// lookup returns the signing keys that may have signed a token with the
+// given kid (all signing keys when kid is empty), refreshing the set when
+// it is stale or when kid is unknown and the rate limit allows.
+func (s *keySource) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if s.keys == nil || now.Sub(s.fetchedAt) >= jwksCacheTTL {
+		if err := s.refresh(ctx, now); err != nil && s.keys == nil {
+			return nil, err
+		}
+	}
+	if found := matchKeys(s.keys, kid); len(found) > 0 || kid == "" {
+		return found, nil
+	}
+	if now.Sub(s.triedAt) < s.minRefresh {
+		return nil, nil
+	}
+	if err := s.refresh(ctx, now); err != nil {
+		return nil, err
+	}
+	return matchKeys(s.keys, kid), nil
+}
+
+// refresh fetches the set; on failure the last good set stays in use.
+func (s *keySource) refresh(ctx context.Context, now time.Time) error {
+	s.triedAt = now
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if s.jwksURI == "" {
+		uri, err := s.discover(ctx)
+		if err != nil {
+			return err
+		}
+		s.jwksURI = uri
+	}
+	var set jose.JSONWebKeySet
+	if err := s.getJSON(ctx, s.jwksURI, &set); err != nil {
+		return err
+	}
+	s.keys, s.fetchedAt = &set, now
+	return nil
+}
+
+// discover reads jwks_uri from the issuer's discovery document.
+func (s *keySource) discover(ctx context.Context) (string, error) {
+	var meta struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	wellKnown := strings.TrimRight(s.issuer, "/") + "/.well-known/openid-configuration"
+	if err := s.getJSON(ctx, wellKnown, &meta); err != nil {
+		return "", err
+	}
+	if strings.TrimRight(meta.Issuer, "/") != strings.TrimRight(s.issuer, "/") {
+		return "", fmt.Errorf("%w: discovery issuer %q does not match %q", ErrKeys, meta.Issuer, s.issuer)
+	}
+	if !strings.HasPrefix(meta.JWKSURI, "https://") && !strings.HasPrefix(meta.JWKSURI, "http://") {
+		return "", fmt.Errorf("%w: discovery document has no usable jwks_uri", ErrKeys)
+	}
+	return meta.JWKSURI, nil
+}
+
+func (s *keySource) getJSON(ctx context.Context, url string, dst any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrKeys, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrKeys, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: GET %s: status %d", ErrKeys, url, resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
+	if err != nil {
+		return fmt.Errorf("%w: reading %s: %w", ErrKeys, url, err)
+	}
+	if len(data) > maxDocumentBytes {
+		return fmt.Errorf("%w: %s is larger than %d bytes", ErrKeys, url, maxDocumentBytes)
+	}
+	if err := json.Unmarshal(data, dst); err != nil {
+		return fmt.Errorf("%w: decoding %s: %w", ErrKeys, url, err)
+	}
+	return nil
+}
+
+// matchKeys returns the public signing keys of set with the given kid, or
+// all of them when kid is empty.
+func matchKeys(set *jose.JSONWebKeySet, kid string) []jose.JSONWebKey {
+	if set == nil {
+		return nil
+	}
+	var out []jose.JSONWebKey
+	for _, k := range set.Keys {
+		if (kid != "" && k.KeyID != kid) || (k.Use != "" && k.Use != "sig") || !k.IsPublic() || !k.Valid() {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
