@@ -24,7 +24,7 @@ const (
 	defaultSkew          = time.Minute
 	defaultRevocationTTL = 30 * 24 * time.Hour
 	defaultHTTPTimeout   = 10 * time.Second
-	defaultMinRefresh    = time.Minute
+	defaultMinRefresh    = 10 * time.Second
 	maxBodyBytes         = 64 << 10
 )
 
@@ -71,7 +71,7 @@ type Config struct {
 	// HTTPTimeout bounds each fetch. Default 10 seconds.
 	HTTPTimeout time.Duration
 	// MinKeyRefresh is the least time between two JWKS fetches caused by
-	// tokens naming an unknown kid. Default 1 minute.
+	// tokens naming an unknown kid. Default 10 seconds.
 	MinKeyRefresh time.Duration
 
 	// OnLogout, when set, is called after a logout was recorded.
