@@ -1,0 +1,62 @@
+package fiberlogout_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	fiberlogout "github.com/oidc-logout/logout/adapters/fiber"
+	"github.com/oidc-logout/logout/adapters/fiber/internal/fixture"
+	"github.com/valyala/fasthttp"
+)
+
+// helloApp returns app with a route answering 204, and a function that
+// serves one request to it straight through fasthttp, without a network
+// connection.
+func helloApp(app *fiber.App) func() {
+	app.Get("/hello", func(c *fiber.Ctx) error { return c.SendStatus(http.StatusNoContent) })
+	h := app.Handler()
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod(http.MethodGet)
+	ctx.Request.SetRequestURI("/hello")
+	return func() {
+		ctx.Response.Reset()
+		h(&ctx)
+	}
+}
+
+func newFiber() *fiber.App {
+	return fiber.New(fiber.Config{DisableStartupMessage: true})
+}
+
+func wrappedFiber(tb testing.TB) *fiber.App {
+	app := newFiber()
+	app.Use(fiberlogout.Middleware(fixture.NewMiddleware(tb, fixture.NewStore(), "")))
+	return app
+}
+
+// BenchmarkPassThroughBare measures a fiber route without the middleware.
+func BenchmarkPassThroughBare(b *testing.B) {
+	serve := helloApp(newFiber())
+	b.ReportAllocs()
+	for b.Loop() {
+		serve()
+	}
+}
+
+// BenchmarkPassThroughWrapped measures the same route behind the logout
+// middleware: the difference is the cost of a request that is not a logout.
+func BenchmarkPassThroughWrapped(b *testing.B) {
+	serve := helloApp(wrappedFiber(b))
+	b.ReportAllocs()
+	for b.Loop() {
+		serve()
+	}
+}
+
+func TestPassThroughAddsNoAllocation(t *testing.T) {
+	bare := testing.AllocsPerRun(100, helloApp(newFiber()))
+	if got := testing.AllocsPerRun(100, helloApp(wrappedFiber(t))); got > bare {
+		t.Errorf("pass-through allocates %v times per request, bare fiber %v", got, bare)
+	}
+}
