@@ -24,8 +24,9 @@ const DefaultRevocationsPrefix = "logout:revoked:"
 // Each record is one string key, prefix + record key, holding the record's
 // time in Unix milliseconds (rounded up) and expiring with its TTL. Revoke
 // merges with an existing record in one atomic script; Revoked reads every
-// key of a request in one pipelined round trip, which also works with a
-// Redis Cluster, where the keys may live on different nodes.
+// key of a request in one round trip: one MGET on a single server (a
+// *redis.Client, also with Sentinel), pipelined GETs with a cluster or ring
+// client, where the keys may live on different nodes.
 //
 // Redis errors are returned wrapped, never hidden: the middleware's
 // SessionCheckConfig.FailOpen decides what a failed look-up means. Create
@@ -34,6 +35,7 @@ const DefaultRevocationsPrefix = "logout:revoked:"
 type Revocations struct {
 	client redis.UniversalClient
 	prefix string
+	single bool // one server: MGET; otherwise pipelined GETs
 }
 
 var _ logout.Revocations = (*Revocations)(nil)
@@ -45,7 +47,8 @@ func NewRevocations(client redis.UniversalClient, prefix string) *Revocations {
 	if prefix == "" {
 		prefix = DefaultRevocationsPrefix
 	}
-	return &Revocations{client: client, prefix: prefix}
+	_, single := client.(*redis.Client)
+	return &Revocations{client: client, prefix: prefix, single: single}
 }
 
 // revokeScript sets KEYS[1] to the later of its time and ARGV[1], expiring
@@ -80,13 +83,45 @@ func (r *Revocations) Revoke(ctx context.Context, key string, at time.Time, ttl 
 // Revoked reports whether any of checks matches an unexpired record, with
 // one round trip; see logout.Revocations.Revoked.
 func (r *Revocations) Revoked(ctx context.Context, checks ...logout.RevocationCheck) (bool, error) {
-	switch len(checks) {
-	case 0:
+	switch {
+	case len(checks) == 0:
 		return false, nil
-	case 1:
+	case len(checks) == 1:
 		v, err := r.client.Get(ctx, r.prefix+checks[0].Key).Result()
 		return r.match(checks[0], v, err)
+	case r.single:
+		return r.revokedMGet(ctx, checks)
+	default:
+		return r.revokedPipelined(ctx, checks)
 	}
+}
+
+// revokedMGet looks checks up with one MGET, on a single server.
+func (r *Revocations) revokedMGet(ctx context.Context, checks []logout.RevocationCheck) (bool, error) {
+	var buf [4]string
+	keys := buf[:0]
+	for _, c := range checks {
+		keys = append(keys, r.prefix+c.Key)
+	}
+	vals, err := r.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: checking revocations: %w", err)
+	}
+	for i, c := range checks {
+		v, ok := vals[i].(string)
+		if !ok {
+			continue // nil: no record
+		}
+		if revoked, err := r.match(c, v, nil); revoked || err != nil {
+			return revoked, err
+		}
+	}
+	return false, nil
+}
+
+// revokedPipelined looks checks up with pipelined GETs, which a cluster or
+// ring client sends to each key's node.
+func (r *Revocations) revokedPipelined(ctx context.Context, checks []logout.RevocationCheck) (bool, error) {
 	cmds := make([]*redis.StringCmd, len(checks))
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range checks {
@@ -98,8 +133,8 @@ func (r *Revocations) Revoked(ctx context.Context, checks ...logout.RevocationCh
 		return false, fmt.Errorf("redisstore: checking revocations: %w", err)
 	}
 	for i, c := range checks {
-		if ok, err := r.match(c, cmds[i].Val(), cmds[i].Err()); ok || err != nil {
-			return ok, err
+		if revoked, err := r.match(c, cmds[i].Val(), cmds[i].Err()); revoked || err != nil {
+			return revoked, err
 		}
 	}
 	return false, nil

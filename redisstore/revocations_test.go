@@ -21,15 +21,60 @@ var base = time.Unix(1_700_000_000, 0)
 
 func anyCheck(key string) logout.RevocationCheck { return logout.RevocationCheck{Key: key} }
 
-// TestRevocationsContract runs the shared contract suite; every subtest
-// gets its own key prefix on one server.
+// TestRevocationsContract runs the shared contract suite, on one server
+// (MGET) and on a ring of two servers (pipelined GETs, keys spread over
+// both); every subtest gets its own key prefix.
 func TestRevocationsContract(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.NewClient()
-	var n atomic.Int64
-	revocationstest.Run(t, func(t *testing.T) logout.Revocations {
-		return redisstore.NewRevocations(client, fmt.Sprintf("contract%d:", n.Add(1)))
-	})
+	for name, client := range map[string]redis.UniversalClient{
+		"Client": redistest.Start(t).NewClient(),
+		"Ring":   newRing(t, redistest.Start(t), redistest.Start(t)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var n atomic.Int64
+			revocationstest.Run(t, func(t *testing.T) logout.Revocations {
+				return redisstore.NewRevocations(client, fmt.Sprintf("contract%d:", n.Add(1)))
+			})
+		})
+	}
+}
+
+// newRing returns a ring client over servers, closed when the test ends.
+func newRing(t *testing.T, servers ...*redistest.Server) *redis.Ring {
+	addrs := make(map[string]string, len(servers))
+	for i, s := range servers {
+		addrs[fmt.Sprintf("shard%d", i)] = s.Addr()
+	}
+	// No heartbeat during the test: a shard that is down stays in the ring.
+	ring := redis.NewRing(&redis.RingOptions{Addrs: addrs, MaxRetries: -1, HeartbeatFrequency: time.Hour})
+	t.Cleanup(func() { _ = ring.Close() })
+	return ring
+}
+
+func TestRevocationsRingSpreadsKeys(t *testing.T) {
+	ctx := context.Background()
+	a, b := redistest.Start(t), redistest.Start(t)
+	rev := redisstore.NewRevocations(newRing(t, a, b), "")
+	var checks []logout.RevocationCheck
+	for i := range 8 {
+		checks = append(checks, anyCheck(logout.SessionIDKey(fmt.Sprint(i))))
+	}
+	for _, c := range checks {
+		require.NoError(t, rev.Revoke(ctx, c.Key, base, time.Minute))
+	}
+	require.NotZero(t, a.NewClient().DBSize(ctx).Val(), "keys on the first server")
+	require.NotZero(t, b.NewClient().DBSize(ctx).Val(), "keys on the second server")
+	for i := range checks {
+		got, err := rev.Revoked(ctx, append([]logout.RevocationCheck{anyCheck("x"), anyCheck("y")}, checks[i])...)
+		require.NoError(t, err)
+		assert.True(t, got, "key %d", i)
+	}
+	got, err := rev.Revoked(ctx, anyCheck("x"), anyCheck("y"), anyCheck("z"))
+	require.NoError(t, err)
+	assert.False(t, got)
+
+	b.Stop()
+	_, err = rev.Revoked(ctx, checks...)
+	assert.Error(t, err, "a shard that is down is an error, not a miss")
 }
 
 func TestRevocationsKeysAndTTL(t *testing.T) {

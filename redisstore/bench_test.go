@@ -1,0 +1,132 @@
+package redisstore_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/redisstore"
+	"github.com/oidc-logout/logout/redisstore/redistest"
+)
+
+func benchRevoked(b *testing.B, n int) {
+	ctx := context.Background()
+	rev := redisstore.NewRevocations(redistest.Start(b).NewClient(), "")
+	checks := make([]logout.RevocationCheck, n)
+	for i := range checks {
+		checks[i] = logout.RevocationCheck{Key: logout.SessionIDKey(string(rune('a' + i))), Since: base}
+	}
+	require.NoError(b, rev.Revoke(ctx, checks[n-1].Key, base.Add(-time.Second), time.Hour))
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := rev.Revoked(ctx, checks...); err != nil || ok {
+			b.Fatalf("Revoked = %v, %v", ok, err)
+		}
+	}
+}
+
+// BenchmarkRevokedOneKey is the session check's look-up of one key: a GET.
+func BenchmarkRevokedOneKey(b *testing.B) { benchRevoked(b, 1) }
+
+// BenchmarkRevokedThreeKeys is the look-up of sid, sub and session id: a
+// pipeline of three GETs in one round trip.
+func BenchmarkRevokedThreeKeys(b *testing.B) { benchRevoked(b, 3) }
+
+func BenchmarkRevoke(b *testing.B) {
+	ctx := context.Background()
+	rev := redisstore.NewRevocations(redistest.Start(b).NewClient(), "")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rev.Revoke(ctx, "k", base, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStoreGet reads a session with 3 KB + 1.5 KB + 0.8 KB of tokens.
+func BenchmarkStoreGet(b *testing.B) {
+	store := redisstore.NewStore(redistest.Start(b).NewClient(), hashKey)
+	cookie := login(b, store, bigTokens(b))
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
+		if err != nil || s.IsNew {
+			b.Fatalf("New: %v", err)
+		}
+	}
+}
+
+// BenchmarkStoreSave writes such a session back.
+func BenchmarkStoreSave(b *testing.B) {
+	store := redisstore.NewStore(redistest.Start(b).NewClient(), hashKey)
+	cookie := login(b, store, bigTokens(b))
+	r := newRequest(http.MethodGet, "/", cookie)
+	s, err := store.New(r, sessionName)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := store.Save(r, httptest.NewRecorder(), s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLogoutRedisStore is a login followed by a logout through the
+// middleware, which deletes the Redis record.
+func BenchmarkLogoutRedisStore(b *testing.B) {
+	store := redisstore.NewStore(redistest.Start(b).NewClient(), hashKey)
+	h := newMiddleware(b, store, nil).Wrap(http.NotFoundHandler())
+	values := bigTokens(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		cookie := login(b, store, values)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, newRequest(http.MethodGet, "/logout", cookie))
+		if w.Code != http.StatusFound {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// BenchmarkWrapWithRedisCheck is a signed-in request through the
+// middleware with the session check on Redis (sid, sub and session id
+// looked up in one round trip), next to the same with the in-memory store.
+func BenchmarkWrapWithRedisCheck(b *testing.B) {
+	benchWrapCheck(b, redisstore.NewRevocations(redistest.Start(b).NewClient(), ""))
+}
+
+// BenchmarkWrapWithMemoryCheck is BenchmarkWrapWithRedisCheck on
+// logout.MemoryRevocations.
+func BenchmarkWrapWithMemoryCheck(b *testing.B) {
+	benchWrapCheck(b, logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{}))
+}
+
+func benchWrapCheck(b *testing.B, rev logout.Revocations) {
+	store := sessions.NewCookieStore(hashKey)
+	m := newMiddleware(b, store, func(c *logout.Config) {
+		c.SessionCheck = &logout.SessionCheckConfig{Revocations: rev, SessionIDs: true}
+	})
+	h := m.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := newRequest(http.MethodGet, "/login")
+	s, err := store.New(r, sessionName)
+	require.NoError(b, err)
+	s.Values["id_token"] = fakeJWT(b, map[string]any{"sub": "alice", "sid": "op-s1"}, 0)
+	require.NoError(b, m.InitSession(s))
+	w := httptest.NewRecorder()
+	require.NoError(b, s.Save(r, w))
+	cookie := w.Result().Cookies()[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, newRequest(http.MethodGet, "/", cookie))
+		if len(w.Result().Cookies()) != 0 {
+			b.Fatal("the session was cleared")
+		}
+	}
+}
