@@ -69,6 +69,7 @@ func demoInterop(t *testing.T, appURL *url.URL, issuer, clientID, username, pass
 		logoutPath:    "/logout",
 		callbackPath:  demoapp.LogoutCallbackPath,
 		sessionCookie: demoapp.SessionName,
+		signedOutText: demoapp.StatusSignedOut,
 	}
 }
 

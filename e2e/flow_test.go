@@ -29,6 +29,7 @@ type interop struct {
 	logoutPath    string   // the middleware's logout path
 	callbackPath  string   // the middleware's callback path (post_logout_redirect_uri)
 	sessionCookie string   // the app's gorilla/sessions cookie
+	signedOutText string   // shown by the app's home page when signed out
 
 	// opSessions, when set, returns the number of live sessions at the
 	// provider, to check that logout ended the provider's session.
@@ -148,15 +149,34 @@ type endSession struct {
 	state    string
 }
 
-// logout clicks the app's logout link and checks the middleware's
-// response; it returns the page where the navigation stopped (at the
-// callback redirect when stopAtCallback) and the end-session request.
-func (e *interop) logout(a *agent, from *url.URL, stopAtCallback bool) (page, endSession) {
+// logoutLink is the navigation of a click on a plain link to the logout path.
+func (e *interop) logoutLink(from *url.URL) nav {
+	return nav{From: from, Method: http.MethodGet, Target: e.app(e.logoutPath).String()}
+}
+
+// logoutForm is the navigation of a click on the logout button of an app
+// page: the submission of its form that posts to the logout path.
+func (e *interop) logoutForm(p page) nav {
 	e.t.Helper()
-	n := nav{From: from, Method: http.MethodGet, Target: e.app(e.logoutPath).String()}
-	if stopAtCallback {
-		n.StopAt = e.isCallback
+	forms, err := parseForms(p.Body, p.URL)
+	require.NoError(e.t, err)
+	for _, f := range forms {
+		if e.isApp(f.Action) && f.Action.Path == e.logoutPath && f.Method == http.MethodPost {
+			form, err := f.submission(nil, "")
+			require.NoError(e.t, err)
+			return nav{From: p.URL, Method: f.Method, Target: f.Action.String(), Form: form}
+		}
 	}
+	e.t.Fatalf("no logout form on %s", p.URL.Redacted())
+	return nav{}
+}
+
+// logout starts the logout navigation n and checks the middleware's
+// response; it returns the page where the navigation stopped (at the
+// redirect to the callback when n.StopAt says so) and the end-session
+// request.
+func (e *interop) logout(a *agent, n nav) (page, endSession) {
+	e.t.Helper()
 	p := a.navigate(n)
 	require.NotEmpty(e.t, p.Hops)
 	first := p.Hops[0]
@@ -300,27 +320,74 @@ func findCookie(h http.Header, name string) (*http.Cookie, bool) {
 	return nil, false
 }
 
-// runLogoutFlow signs in, logs out through the middleware and the
-// provider, and checks every step of RP-Initiated Logout.
+// runLogoutFlow signs in, logs out with the app's logout link through the
+// middleware and the provider, and checks every step of RP-Initiated
+// Logout.
 func (e *interop) runLogoutFlow() {
 	t := e.t
 	a := newAgent(t)
 	e.appLogs.take()
 	home := e.signIn(a)
+	e.checkSingleSignOn(a)
 
-	// Control: while the provider's session lives, a new sign-in needs no
-	// login form. This is what must change after logout.
+	p, es := e.logout(a, e.logoutLink(home.URL))
+	hint := e.checkEndSession(es)
+	e.checkStateCookieIssued(p.Hops[0].Header, es.state)
+	cb := e.checkCallback(p, es, e.app(defaultReturnTo).String())
+	e.checkSignedOut(a)
+	if e.afterLogout != nil {
+		e.afterLogout(t, hint)
+	}
+	// Nothing failed on the way, token revocation at the provider included.
+	assert.Empty(t, e.appLogs.take(), "warnings or errors logged by the app or the middleware")
+
+	// Replaying the callback after it succeeded fails: the state cookie is gone.
+	replay := a.navigate(nav{From: e.mustIssuerURL(), Method: http.MethodGet, Target: cb.URL.String()})
+	assert.Equal(t, http.StatusBadRequest, replay.Status, "replayed callback")
+}
+
+// runLogoutForm signs in and logs out with the logout button of the app's
+// home page, a same-origin POST that names a return target: the target
+// survives the round trip through the provider.
+func (e *interop) runLogoutForm() {
+	t := e.t
+	a := newAgent(t)
+	home := e.signIn(a)
+	n := e.logoutForm(home)
+	returnTo := n.Form.Get("return_to")
+	require.NotEmpty(t, returnTo, "the app's logout form should name a return target")
+
+	p, es := e.logout(a, n)
+	assert.Equal(t, http.MethodPost, p.Hops[0].Method)
+	e.checkEndSession(es)
+	want, err := e.appURL.Parse(returnTo)
+	require.NoError(t, err)
+	e.checkCallback(p, es, want.String())
+	assert.Equal(t, http.StatusOK, p.Status)
+	assert.Contains(t, p.Body, e.signedOutText, "the page the user lands on")
+	e.checkSignedOut(a)
+}
+
+// checkSingleSignOn checks, as a control, that while the provider's
+// session lives a new sign-in needs no login form: this is what logout
+// must change.
+func (e *interop) checkSingleSignOn(a *agent) {
+	t := e.t
+	t.Helper()
 	again := a.open(e.app(e.loginPath).String())
 	require.True(t, e.isApp(again.URL) && e.reachedRedirectWithCode(again),
 		"single sign-on at the provider should skip the login form before logout; ended at %s", again.URL.Redacted())
 	if e.opSessions != nil {
 		require.Positive(t, e.opSessions(), "live provider sessions before logout")
 	}
+}
 
-	p, es := e.logout(a, home.URL, false)
-	hint := e.checkEndSession(es)
-	e.checkStateCookieIssued(p.Hops[0].Header, es.state)
-
+// checkCallback checks that the provider accepted the logout and sent the
+// browser back to the callback with the same state, and that the callback
+// verified it and redirected to returnTo. It returns the callback's hop.
+func (e *interop) checkCallback(p page, es endSession, returnTo string) hop {
+	t := e.t
+	t.Helper()
 	for _, h := range p.Hops {
 		assert.Less(t, h.Status, 400, "%s %s answered %d", h.Method, h.URL.Redacted(), h.Status)
 	}
@@ -331,32 +398,30 @@ func (e *interop) runLogoutFlow() {
 	assert.Equal(t, "cross-site", cb.SiteHdr, "the callback is a cross-site navigation from the provider")
 	require.Equal(t, http.StatusFound, cb.Status, "callback")
 	require.NotNil(t, cb.Location)
-	assert.Equal(t, e.app(defaultReturnTo).String(), cb.Location.String(), "callback redirects to the return target")
+	assert.Equal(t, returnTo, cb.Location.String(), "callback redirects to the return target")
 	assertCookieCleared(t, cb.Header, stateCookie)
 	assert.True(t, e.isApp(p.URL), "logout should end on the app, ended at %s", p.URL.Redacted())
+	return cb
+}
 
-	_, ok = a.cookie(e.appURL.String(), e.sessionCookie)
+// checkSignedOut checks that the app's session and the state cookie are
+// gone, and that the provider's session is gone too: a new sign-in shows
+// the login form again.
+func (e *interop) checkSignedOut(a *agent) {
+	t := e.t
+	t.Helper()
+	_, ok := a.cookie(e.appURL.String(), e.sessionCookie)
 	assert.False(t, ok, "the app's session cookie should be gone")
 	_, ok = a.cookie(e.app(e.callbackPath).String(), stateCookie)
 	assert.False(t, ok, "the state cookie should be gone")
-
 	if e.opSessions != nil {
 		assert.Zero(t, e.opSessions(), "live provider sessions after logout")
 	}
-	if e.afterLogout != nil {
-		e.afterLogout(t, hint)
-	}
-	// Nothing failed on the way, token revocation at the provider included.
-	assert.Empty(t, e.appLogs.take(), "warnings or errors logged by the app or the middleware")
 	after := a.open(e.app(e.loginPath).String())
 	_, ok = e.loginForm(after)
 	assert.True(t, ok, "after logout a new sign-in must show the provider's login form; ended at %s (%d)",
 		after.URL.Redacted(), after.Status)
 	assert.False(t, e.reachedRedirectWithCode(after), "no code may be issued without a new login")
-
-	// Replaying the callback after it succeeded fails: the state cookie is gone.
-	replay := a.navigate(nav{From: e.mustIssuerURL(), Method: http.MethodGet, Target: cb.URL.String()})
-	assert.Equal(t, http.StatusBadRequest, replay.Status, "replayed callback")
 }
 
 // checkStateCookieIssued checks the state cookie the logout response sets.
@@ -379,7 +444,9 @@ func (e *interop) runTamperedState() {
 	a := newAgent(t)
 	e.appLogs.take()
 	home := e.signIn(a)
-	p, es := e.logout(a, home.URL, true)
+	n := e.logoutLink(home.URL)
+	n.StopAt = e.isCallback
+	p, es := e.logout(a, n)
 	last := p.Hops[len(p.Hops)-1]
 	require.NotNil(t, last.Location)
 	require.True(t, e.isCallback(last.Location), "the provider should redirect to the callback, stopped at %s", p.URL.Redacted())

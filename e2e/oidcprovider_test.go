@@ -42,6 +42,7 @@ func TestInteropOIDCProvider(t *testing.T) {
 	}
 
 	t.Run("Logout", func(t *testing.T) { e.withT(t).runLogoutFlow() })
+	t.Run("LogoutForm", func(t *testing.T) { e.withT(t).runLogoutForm() })
 	t.Run("TamperedState", func(t *testing.T) { e.withT(t).runTamperedState() })
 	t.Run("Discovery", func(t *testing.T) { assertDiscovered(t, e, app) })
 }
@@ -85,24 +86,34 @@ func (r *logoutTokenRecorder) take() []string {
 // check asserts that the provider sent one logout_token (OpenID Connect
 // Back-Channel Logout 1.0, section 2.4) for the session the id_token_hint
 // names: signed by the provider for this client, with the back-channel
-// logout event, the session's sid, and no nonce. The provider sends it
-// before it redirects the browser, so it has arrived by now.
+// logout event, the session's sid and subject, and no nonce. The provider
+// sends it before it redirects the browser, so it has arrived by now.
 func (r *logoutTokenRecorder) check(t *testing.T, e *interop, hint *oidc.IDToken) {
 	t.Helper()
-	tokens := r.take()
-	require.Len(t, tokens, 1, "back-channel logout requests")
-	tok, err := e.verifyJWT(tokens[0], true)
-	require.NoError(t, err, "logout_token")
-	var claims, hintClaims struct {
-		SID    string         `json:"sid"`
-		Nonce  string         `json:"nonce"`
-		Events map[string]any `json:"events"`
-	}
-	require.NoError(t, tok.Claims(&claims))
+	var hintClaims logoutClaims
 	require.NoError(t, hint.Claims(&hintClaims))
-	assert.Contains(t, claims.Events, "http://schemas.openid.net/event/backchannel-logout")
-	assert.Empty(t, claims.Nonce, "a logout_token must not carry a nonce")
-	assert.NotEmpty(t, hintClaims.SID, "the id_token should carry sid")
-	assert.Equal(t, hintClaims.SID, claims.SID, "logout_token sid")
-	assert.Equal(t, hint.Subject, tok.Subject)
+	require.NotEmpty(t, hintClaims.SID, "the id_token should carry sid")
+	var matched []logoutClaims
+	for _, raw := range r.take() {
+		tok, err := e.verifyJWT(raw, true)
+		require.NoError(t, err, "logout_token")
+		var c logoutClaims
+		require.NoError(t, tok.Claims(&c))
+		if c.SID == hintClaims.SID {
+			matched = append(matched, c)
+		}
+	}
+	require.Len(t, matched, 1, "logout_tokens for the session that logged out")
+	c := matched[0]
+	assert.Contains(t, c.Events, "http://schemas.openid.net/event/backchannel-logout")
+	assert.Empty(t, c.Nonce, "a logout_token must not carry a nonce")
+	assert.Equal(t, hint.Subject, c.Sub)
+}
+
+// logoutClaims are the claims of a logout_token (and the sid of an id_token).
+type logoutClaims struct {
+	Sub    string         `json:"sub"`
+	SID    string         `json:"sid"`
+	Nonce  string         `json:"nonce"`
+	Events map[string]any `json:"events"`
 }

@@ -28,6 +28,7 @@ func TestInteropZitadel(t *testing.T) {
 	e.opSessions = p.ActiveSessions
 
 	t.Run("Logout", func(t *testing.T) { e.withT(t).runLogoutFlow() })
+	t.Run("LogoutForm", func(t *testing.T) { e.withT(t).runLogoutForm() })
 	t.Run("TamperedState", func(t *testing.T) { e.withT(t).runTamperedState() })
 	t.Run("Discovery", func(t *testing.T) { assertDiscovered(t, e, app) })
 }
