@@ -132,6 +132,18 @@ func (m *Middleware) validateSessionCheck(cfg *Config) error {
 	return nil
 }
 
+// CheckSession runs the session check of Config.SessionCheck on a request
+// that the middleware does not serve itself, and returns the request that
+// the next handler should see. Wrap calls it; framework adapters that use
+// Handles and ServeHTTP instead of Wrap call it for every other request.
+// Without a session check it returns r.
+func (m *Middleware) CheckSession(w http.ResponseWriter, r *http.Request) *http.Request {
+	if m.check == nil {
+		return r
+	}
+	return m.checkSession(w, r)
+}
+
 // checkSession looks the request's session up in the revocation store and
 // returns the request next should see: r itself, or a copy without the
 // session when it is revoked (or the store failed and the policy is

@@ -399,3 +399,20 @@ func BenchmarkWrapWithRevocationCheck(b *testing.B) { benchmarkSessionRequests(b
 // BenchmarkWrapSessionReadNoCheck is the same request with the check off,
 // the baseline for BenchmarkWrapWithRevocationCheck.
 func BenchmarkWrapSessionReadNoCheck(b *testing.B) { benchmarkSessionRequests(b, false) }
+
+func TestCheckSessionForAdapters(t *testing.T) {
+	store := newCookieStore()
+	revs := newCounting()
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
+	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "s"), time.Now(), time.Hour))
+	r := httptest.NewRequest(http.MethodGet, "/page", nil)
+	r.AddCookie(saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sid": "s"})}))
+	w := httptest.NewRecorder()
+	r2 := m.CheckSession(w, r)
+	_, err := r2.Cookie(bcSession)
+	assert.ErrorIs(t, err, http.ErrNoCookie, "the next handler sees no session cookie")
+	assert.True(t, isExpired(responseCookie(w.Result(), bcSession)))
+
+	off := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = nil })
+	assert.Same(t, r, off.CheckSession(httptest.NewRecorder(), r))
+}
