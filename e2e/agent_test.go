@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -49,7 +50,7 @@ type page struct {
 func (p page) trace() string {
 	var b strings.Builder
 	for _, h := range p.Hops {
-		fmt.Fprintf(&b, "%s %s://%s%s [Sec-Fetch-Site: %s] -> %d\n", h.Method, h.URL.Scheme, h.URL.Host, h.URL.Path, h.SiteHdr, h.Status)
+		fmt.Fprintf(&b, "%s %s [Sec-Fetch-Site: %s] -> %d\n", h.Method, where(h.URL), h.SiteHdr, h.Status)
 	}
 	return b.String()
 }
@@ -111,14 +112,14 @@ func (a *agent) navigate(n nav) page {
 		loc := resp.Header.Get("Location")
 		if !isRedirect(resp.StatusCode) || loc == "" {
 			body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			require.NoError(a.t, err, "reading %s", u.Redacted())
+			require.NoError(a.t, err, "reading %s", where(u))
 			require.NoError(a.t, resp.Body.Close())
 			hops = append(hops, h)
 			return page{URL: u, Status: resp.StatusCode, Header: resp.Header, Body: string(body), Hops: hops}
 		}
 		require.NoError(a.t, resp.Body.Close())
 		next, err := u.Parse(loc)
-		require.NoError(a.t, err, "Location of %s", u.Redacted())
+		require.NoError(a.t, err, "Location of %s", where(u))
 		h.Location = next
 		hops = append(hops, h)
 		if n.StopAt != nil && n.StopAt(next) {
@@ -129,7 +130,7 @@ func (a *agent) navigate(n nav) page {
 		}
 		u = next
 	}
-	a.t.Fatalf("more than %d redirects from %s", maxHops, target)
+	a.t.Fatalf("more than %d redirects from %s", maxHops, where(u))
 	return page{}
 }
 
@@ -152,7 +153,11 @@ func (a *agent) do(method string, u *url.URL, site string, initiator *url.URL, f
 	req.Header.Set("Sec-Fetch-Dest", "document")
 	req.Header.Set("Accept", "text/html,application/xhtml+xml")
 	resp, err := a.client.Do(req)
-	require.NoError(a.t, err, "%s %s", method, u.Redacted())
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err // its text would repeat the URL, query and tokens included
+	}
+	require.NoError(a.t, err, "%s %s", method, where(u))
 	return resp
 }
 
@@ -207,6 +212,12 @@ func hostOnly(u *url.URL) string {
 		return u.Host
 	}
 	return host
+}
+
+// where returns u without its query and fragment, for messages: the
+// queries of the logout flow carry tokens, which are never logged.
+func where(u *url.URL) string {
+	return origin(u) + u.EscapedPath()
 }
 
 // origin returns scheme://host[:port] of u.

@@ -67,7 +67,7 @@ func (e *interop) startSignIn(a *agent) (page, htmlForm) {
 	e.t.Helper()
 	p := a.open(e.app(e.loginPath).String())
 	f, ok := e.loginForm(p)
-	require.True(e.t, ok, "expected the provider's login form, got %d at %s:\n%s", p.Status, p.URL.Redacted(), p.Body)
+	require.True(e.t, ok, "expected the provider's login form, got %d at %s:\n%s", p.Status, where(p.URL), p.Body)
 	return p, f
 }
 
@@ -104,7 +104,7 @@ func (e *interop) signIn(a *agent) page {
 	require.NoError(e.t, err)
 	p = a.navigate(nav{From: p.URL, Method: f.Method, Target: f.Action.String(), Form: form})
 	p = e.consentIfAsked(a, p)
-	require.True(e.t, e.isApp(p.URL), "sign-in should end on the app, ended at %s", p.URL.Redacted())
+	require.True(e.t, e.isApp(p.URL), "sign-in should end on the app, ended at %s", where(p.URL))
 	require.Equal(e.t, http.StatusOK, p.Status, "app page after sign-in: %s", p.Body)
 	require.True(e.t, e.reachedRedirectWithCode(p), "sign-in should pass the app's redirect_uri with a code")
 	_, ok := a.cookie(e.appURL.String(), e.sessionCookie)
@@ -167,7 +167,7 @@ func (e *interop) logoutForm(p page) nav {
 			return nav{From: p.URL, Method: f.Method, Target: f.Action.String(), Form: form}
 		}
 	}
-	e.t.Fatalf("no logout form on %s", p.URL.Redacted())
+	e.t.Fatalf("no logout form on %s", where(p.URL))
 	return nav{}
 }
 
@@ -376,7 +376,7 @@ func (e *interop) checkSingleSignOn(a *agent) {
 	t.Helper()
 	again := a.open(e.app(e.loginPath).String())
 	require.True(t, e.isApp(again.URL) && e.reachedRedirectWithCode(again),
-		"single sign-on at the provider should skip the login form before logout; ended at %s", again.URL.Redacted())
+		"single sign-on at the provider should skip the login form before logout; ended at %s", where(again.URL))
 	if e.opSessions != nil {
 		require.Positive(t, e.opSessions(), "live provider sessions before logout")
 	}
@@ -389,7 +389,7 @@ func (e *interop) checkCallback(p page, es endSession, returnTo string) hop {
 	t := e.t
 	t.Helper()
 	for _, h := range p.Hops {
-		assert.Less(t, h.Status, 400, "%s %s answered %d", h.Method, h.URL.Redacted(), h.Status)
+		assert.Less(t, h.Status, 400, "%s %s answered %d", h.Method, where(h.URL), h.Status)
 	}
 	cb, ok := e.callbackHop(p)
 	require.True(t, ok, "the provider should send the browser back to the callback; the logout went:\n%s\nand ended with:\n%s",
@@ -400,7 +400,7 @@ func (e *interop) checkCallback(p page, es endSession, returnTo string) hop {
 	require.NotNil(t, cb.Location)
 	assert.Equal(t, returnTo, cb.Location.String(), "callback redirects to the return target")
 	assertCookieCleared(t, cb.Header, stateCookie)
-	assert.True(t, e.isApp(p.URL), "logout should end on the app, ended at %s", p.URL.Redacted())
+	assert.True(t, e.isApp(p.URL), "logout should end on the app, ended at %s", where(p.URL))
 	return cb
 }
 
@@ -420,7 +420,7 @@ func (e *interop) checkSignedOut(a *agent) {
 	after := a.open(e.app(e.loginPath).String())
 	_, ok = e.loginForm(after)
 	assert.True(t, ok, "after logout a new sign-in must show the provider's login form; ended at %s (%d)",
-		after.URL.Redacted(), after.Status)
+		where(after.URL), after.Status)
 	assert.False(t, e.reachedRedirectWithCode(after), "no code may be issued without a new login")
 }
 
@@ -449,7 +449,7 @@ func (e *interop) runTamperedState() {
 	p, es := e.logout(a, n)
 	last := p.Hops[len(p.Hops)-1]
 	require.NotNil(t, last.Location)
-	require.True(t, e.isCallback(last.Location), "the provider should redirect to the callback, stopped at %s", p.URL.Redacted())
+	require.True(t, e.isCallback(last.Location), "the provider should redirect to the callback, stopped at %s", where(p.URL))
 	require.Equal(t, es.state, last.Location.Query().Get("state"))
 
 	for _, bad := range []string{tamper(es.state), es.state + "x", ""} {

@@ -68,7 +68,7 @@ func (f htmlForm) hasInputType(typ string) bool {
 func parseForms(body string, base *url.URL) ([]htmlForm, error) {
 	doc, err := html.Parse(strings.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("parsing HTML of %s: %w", base.Redacted(), err)
+		return nil, fmt.Errorf("parsing HTML of %s: %w", where(base), err)
 	}
 	p := formParser{base: base, byID: map[string]int{}}
 	p.walk(doc, -1)
