@@ -15,8 +15,15 @@
 //
 // The session is a gorilla/sessions CookieStore session named SessionName,
 // encrypted and authenticated, holding the raw id_token under "id_token"
-// and the access and refresh tokens. Every page sends Cache-Control:
-// no-store, so that Back after logout does not show signed-in content.
+// and the access and refresh tokens.
+//
+// Every page sends Cache-Control: no-store, so that Back after logout does
+// not show signed-in content from the HTTP cache. That is no longer enough
+// on its own: Chrome keeps no-store pages in its back/forward cache, and a
+// logout changes the cookies during the navigation that leaves the page,
+// before the page is cached, so Chrome restores it, signed-in content
+// included. Signed-in pages therefore load a small script
+// (ReloadScriptPath) that reloads a page restored from that cache.
 //
 // The home page's element with id "status" reads "Signed in as NAME" or
 // "Signed out" (see StatusSignedIn and StatusSignedOut).
@@ -53,6 +60,9 @@ const (
 	// LogoutCallbackPath is the post-logout callback, registered at the
 	// provider as a post_logout_redirect_uri.
 	LogoutCallbackPath = "/logout/callback"
+	// ReloadScriptPath serves the script that reloads a signed-in page
+	// restored from the back/forward cache.
+	ReloadScriptPath = "/assets/reload-on-restore.js"
 	// StatusSignedIn starts the status line of a signed-in home page.
 	StatusSignedIn = "Signed in as "
 	// StatusSignedOut is the status line of a signed-out home page.
@@ -138,6 +148,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("GET "+ReloadScriptPath, serveReloadScript)
 	mux.HandleFunc("GET /login", a.login)
 	mux.HandleFunc("GET "+CallbackPath, a.callback)
 	a.handler = a.logout.Wrap(mux)

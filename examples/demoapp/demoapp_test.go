@@ -235,6 +235,28 @@ func TestCallbackRefusesAForgedState(t *testing.T) {
 	assert.Nil(t, b.cookie(e.appURL, demoapp.SessionName))
 }
 
+func TestSignedInPagesReloadWhenRestoredFromTheBackForwardCache(t *testing.T) {
+	e := newEnv(t)
+	b := newBrowser(t)
+	body := e.login(t, b)
+	assert.Contains(t, body, `<script src="`+demoapp.ReloadScriptPath+`"></script>`)
+
+	resp, err := b.client.Get(e.appURL + demoapp.ReloadScriptPath)
+	require.NoError(t, err)
+	script, err := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/javascript; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Contains(t, string(script), "event.persisted")
+	assert.Contains(t, string(script), "location.reload()")
+
+	resp, err = b.client.Get(e.appURL + "/")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'", "the CSP lets the script run")
+}
+
 func TestHomePageIsNeverCached(t *testing.T) {
 	e := newEnv(t)
 	rec := httptest.NewRecorder()

@@ -43,9 +43,26 @@ func render(w http.ResponseWriter, status int, t *template.Template, data any) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline';")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'")
 	w.WriteHeader(status)
 	_ = t.Execute(w, data)
+}
+
+// reloadScript reloads a page that the browser restored from its
+// back/forward cache instead of fetching it: such a page can show a
+// signed-in state that ended since.
+const reloadScript = `window.addEventListener("pageshow", function (event) {
+  if (event.persisted) {
+    window.location.reload();
+  }
+});
+`
+
+func serveReloadScript(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write([]byte(reloadScript))
 }
 
 const layoutStyle = `<style>
@@ -58,7 +75,9 @@ button { font-size: 1rem; padding: .4rem 1rem; }
 
 var homeTmpl = template.Must(template.New("home").Parse(`<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>Logout demo</title>` + layoutStyle + `</head>
+<head><meta charset="utf-8"><title>Logout demo</title>` + layoutStyle + `
+{{if .SignedIn}}<script src="/assets/reload-on-restore.js"></script>{{end}}
+</head>
 <body>
 <h1>OpenID Connect logout demo</h1>
 {{if .JustSignedOut}}<p class="notice" id="notice">You have been signed out of this app and of the provider.</p>{{end}}
