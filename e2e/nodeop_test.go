@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,7 +91,7 @@ func startNodeOP(t *testing.T, cfg nodeOPConfig) *nodeOP {
 
 // readReady waits for the JSON line the script prints once it listens.
 // It also starts the goroutine that reaps the process into done.
-func readReady(stdout interface{ Read([]byte) (int, error) }, done chan<- error, cmd *exec.Cmd) (*nodeOP, error) {
+func readReady(stdout io.Reader, done chan<- error, cmd *exec.Cmd) (*nodeOP, error) {
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -119,7 +120,7 @@ func readReady(stdout interface{ Read([]byte) (int, error) }, done chan<- error,
 
 // stopProcess closes the child's stdin, sends SIGTERM, and kills it if it
 // has not exited after a few seconds.
-func stopProcess(t *testing.T, cmd *exec.Cmd, stdin interface{ Close() error }, done <-chan error) {
+func stopProcess(t *testing.T, cmd *exec.Cmd, stdin io.Closer, done <-chan error) {
 	t.Helper()
 	_ = stdin.Close()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
