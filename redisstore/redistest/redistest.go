@@ -245,11 +245,12 @@ func tail(path string) string {
 // It retries nothing: a stopped server makes its commands fail at once.
 func (s *Server) NewClient() *redis.Client {
 	c := redis.NewClient(&redis.Options{
-		Addr:         s.Addr(),
-		MaxRetries:   -1,
-		DialTimeout:  time.Second,
-		ReadTimeout:  time.Second,
-		WriteTimeout: time.Second,
+		Addr:          s.Addr(),
+		MaxRetries:    -1,
+		DialerRetries: 1,
+		DialTimeout:   time.Second,
+		ReadTimeout:   time.Second,
+		WriteTimeout:  time.Second,
 	})
 	s.tb.Cleanup(func() { _ = c.Close() })
 	return c
