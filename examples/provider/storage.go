@@ -202,21 +202,35 @@ func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []
 // Health reports the storage as healthy.
 func (s *storage) Health(context.Context) error { return nil }
 
+// signingKey is the provider's RS256 private key, as op.SigningKey.
 type signingKey struct {
 	key *rsa.PrivateKey
 	kid string
 }
 
+// SignatureAlgorithm returns RS256.
 func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
-func (k signingKey) Key() any                                    { return k.key }
-func (k signingKey) ID() string                                  { return k.kid }
 
+// Key returns the private key.
+func (k signingKey) Key() any { return k.key }
+
+// ID returns the key ID.
+func (k signingKey) ID() string { return k.kid }
+
+// publicKey is the provider's public key, as op.Key, published at /keys.
 type publicKey struct {
 	key *rsa.PublicKey
 	kid string
 }
 
-func (k publicKey) ID() string                         { return k.kid }
+// ID returns the key ID.
+func (k publicKey) ID() string { return k.kid }
+
+// Algorithm returns RS256.
 func (k publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
-func (k publicKey) Use() string                        { return "sig" }
-func (k publicKey) Key() any                           { return k.key }
+
+// Use returns "sig".
+func (k publicKey) Use() string { return "sig" }
+
+// Key returns the public key.
+func (k publicKey) Key() any { return k.key }
