@@ -234,9 +234,9 @@ func tail(path string) string {
 	if err != nil {
 		return "(no log)"
 	}
-	const max = 2000
-	if len(b) > max {
-		b = b[len(b)-max:]
+	const limit = 2000
+	if len(b) > limit {
+		b = b[len(b)-limit:]
 	}
 	return string(b)
 }
