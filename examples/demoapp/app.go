@@ -208,7 +208,14 @@ func newStore(cfg Config) *sessions.CookieStore {
 // discover reads the provider's metadata and sets up the OAuth 2.0 client
 // and the id_token verifier.
 func (a *App) discover(ctx context.Context, cfg Config) error {
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, a.client), cfg.Issuer)
+	ctx = oidc.ClientContext(ctx, a.client)
+	p, err := oidc.NewProvider(ctx, cfg.Issuer)
+	var mismatch *oidc.IssuerMismatchError
+	if errors.As(err, &mismatch) && strings.TrimRight(mismatch.Discovered, "/") == strings.TrimRight(cfg.Issuer, "/") {
+		// Only a trailing slash differs ("https://tenant.auth0.com/"):
+		// use the provider's spelling, which its id_tokens carry in iss.
+		p, err = oidc.NewProvider(ctx, mismatch.Discovered)
+	}
 	if err != nil {
 		return fmt.Errorf("demoapp: discovering %s: %w", cfg.Issuer, err)
 	}

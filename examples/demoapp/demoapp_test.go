@@ -27,6 +27,12 @@ type env struct {
 
 func newEnv(t *testing.T, scopes ...string) *env {
 	t.Helper()
+	return newEnvWith(t, func(cfg *demoapp.Config) { cfg.Scopes = scopes })
+}
+
+// newEnvWith is newEnv with a hook that changes the app's configuration.
+func newEnvWith(t *testing.T, tweak func(*demoapp.Config)) *env {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	appURL := "http://" + srv.Listener.Addr().String()
 	op, err := provider.Start(t.Context(), provider.Config{
@@ -35,10 +41,11 @@ func newEnv(t *testing.T, scopes ...string) *env {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, op.Close()) })
-	app, err := demoapp.New(t.Context(), demoapp.Config{
-		Issuer: op.Issuer(), ClientID: op.ClientID(), ClientSecret: op.ClientSecret(),
-		BaseURL: appURL, Scopes: scopes,
-	})
+	cfg := demoapp.Config{
+		Issuer: op.Issuer(), ClientID: op.ClientID(), ClientSecret: op.ClientSecret(), BaseURL: appURL,
+	}
+	tweak(&cfg)
+	app, err := demoapp.New(t.Context(), cfg)
 	require.NoError(t, err)
 	srv.Config.Handler = app
 	srv.Start()
@@ -201,6 +208,15 @@ func TestLogoutRevokesTokensBeforeLeavingForTheProvider(t *testing.T) {
 	assert.Equal(t, "/logout", final.Path, "stopped before the provider")
 	assert.Zero(t, e.op.ActiveTokens(), "BeforeLogout revoked both tokens (RFC 7009)")
 	assert.Equal(t, 1, e.op.ActiveSessions(), "the provider session ends only at end_session")
+}
+
+func TestIssuerWithATrailingSlash(t *testing.T) {
+	e := newEnvWith(t, func(cfg *demoapp.Config) { cfg.Issuer += "/" })
+	b := newBrowser(t)
+	assert.Contains(t, e.login(t, b), demoapp.StatusSignedIn)
+	_, _, body := b.do(http.MethodPost, e.appURL+"/logout", url.Values{})
+	assert.Contains(t, body, demoapp.StatusSignedOut)
+	assert.Zero(t, e.op.ActiveSessions())
 }
 
 func TestCrossSiteLogoutIsRefused(t *testing.T) {
