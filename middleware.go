@@ -269,12 +269,17 @@ func (m *Middleware) validateSession(*Config) error {
 }
 
 func (m *Middleware) validateProvider(cfg *Config) error {
-	switch {
-	case cfg.EndSessionEndpoint != "":
+	if cfg.EndSessionEndpoint == "" && cfg.Issuer == "" {
+		return errors.New("Config.EndSessionEndpoint or Config.Issuer is required")
+	}
+	if cfg.EndSessionEndpoint != "" {
 		if _, err := parseEndpoint(cfg.EndSessionEndpoint); err != nil {
 			return fmt.Errorf("Config.EndSessionEndpoint: %w", err)
 		}
-	case cfg.Issuer != "":
+	}
+	if cfg.Issuer != "" {
+		// Discovery serves the end-session endpoint when it is not
+		// configured, and the other endpoints (revocation) in any case.
 		u, err := url.Parse(cfg.Issuer)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("Config.Issuer %q must be an absolute http(s) URL without query or fragment", cfg.Issuer)
@@ -288,8 +293,6 @@ func (m *Middleware) validateProvider(cfg *Config) error {
 			client = &http.Client{Timeout: timeout}
 		}
 		m.discovery = newDiscoverer(cfg.Issuer, client, timeout)
-	default:
-		return errors.New("Config.EndSessionEndpoint or Config.Issuer is required")
 	}
 	if m.missing != LocalLogoutOnly && m.missing != ProviderLogoutWithClientID {
 		return fmt.Errorf("Config.OnMissingIDToken: unknown policy %d", m.missing)

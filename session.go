@@ -47,5 +47,8 @@ func (m *Middleware) clearSession(w http.ResponseWriter, r *http.Request, sess *
 	if err := m.store.Save(r, w, sess); err != nil {
 		return fmt.Errorf("%w: session %q: %w", ErrSessionSave, m.sessionName, err)
 	}
+	// Forget the server-side id, so that a later save of this session in
+	// the same request can never bring the deleted record back under it.
+	sess.ID, sess.IsNew = "", true
 	return nil
 }
