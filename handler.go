@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+
+	"github.com/gorilla/sessions"
 )
 
 // serveLogout clears the session and redirects to the provider's
@@ -32,13 +34,7 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	if m.logoutHint != nil {
 		hint = m.logoutHint(r, sess)
 	}
-	if m.before != nil {
-		if err := m.before(r, sess); err != nil {
-			m.fail(w, r, fmt.Errorf("%w: %w", ErrHook, err))
-			return
-		}
-	}
-	if err := m.beforeClear(r, sess); err != nil {
+	if err := m.runBeforeClear(r, sess); err != nil {
 		m.fail(w, r, err)
 		return
 	}
@@ -57,6 +53,18 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 		m.after(r, Event{HadIDToken: idToken != "", ProviderLogout: provider, ReturnTo: returnTo})
 	}
 	redirect(w, target)
+}
+
+// runBeforeClear runs, with the session still intact, the app's
+// BeforeLogout hook and then the back-end steps (token revocation,
+// tombstone). An error stops the logout.
+func (m *Middleware) runBeforeClear(r *http.Request, sess *sessions.Session) error {
+	if m.before != nil {
+		if err := m.before(r, sess); err != nil {
+			return fmt.Errorf("%w: %w", ErrHook, err)
+		}
+	}
+	return m.beforeClear(r, sess)
 }
 
 // returnTarget returns the request's return target if the policy allows
