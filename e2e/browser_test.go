@@ -236,13 +236,17 @@ func chromeRecordRequests(t *testing.T, ctx context.Context) *chromeRequestLog {
 func chromeAssertEndSession(t *testing.T, log *chromeRequestLog, env *browserDemo) {
 	t.Helper()
 	var end, back *url.URL
-	for _, u := range log.all() {
-		switch {
-		case strings.HasPrefix(u.String(), env.op.Issuer()+"/end_session?"):
-			end = u
-		case strings.HasPrefix(u.String(), env.appURL+demoapp.LogoutCallbackPath+"?"):
-			back = u
+	// The request log is filled from another goroutine: give it a moment.
+	for deadline := time.Now().Add(2 * time.Second); (end == nil || back == nil) && time.Now().Before(deadline); {
+		for _, u := range log.all() {
+			switch {
+			case strings.HasPrefix(u.String(), env.op.Issuer()+"/end_session?"):
+				end = u
+			case strings.HasPrefix(u.String(), env.appURL+demoapp.LogoutCallbackPath+"?"):
+				back = u
+			}
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	require.NotNil(t, end, "the browser went to the provider's end_session endpoint")
 	require.NotNil(t, back, "the provider sent the browser back to the logout callback")
@@ -282,11 +286,15 @@ func chromeBack(t *testing.T, ctx context.Context, log *chromeRequestLog, want s
 		}
 	}
 	chromeWaitLoaded(t, ctx)
-	fetched := false
-	for _, u := range log.all()[before:] {
-		fetched = fetched || u.String() == want
-	}
-	assert.True(t, fetched, "the page was fetched from the server after Back")
+	// The request log is filled from another goroutine: give it a moment.
+	assert.Eventually(t, func() bool {
+		for _, u := range log.all()[before:] {
+			if u.String() == want {
+				return true
+			}
+		}
+		return false
+	}, 2*time.Second, 20*time.Millisecond, "the page was fetched from the server after Back")
 	return restored
 }
 
