@@ -7,20 +7,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 	ginlogout "github.com/oidc-logout/logout/adapters/gin"
+	"github.com/oidc-logout/logout/adapters/gin/internal/fixture"
 )
-
-// discardWriter is a reusable ResponseWriter, so that the benchmarks
-// measure the router and the middleware, not the recorder.
-type discardWriter struct{ h http.Header }
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) WriteHeader(int)             {}
 
 func benchmarkPassThrough(b *testing.B, r *gin.Engine) {
 	r.GET("/hello", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	req := httptest.NewRequest(http.MethodGet, "/hello", nil)
-	w := &discardWriter{h: http.Header{}}
+	w := &fixture.DiscardWriter{H: http.Header{}}
 	b.ReportAllocs()
 	for b.Loop() {
 		r.ServeHTTP(w, req)
@@ -36,7 +29,7 @@ func BenchmarkPassThroughBare(b *testing.B) {
 // middleware: the difference is the cost of a request that is not a logout.
 func BenchmarkPassThroughWrapped(b *testing.B) {
 	r := gin.New()
-	r.Use(ginlogout.Middleware(newMiddleware(b, newStore(), "")))
+	r.Use(ginlogout.Middleware(fixture.NewMiddleware(b, fixture.NewStore(), "")))
 	benchmarkPassThrough(b, r)
 }
 
@@ -44,11 +37,11 @@ func TestPassThroughAddsNoAllocation(t *testing.T) {
 	allocs := func(r *gin.Engine) float64 {
 		r.GET("/hello", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 		req := httptest.NewRequest(http.MethodGet, "/hello", nil)
-		w := &discardWriter{h: http.Header{}}
+		w := &fixture.DiscardWriter{H: http.Header{}}
 		return testing.AllocsPerRun(100, func() { r.ServeHTTP(w, req) })
 	}
 	wrapped := gin.New()
-	wrapped.Use(ginlogout.Middleware(newMiddleware(t, newStore(), "")))
+	wrapped.Use(ginlogout.Middleware(fixture.NewMiddleware(t, fixture.NewStore(), "")))
 	if bare, got := allocs(gin.New()), allocs(wrapped); got > bare {
 		t.Errorf("pass-through allocates %v times per request, bare gin %v", got, bare)
 	}
