@@ -106,12 +106,14 @@ type App struct {
 	baseURL  string
 	oauth    oauth2.Config
 	verifier *oidc.IDTokenVerifier
-	revoker  *logout.Revoker
-	store    *sessions.CookieStore
-	client   *http.Client
-	logger   *slog.Logger
-	logout   *logout.Middleware
-	handler  http.Handler
+	// revocation turns on the middleware's token revocation; nil when
+	// the provider has no revocation_endpoint.
+	revocation *logout.RevocationConfig
+	store      *sessions.CookieStore
+	client     *http.Client
+	logger     *slog.Logger
+	logout     *logout.Middleware
+	handler    http.Handler
 }
 
 // New discovers the provider (this needs it to be running) and returns
@@ -139,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Issuer:                cfg.Issuer,
 		ClientID:              cfg.ClientID,
 		PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
-		BeforeLogout:          a.revokeTokens,
+		Revocation:            a.revocation, // refresh and access token revoked at logout (RFC 7009)
 		Logger:                cfg.Logger,
 		HTTPClient:            cfg.HTTPClient,
 	})
@@ -225,8 +227,8 @@ func (a *App) discover(ctx context.Context, cfg Config) error {
 	if err := p.Claims(&meta); err != nil {
 		return fmt.Errorf("demoapp: reading provider metadata: %w", err)
 	}
-	if a.revoker, err = newRevoker(cfg, meta.RevocationEndpoint); err != nil {
-		return err
+	if meta.RevocationEndpoint != "" {
+		a.revocation = &logout.RevocationConfig{Endpoint: meta.RevocationEndpoint, ClientSecret: cfg.ClientSecret}
 	}
 	a.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID})
 	a.oauth = oauth2.Config{

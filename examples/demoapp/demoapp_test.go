@@ -206,7 +206,7 @@ func TestLogoutRevokesTokensBeforeLeavingForTheProvider(t *testing.T) {
 	final, status, _ := b.do(http.MethodPost, e.appURL+"/logout", url.Values{})
 	assert.Equal(t, http.StatusFound, status)
 	assert.Equal(t, "/logout", final.Path, "stopped before the provider")
-	assert.Zero(t, e.op.ActiveTokens(), "BeforeLogout revoked both tokens (RFC 7009)")
+	assert.Zero(t, e.op.ActiveTokens(), "Config.Revocation revoked both tokens (RFC 7009)")
 	assert.Equal(t, 1, e.op.ActiveSessions(), "the provider session ends only at end_session")
 }
 
