@@ -124,6 +124,18 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+func TestSameOriginPostWithOrigin(t *testing.T) {
+	// The Origin check compares Origin with the Host the request was
+	// converted with.
+	store := fixture.NewStore()
+	app := newApp(fixture.NewMiddleware(t, store, ""), store, asMiddleware, "")
+	session := fixture.SignIn(t, app, "/login")
+	r := fixture.NewRequest(http.MethodPost, "/logout", session)
+	r.Header.Del("Sec-Fetch-Site")
+	r.Header.Set("Origin", fixture.AppOrigin)
+	fixture.AssertProviderRedirect(t, fixture.Serve(t, app, r), "/logout/callback")
+}
+
 func TestHeadersOfEarlierHandlers(t *testing.T) {
 	store := fixture.NewStore()
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
