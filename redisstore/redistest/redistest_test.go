@@ -2,6 +2,8 @@ package redistest_test
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,4 +35,50 @@ func TestServersAreIndependent(t *testing.T) {
 	require.NotEqual(t, a.Addr(), b.Addr())
 	require.NoError(t, a.NewClient().Set(ctx, "k", "a", 0).Err())
 	assert.Zero(t, b.NewClient().Exists(ctx, "k").Val())
+}
+
+// recordingTB records how Start gave up; Skipf and Fatalf end the
+// goroutine like the real ones.
+type recordingTB struct {
+	testing.TB
+	skipped, failed bool
+	msg             string
+}
+
+func (r *recordingTB) Helper() {}
+func (r *recordingTB) Skipf(format string, args ...any) {
+	r.skipped, r.msg = true, fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (r *recordingTB) Fatalf(format string, args ...any) {
+	r.failed, r.msg = true, fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestMissingBinarySkipsOrFailsInCI(t *testing.T) {
+	old := redistest.Binary
+	redistest.Binary = "redis-server-that-does-not-exist"
+	t.Cleanup(func() { redistest.Binary = old })
+	for _, tc := range []struct {
+		ci                  string
+		wantSkip, wantFatal bool
+	}{
+		{ci: "", wantSkip: true},
+		{ci: "false", wantSkip: true},
+		{ci: "true", wantFatal: true},
+	} {
+		t.Run("CI="+tc.ci, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			rec := &recordingTB{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				redistest.Start(rec)
+			}()
+			<-done
+			assert.Equal(t, tc.wantSkip, rec.skipped)
+			assert.Equal(t, tc.wantFatal, rec.failed)
+			assert.Contains(t, rec.msg, "redis-server-that-does-not-exist")
+		})
+	}
 }
