@@ -55,6 +55,9 @@ func BenchmarkPassThroughWrapped(b *testing.B) {
 }
 
 func TestPassThroughAddsNoAllocation(t *testing.T) {
+	if fixture.RaceEnabled {
+		t.Skip("the race detector changes allocations")
+	}
 	bare := testing.AllocsPerRun(100, helloApp(newFiber()))
 	if got := testing.AllocsPerRun(100, helloApp(wrappedFiber(t))); got > bare {
 		t.Errorf("pass-through allocates %v times per request, bare fiber %v", got, bare)
