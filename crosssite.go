@@ -21,7 +21,7 @@ func (m *Middleware) checkCrossSite(r *http.Request) error {
 	case "same-origin", "none":
 		return nil
 	case "":
-		if origin == "" || originHost(origin) == r.Host {
+		if origin == "" || strings.EqualFold(originHost(origin), r.Host) {
 			return nil
 		}
 	}

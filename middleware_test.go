@@ -226,6 +226,27 @@ func TestUndecodableSessionCookieIsStillLoggedOut(t *testing.T) {
 	})
 }
 
+// nilStore is a store that never hands out a session.
+type nilStore struct{ *sessions.CookieStore }
+
+func (nilStore) Get(*http.Request, string) (*sessions.Session, error) {
+	return nil, errors.New("unavailable")
+}
+
+func (nilStore) New(*http.Request, string) (*sessions.Session, error) {
+	return nil, errors.New("unavailable")
+}
+
+func TestStoreWithoutSessionStillExpiresCookieAtRoot(t *testing.T) {
+	m := newTestMiddleware(t, nilStore{newTestStore()}, nil)
+	resp := serve(m, newRequest(http.MethodGet, "/deep/logout/path", &http.Cookie{Name: testSessionName, Value: "x"}))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	sc := findCookie(resp, testSessionName)
+	require.NotNil(t, sc)
+	assert.True(t, expired(sc))
+	assert.Equal(t, "/", sc.Path)
+}
+
 func TestSaveFailureIsNotALogout(t *testing.T) {
 	base := newTestStore()
 	cookie := sessionCookie(t, base, map[any]any{"id_token": testIDToken})
@@ -282,6 +303,8 @@ func TestCrossSiteRequests(t *testing.T) {
 		{"typed URL", "GET", "none", "", nil, false},
 		{"no headers", "GET", "", "", nil, false},
 		{"same host Origin, old browser", "POST", "", testAppURL, nil, false},
+		{"same host Origin in other case", "POST", "", "https://APP.example.com", nil, false},
+		{"Origin with path is not an origin", "POST", "", testAppURL + "/x", nil, true},
 		{"cross-site GET link", "GET", "cross-site", "", nil, true},
 		{"cross-site POST form", "POST", "cross-site", "https://evil.example", nil, true},
 		{"same-site subdomain", "POST", "same-site", "https://blog.app.example.com", nil, true},

@@ -23,6 +23,7 @@ func (m *Middleware) loadSession(r *http.Request) (*sessions.Session, string) {
 	}
 	if sess == nil {
 		sess = sessions.NewSession(m.store, m.sessionName)
+		sess.Options.Path = "/"
 	}
 	if err != nil {
 		return sess, ""
