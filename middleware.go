@@ -365,19 +365,30 @@ func (m *Middleware) validateOrigins(cfg *Config) error {
 // Wrap returns a handler that serves the logout path (and the callback
 // path) and passes every other request to next untouched.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch p := r.URL.Path; {
-		case p == m.path:
-			m.serveLogout(w, r)
-		case m.hasCallback && p == m.callbackPath:
-			m.serveCallback(w, r)
-		default:
-			if m.check != nil {
-				r = m.checkSession(w, r)
-			}
-			next.ServeHTTP(w, r)
+	return &wrapped{m: m, next: next}
+}
+
+// wrapped is the handler Wrap returns. A struct with a ServeHTTP method,
+// rather than an http.HandlerFunc closure, saves the pass-through path an
+// indirect call.
+type wrapped struct {
+	m    *Middleware
+	next http.Handler
+}
+
+func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	switch p := r.URL.Path; {
+	case p == m.path:
+		m.serveLogout(w, r)
+	case m.hasCallback && p == m.callbackPath:
+		m.serveCallback(w, r)
+	default:
+		if m.check != nil {
+			r = m.checkSession(w, r)
 		}
-	})
+		h.next.ServeHTTP(w, r)
+	}
 }
 
 // ServeHTTP serves the callback when the request's path is the callback
