@@ -50,6 +50,25 @@ func BenchmarkPassThroughWrapped(b *testing.B) {
 	benchmarkHandler(b, m.Wrap(okHandler), httptest.NewRequest(http.MethodGet, "/dashboard", nil))
 }
 
+// helloHandler is a small but real handler: a header and a short body.
+var helloHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("hello"))
+})
+
+// BenchmarkPassThroughBareHello is the floor for
+// BenchmarkPassThroughWrappedHello.
+func BenchmarkPassThroughBareHello(b *testing.B) {
+	benchmarkHandler(b, helloHandler, httptest.NewRequest(http.MethodGet, "/dashboard", nil))
+}
+
+// BenchmarkPassThroughWrappedHello is the same small handler behind the
+// middleware: the wrapper's fixed cost against a handler that does work.
+func BenchmarkPassThroughWrappedHello(b *testing.B) {
+	m := newTestMiddleware(b, newTestStore(), nil)
+	benchmarkHandler(b, m.Wrap(helloHandler), httptest.NewRequest(http.MethodGet, "/dashboard", nil))
+}
+
 // benchmarkLogout runs h on fresh copies of a logout request carrying a
 // session cookie with an id_token. Each iteration needs a fresh request:
 // gorilla caches decoded sessions in the request's context.
