@@ -23,13 +23,18 @@ import (
 )
 
 // Middleware returns an echo middleware that serves the logout path and
-// the callback path of m, and calls next for every other request,
-// untouched: the only work added is one comparison of the request path.
+// the callback path of m, and calls next for every other request: the only
+// work added is one comparison of the request path and, when
+// Config.SessionCheck is set, the session check (a revoked session goes on
+// signed out).
 func Middleware(m *logout.Middleware) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
 			if !m.Handles(r.URL.Path) {
+				if checked := m.CheckSession(c.Response(), r); checked != r {
+					c.SetRequest(checked) // the session was revoked: go on signed out
+				}
 				return next(c)
 			}
 			m.ServeHTTP(c.Response(), r)

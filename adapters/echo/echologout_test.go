@@ -1,6 +1,7 @@
 package echologout_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -180,4 +181,49 @@ func TestPassThroughAddsNoAllocation(t *testing.T) {
 	if base, got := allocs(baseline), allocs(wrapped); got > base {
 		t.Errorf("pass-through allocates %v times per request, a no-op echo middleware %v", got, base)
 	}
+}
+
+// TestSessionCheckOnPassThrough: with Config.SessionCheck on, a copy of the
+// session cookie taken before the logout is signed out on the routes after
+// the middleware.
+func TestSessionCheckOnPassThrough(t *testing.T) {
+	store := fixture.NewStore()
+	m, err := logout.New(logout.Config{
+		Store:              store,
+		SessionName:        fixture.SessionName,
+		EndSessionEndpoint: fixture.Endpoint,
+		SessionCheck: &logout.SessionCheckConfig{
+			Revocations: logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{}),
+			SessionIDs:  true,
+		},
+	})
+	require.NoError(t, err)
+	app := echo.New()
+	app.Use(echologout.Middleware(m))
+	app.GET("/login", echo.WrapHandler(fixture.Login(store)))
+	app.GET("/me", func(c echo.Context) error {
+		s, _ := store.Get(c.Request(), fixture.SessionName)
+		_, ok := s.Values["id_token"]
+		return c.String(http.StatusOK, fmt.Sprint(ok))
+	})
+	signedIn := func(cookie *http.Cookie) (string, *http.Response) {
+		resp := fixture.Do(app, http.MethodGet, "/me", cookie)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(body), resp
+	}
+
+	copied := fixture.SignIn(t, app, "/login")
+	body, resp := signedIn(copied)
+	require.Equal(t, "true", body)
+	if withID := fixture.Cookie(resp, fixture.SessionName); withID != nil {
+		copied = withID // the session got its random id on its first request
+	}
+	require.Equal(t, http.StatusFound, fixture.Do(app, http.MethodGet, "/logout", copied).StatusCode)
+
+	body, resp = signedIn(copied)
+	assert.Equal(t, "false", body, "the replayed pre-logout cookie is signed out")
+	gone := fixture.Cookie(resp, fixture.SessionName)
+	require.NotNil(t, gone)
+	assert.Negative(t, gone.MaxAge, "and expired")
 }

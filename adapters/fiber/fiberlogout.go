@@ -34,6 +34,11 @@ import (
 
 // Middleware returns a fiber middleware that serves the logout path and
 // the callback path of m, and calls c.Next for every other request.
+//
+// Other requests are not converted to net/http, so Config.SessionCheck
+// (back-channel logout, replay tombstones) is not applied to them: an app
+// on fiber checks sessions where it reads them, with m.CheckSession on the
+// *http.Request it builds for gorilla/sessions.
 func Middleware(m *logout.Middleware) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if !m.Handles(c.Path()) {

@@ -142,3 +142,48 @@ func boolString(b bool) string {
 	}
 	return "false"
 }
+
+// TestSessionCheckOnPassThrough: with Config.SessionCheck on, a copy of the
+// session cookie taken before the logout is signed out on the routes after
+// the middleware.
+func TestSessionCheckOnPassThrough(t *testing.T) {
+	store := fixture.NewStore()
+	m, err := logout.New(logout.Config{
+		Store:              store,
+		SessionName:        fixture.SessionName,
+		EndSessionEndpoint: fixture.Endpoint,
+		SessionCheck: &logout.SessionCheckConfig{
+			Revocations: logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{}),
+			SessionIDs:  true,
+		},
+	})
+	require.NoError(t, err)
+	app := gin.New()
+	app.Use(ginlogout.Middleware(m))
+	app.GET("/login", gin.WrapF(fixture.Login(store)))
+	app.GET("/me", func(c *gin.Context) {
+		s, _ := store.Get(c.Request, fixture.SessionName)
+		_, ok := s.Values["id_token"]
+		c.String(http.StatusOK, "%t", ok)
+	})
+	signedIn := func(cookie *http.Cookie) (string, *http.Response) {
+		resp := fixture.Do(app, http.MethodGet, "/me", cookie)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(body), resp
+	}
+
+	copied := fixture.SignIn(t, app, "/login")
+	body, resp := signedIn(copied)
+	require.Equal(t, "true", body)
+	if withID := fixture.Cookie(resp, fixture.SessionName); withID != nil {
+		copied = withID // the session got its random id on its first request
+	}
+	require.Equal(t, http.StatusFound, fixture.Do(app, http.MethodGet, "/logout", copied).StatusCode)
+
+	body, resp = signedIn(copied)
+	assert.Equal(t, "false", body, "the replayed pre-logout cookie is signed out")
+	gone := fixture.Cookie(resp, fixture.SessionName)
+	require.NotNil(t, gone)
+	assert.Negative(t, gone.MaxAge, "and expired")
+}
