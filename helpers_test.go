@@ -57,17 +57,7 @@ func newTestMiddleware(t testing.TB, store sessions.Store, mutate func(*Config))
 // sessionCookie returns the cookie that store issues for a session holding values.
 func sessionCookie(t testing.TB, store sessions.Store, values map[any]any) *http.Cookie {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, testAppURL+"/login", nil)
-	w := httptest.NewRecorder()
-	s, err := store.New(r, testSessionName)
-	require.NoError(t, err)
-	for k, v := range values {
-		s.Values[k] = v
-	}
-	require.NoError(t, s.Save(r, w))
-	cookies := w.Result().Cookies()
-	require.Len(t, cookies, 1)
-	return cookies[0]
+	return SaveSessionForTest(t, store, testSessionName, values)
 }
 
 // newRequest builds a same-origin browser request to the app.
@@ -88,12 +78,7 @@ func serve(h http.Handler, r *http.Request) *http.Response {
 
 // findCookie returns the Set-Cookie of resp named name, or nil.
 func findCookie(resp *http.Response, name string) *http.Cookie {
-	for _, c := range resp.Cookies() {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
+	return ResponseCookieForTest(resp, name)
 }
 
 // location parses the Location header of resp.

@@ -42,7 +42,7 @@ func TestLogoutRevokesRefreshThenAccessToken(t *testing.T) {
 	cookie := saveSession(t, revocationStore, map[any]any{"id_token": "idt", "access_token": "at-1", "refresh_token": "rt-1"})
 	resp := get(m, "/logout", cookie)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	assert.True(t, isExpired(responseCookie(resp, bcSession)))
+	assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
 	reqs := f.received()
 	require.Len(t, reqs, 2)
 	assert.Equal(t, "rt-1", reqs[0].Form.Get("token"))
@@ -86,10 +86,10 @@ func TestLogoutRevocationFailurePolicies(t *testing.T) {
 			}
 			if failClosed {
 				assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
-				assert.Nil(t, responseCookie(resp, bcSession), "the session is kept for a retry")
+				assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "the session is kept for a retry")
 			} else {
 				assert.Equal(t, http.StatusFound, resp.StatusCode)
-				assert.True(t, isExpired(responseCookie(resp, bcSession)))
+				assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
 			}
 			assert.Contains(t, logs.String(), "token revocation failed")
 			for _, secret := range []string{at, rt, "client-secret-value"} {

@@ -46,27 +46,7 @@ func newCookieStore() *sessions.CookieStore {
 // saveSession returns the session cookie that store writes for values.
 func saveSession(t testing.TB, store sessions.Store, values map[any]any) *http.Cookie {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	w := httptest.NewRecorder()
-	s, err := store.New(r, bcSession)
-	require.NoError(t, err)
-	for k, v := range values {
-		s.Values[k] = v
-	}
-	require.NoError(t, store.Save(r, w, s))
-	c := responseCookie(w.Result(), bcSession)
-	require.NotNil(t, c)
-	return c
-}
-
-func responseCookie(resp *http.Response, name string) *http.Cookie {
-	var found *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == name {
-			found = c // the last one wins in browsers
-		}
-	}
-	return found
+	return logout.SaveSessionForTest(t, store, bcSession, values)
 }
 
 func isExpired(c *http.Cookie) bool {
@@ -164,7 +144,7 @@ func TestSessionCheckRevokedBySID(t *testing.T) {
 
 	resp := get(h, "/account", cookie, other)
 	assert.Equal(t, tok, seen.IDToken, "a session that is not revoked passes")
-	assert.Nil(t, responseCookie(resp, bcSession), "no Set-Cookie for a session that is not revoked")
+	assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "no Set-Cookie for a session that is not revoked")
 	assert.EqualValues(t, 1, revs.lookups.Load())
 
 	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "op-sess-1"), time.Now(), time.Hour))
@@ -174,8 +154,8 @@ func TestSessionCheckRevokedBySID(t *testing.T) {
 	assert.True(t, seen.IsNew)
 	assert.Zero(t, seen.Len)
 	assert.Equal(t, "keep-me", seen.Other, "other cookies are left alone")
-	assert.True(t, isExpired(responseCookie(resp, bcSession)), "the session cookie is expired")
-	assert.Nil(t, responseCookie(resp, "other"))
+	assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)), "the session cookie is expired")
+	assert.Nil(t, logout.ResponseCookieForTest(resp, "other"))
 	assert.EqualValues(t, 2, revs.lookups.Load(), "one look-up per request")
 }
 
@@ -204,7 +184,7 @@ func TestSessionCheckSubjectSinceLogin(t *testing.T) {
 			var seen seenSession
 			resp := get(m.Wrap(recordNext(store, &seen)), "/", cookie)
 			assert.Equal(t, tc.wantRevoked, seen.IDToken == "")
-			assert.Equal(t, tc.wantRevoked, isExpired(responseCookie(resp, bcSession)))
+			assert.Equal(t, tc.wantRevoked, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
 		})
 	}
 }
@@ -237,7 +217,7 @@ func TestSessionCheckStoreFailure(t *testing.T) {
 			var seen seenSession
 			resp := get(m.Wrap(recordNext(store, &seen)), "/", cookie)
 			assert.Equal(t, failOpen, seen.IDToken == tok)
-			assert.Nil(t, responseCookie(resp, bcSession), "a store failure never deletes the session")
+			assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "a store failure never deletes the session")
 			assert.Contains(t, logs.String(), "session check failed")
 			assert.NotContains(t, logs.String(), tok)
 
@@ -261,23 +241,23 @@ func TestSessionCheckReplayedCookieAfterLogout(t *testing.T) {
 
 	// First request: the session gets its random id.
 	resp := get(h, "/", loginCookie)
-	withID := responseCookie(resp, bcSession)
+	withID := logout.ResponseCookieForTest(resp, bcSession)
 	require.NotNil(t, withID, "the session id is saved")
 	require.False(t, isExpired(withID))
 	resp = get(h, "/", withID)
-	assert.Nil(t, responseCookie(resp, bcSession), "the id is saved once")
+	assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "the id is saved once")
 
 	// Logout clears the session and records tombstones.
 	resp = get(h, "/logout", withID)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	require.True(t, isExpired(responseCookie(resp, bcSession)))
+	require.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
 	assert.EqualValues(t, 2, revs.revokes.Load(), "tombstones of the session id and the id_token")
 
 	for name, c := range map[string]*http.Cookie{"copy with id": withID, "copy from login": loginCookie} {
 		seen = seenSession{}
 		resp = get(h, "/", c)
 		assert.Empty(t, seen.IDToken, name)
-		assert.True(t, isExpired(responseCookie(resp, bcSession)), name)
+		assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)), name)
 	}
 
 	// A new login is not affected.
@@ -329,7 +309,7 @@ func TestSessionCheckLoginAfterRevocationInSameRequest(t *testing.T) {
 		"under a session reader": outer(m.Wrap(login)),
 	} {
 		resp := get(h, "/callback", old)
-		c := responseCookie(resp, bcSession)
+		c := logout.ResponseCookieForTest(resp, bcSession)
 		require.NotNil(t, c, name)
 		assert.False(t, isExpired(c), "%s: the new login's cookie is not expired", name)
 		var seen seenSession
@@ -351,7 +331,7 @@ func TestSessionCheckCustomClaims(t *testing.T) {
 	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "abc"), time.Now(), time.Hour))
 	var seen seenSession
 	resp := get(m.Wrap(recordNext(store, &seen)), "/", saveSession(t, store, map[any]any{"op_sid": "abc", "id_token": "x"}))
-	assert.True(t, isExpired(responseCookie(resp, bcSession)))
+	assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
 	assert.Empty(t, seen.IDToken)
 }
 
@@ -411,7 +391,7 @@ func TestCheckSessionForAdapters(t *testing.T) {
 	r2 := m.CheckSession(w, r)
 	_, err := r2.Cookie(bcSession)
 	assert.ErrorIs(t, err, http.ErrNoCookie, "the next handler sees no session cookie")
-	assert.True(t, isExpired(responseCookie(w.Result(), bcSession)))
+	assert.True(t, isExpired(logout.ResponseCookieForTest(w.Result(), bcSession)))
 
 	off := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = nil })
 	assert.Same(t, r, off.CheckSession(httptest.NewRecorder(), r))

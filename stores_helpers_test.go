@@ -67,17 +67,7 @@ func stBigTokens(t testing.TB) map[any]any {
 // cookie.
 func stLogin(t testing.TB, store sessions.Store, name string, values map[any]any) *http.Cookie {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, stAppURL+"/login", nil)
-	w := httptest.NewRecorder()
-	s, err := store.New(r, name)
-	require.NoError(t, err)
-	for k, v := range values {
-		s.Values[k] = v
-	}
-	require.NoError(t, s.Save(r, w))
-	cookies := w.Result().Cookies()
-	require.Len(t, cookies, 1)
-	return cookies[0]
+	return logout.SaveSessionForTest(t, store, name, values)
 }
 
 // stRequest builds a same-origin browser request to the app.

@@ -1,0 +1,40 @@
+package logout
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gorilla/sessions"
+	"github.com/stretchr/testify/require"
+)
+
+// SaveSessionForTest saves a new session called name, holding values, in
+// store, and returns the cookie the store sets for it. It serves the
+// package's internal and external tests alike.
+func SaveSessionForTest(t testing.TB, store sessions.Store, name string, values map[any]any) *http.Cookie {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/login", nil)
+	w := httptest.NewRecorder()
+	s, err := store.New(r, name)
+	require.NoError(t, err)
+	for k, v := range values {
+		s.Values[k] = v
+	}
+	require.NoError(t, store.Save(r, w, s))
+	c := ResponseCookieForTest(w.Result(), name)
+	require.NotNil(t, c, "the store set no %q cookie", name)
+	return c
+}
+
+// ResponseCookieForTest returns the last Set-Cookie of resp named name, as
+// a browser would apply it, or nil.
+func ResponseCookieForTest(resp *http.Response, name string) *http.Cookie {
+	var found *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			found = c
+		}
+	}
+	return found
+}
