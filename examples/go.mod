@@ -14,10 +14,11 @@ require (
 	github.com/gorilla/securecookie v1.1.2
 	github.com/gorilla/sessions v1.4.0
 	github.com/labstack/echo/v4 v4.16.0
-	github.com/oidc-logout/logout v0.0.0-00010101000000-000000000000
+	github.com/oidc-logout/logout v0.0.0
 	github.com/oidc-logout/logout/adapters/echo v0.0.0-00010101000000-000000000000
 	github.com/oidc-logout/logout/adapters/fiber v0.0.0-00010101000000-000000000000
 	github.com/oidc-logout/logout/adapters/gin v0.0.0-00010101000000-000000000000
+	github.com/oidc-logout/logout/backchannel v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 	github.com/zitadel/oidc/v3 v3.52.0
 	golang.org/x/oauth2 v0.38.0
@@ -84,3 +85,5 @@ replace github.com/oidc-logout/logout/adapters/gin => ../adapters/gin
 replace github.com/oidc-logout/logout/adapters/echo => ../adapters/echo
 
 replace github.com/oidc-logout/logout/adapters/fiber => ../adapters/fiber
+
+replace github.com/oidc-logout/logout/backchannel => ../backchannel

@@ -12,6 +12,11 @@
 //	                       tokens (RFC 7009) when the provider supports it, and
 //	                       redirects to the provider's end_session_endpoint
 //	GET  /logout/callback  the middleware's post-logout callback: checks state
+//	POST /backchannel-logout
+//	                       with Config.BackChannel only: the provider's
+//	                       back-channel logout (OpenID Connect Back-Channel
+//	                       Logout 1.0); the session it names is signed out
+//	                       on its next request
 //
 // The session is a gorilla/sessions CookieStore session named SessionName,
 // encrypted and authenticated, holding the raw id_token under "id_token"
@@ -45,6 +50,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/backchannel"
 )
 
 // Names and paths of the app.
@@ -63,6 +69,11 @@ const (
 	// ReloadScriptPath serves the script that reloads a signed-in page
 	// restored from the back/forward cache.
 	ReloadScriptPath = "/assets/reload-on-restore.js"
+	// BackChannelLogoutPath receives the provider's back-channel logout
+	// requests when Config.BackChannel is on; register
+	// BaseURL+BackChannelLogoutPath at the provider as the client's
+	// backchannel_logout_uri.
+	BackChannelLogoutPath = "/backchannel-logout"
 	// StatusSignedIn starts the status line of a signed-in home page.
 	StatusSignedIn = "Signed in as "
 	// StatusSignedOut is the status line of a signed-out home page.
@@ -99,6 +110,13 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives the app's and the middleware's records. Default: none.
 	Logger *slog.Logger
+	// BackChannel turns on back-channel logout: the app serves
+	// POST BackChannelLogoutPath, which validates the provider's
+	// logout_token and records the ended session in an in-memory
+	// revocation store, and the middleware's session check signs that
+	// session out on its next request. The store lives in this process
+	// only; several instances would share a Redis store instead.
+	BackChannel bool
 }
 
 // App is the demo web app; it is an http.Handler.
@@ -109,11 +127,14 @@ type App struct {
 	// revocation turns on the middleware's token revocation; nil when
 	// the provider has no revocation_endpoint.
 	revocation *logout.RevocationConfig
-	store      *sessions.CookieStore
-	client     *http.Client
-	logger     *slog.Logger
-	logout     *logout.Middleware
-	handler    http.Handler
+	// issuer and jwksURI are the provider's, as its discovery document
+	// spells them.
+	issuer, jwksURI string
+	store           *sessions.CookieStore
+	client          *http.Client
+	logger          *slog.Logger
+	logout          *logout.Middleware
+	handler         http.Handler
 }
 
 // New discovers the provider (this needs it to be running) and returns
@@ -135,6 +156,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err := a.discover(ctx, cfg); err != nil {
 		return nil, err
 	}
+	var revs logout.Revocations
+	if cfg.BackChannel {
+		revs = logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})
+	}
 	a.logout, err = logout.New(logout.Config{
 		Store:                 a.store,
 		SessionName:           SessionName,
@@ -142,6 +167,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		ClientID:              cfg.ClientID,
 		PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
 		Revocation:            a.revocation, // refresh and access token revoked at logout (RFC 7009)
+		SessionCheck:          sessionCheck(revs),
 		Logger:                cfg.Logger,
 		HTTPClient:            cfg.HTTPClient,
 	})
@@ -149,12 +175,35 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("demoapp: %w", err)
 	}
 	mux := http.NewServeMux()
+	if cfg.BackChannel {
+		bc, err := backchannel.New(backchannel.Config{
+			Issuer:      a.issuer,
+			ClientID:    cfg.ClientID,
+			JWKSURI:     a.jwksURI,
+			Revocations: revs, // the store of the session check
+			HTTPClient:  cfg.HTTPClient,
+			Logger:      cfg.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("demoapp: %w", err)
+		}
+		mux.Handle("POST "+BackChannelLogoutPath, bc)
+	}
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET "+ReloadScriptPath, serveReloadScript)
 	mux.HandleFunc("GET /login", a.login)
 	mux.HandleFunc("GET "+CallbackPath, a.callback)
 	a.handler = a.logout.Wrap(mux)
 	return a, nil
+}
+
+// sessionCheck returns the middleware's session check on revs, or nil
+// (no check) without a store.
+func sessionCheck(revs logout.Revocations) *logout.SessionCheckConfig {
+	if revs == nil {
+		return nil
+	}
+	return &logout.SessionCheckConfig{Revocations: revs}
 }
 
 func (cfg Config) validate() error {
@@ -222,11 +271,14 @@ func (a *App) discover(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("demoapp: discovering %s: %w", cfg.Issuer, err)
 	}
 	var meta struct {
+		Issuer             string `json:"issuer"`
+		JWKSURI            string `json:"jwks_uri"`
 		RevocationEndpoint string `json:"revocation_endpoint"`
 	}
 	if err := p.Claims(&meta); err != nil {
 		return fmt.Errorf("demoapp: reading provider metadata: %w", err)
 	}
+	a.issuer, a.jwksURI = meta.Issuer, meta.JWKSURI
 	if meta.RevocationEndpoint != "" {
 		a.revocation = &logout.RevocationConfig{Endpoint: meta.RevocationEndpoint, ClientSecret: cfg.ClientSecret}
 	}
