@@ -27,7 +27,8 @@ require (
 	github.com/gorilla/sessions v1.4.0 // indirect
 	github.com/muhlemmer/gu v0.3.1 // indirect
 	github.com/muhlemmer/httpforwarded v0.1.0 // indirect
-	github.com/oidc-logout/logout v0.0.0-00010101000000-000000000000 // indirect
+	github.com/oidc-logout/logout v0.0.0 // indirect
+	github.com/oidc-logout/logout/backchannel v0.0.0-00010101000000-000000000000 // indirect
 	github.com/rs/cors v1.11.1 // indirect
 	github.com/zitadel/oidc/v3 v3.52.0 // indirect
 	github.com/zitadel/schema v1.3.2 // indirect
@@ -39,3 +40,5 @@ require (
 	golang.org/x/oauth2 v0.38.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
+
+replace github.com/oidc-logout/logout/backchannel => ../backchannel
