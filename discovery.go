@@ -29,20 +29,24 @@ type ProviderMetadata struct {
 }
 
 // discoverer fetches and caches a provider's discovery document. A document
-// is cached for discoveryCacheTTL; when a refresh fails, the last good
-// document keeps being used; when no document was ever fetched, failures
-// are retried at most once every discoveryRetryBackoff.
+// is cached for discoveryCacheTTL. Refreshing a stale document happens
+// outside the lock, in one caller, while the others go on with the last
+// good document, which also stays in use when the refresh fails. Without
+// any document, the first fetch holds the lock so that concurrent callers
+// share it, and failures are retried at most once every
+// discoveryRetryBackoff.
 type discoverer struct {
 	issuer  string
 	client  *http.Client
 	timeout time.Duration
 	now     func() time.Time
 
-	mu        sync.Mutex
-	meta      *ProviderMetadata
-	expires   time.Time
-	lastErr   error
-	retryFrom time.Time
+	mu         sync.Mutex
+	meta       *ProviderMetadata
+	expires    time.Time
+	lastErr    error
+	retryFrom  time.Time
+	refreshing bool
 }
 
 func newDiscoverer(issuer string, client *http.Client, timeout time.Duration) *discoverer {
@@ -58,18 +62,33 @@ func newDiscoverer(issuer string, client *http.Client, timeout time.Duration) *d
 // stale.
 func (d *discoverer) metadata(ctx context.Context) (*ProviderMetadata, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	now := d.now()
-	if d.meta != nil && now.Before(d.expires) {
-		return d.meta, nil
-	}
-	if d.lastErr != nil && now.Before(d.retryFrom) {
-		if d.meta != nil {
-			return d.meta, nil
+	if d.meta != nil {
+		meta := d.meta
+		if now.Before(d.expires) || d.refreshing || now.Before(d.retryFrom) {
+			d.mu.Unlock()
+			return meta, nil
 		}
+		d.refreshing = true
+		d.mu.Unlock()
+		fresh, err := d.fetch(ctx)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.refreshing = false
+		return d.record(fresh, err, now)
+	}
+	defer d.mu.Unlock()
+	if d.lastErr != nil && now.Before(d.retryFrom) {
 		return nil, d.lastErr
 	}
-	meta, err := d.fetch(ctx)
+	fresh, err := d.fetch(ctx)
+	return d.record(fresh, err, now)
+}
+
+// record stores the outcome of a fetch started at now and returns the
+// document to use: the fresh one, or the last good one when the fetch
+// failed. d.mu must be held.
+func (d *discoverer) record(fresh *ProviderMetadata, err error, now time.Time) (*ProviderMetadata, error) {
 	if err != nil {
 		d.lastErr, d.retryFrom = err, now.Add(discoveryRetryBackoff)
 		if d.meta != nil {
@@ -77,8 +96,8 @@ func (d *discoverer) metadata(ctx context.Context) (*ProviderMetadata, error) {
 		}
 		return nil, err
 	}
-	d.meta, d.expires, d.lastErr = meta, now.Add(discoveryCacheTTL), nil
-	return meta, nil
+	d.meta, d.expires, d.lastErr, d.retryFrom = fresh, now.Add(discoveryCacheTTL), nil, time.Time{}
+	return fresh, nil
 }
 
 func (d *discoverer) fetch(ctx context.Context) (*ProviderMetadata, error) {

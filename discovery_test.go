@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,4 +173,56 @@ func TestStaticEndpointNeedsNoDiscovery(t *testing.T) {
 	got, err := m.EndSessionEndpoint(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, testEndpoint, got)
+}
+
+func TestDiscoveryRefreshDoesNotBlockOtherCallers(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var slow atomic.Bool
+	var hits atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := hits.Add(1)
+		if slow.Load() {
+			entered <- struct{}{}
+			<-release
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"issuer": srv.URL, "end_session_endpoint": srv.URL + "/end/" + string(rune('0'+n)),
+		})
+	}))
+	t.Cleanup(srv.Close)
+	m := discoveryMiddleware(t, srv.URL, nil)
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	m.discovery.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ctx := context.Background()
+
+	first, err := m.EndSessionEndpoint(ctx)
+	require.NoError(t, err)
+	require.Equal(t, srv.URL+"/end/1", first)
+
+	mu.Lock()
+	now = now.Add(discoveryCacheTTL)
+	mu.Unlock()
+	slow.Store(true)
+	refreshed := make(chan string, 1)
+	go func() {
+		got, _ := m.EndSessionEndpoint(ctx)
+		refreshed <- got
+	}()
+	<-entered // the refresh is at the provider
+
+	start := time.Now()
+	got, err := m.EndSessionEndpoint(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, first, got, "the last good document serves while the refresh runs")
+	assert.Less(t, time.Since(start), time.Second)
+
+	close(release)
+	assert.Equal(t, srv.URL+"/end/2", <-refreshed)
+	got, err = m.EndSessionEndpoint(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, srv.URL+"/end/2", got)
+	assert.Equal(t, int32(2), hits.Load())
 }
