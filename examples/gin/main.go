@@ -9,149 +9,49 @@
 // see examples/demo for a real OpenID Connect login. To log out at a real
 // provider, set OIDC_END_SESSION_ENDPOINT and OIDC_CLIENT_ID, and register
 // APP_BASE_URL/logout/callback there as a post-logout redirect URI.
+//
+// The session store, the logout.Config and the stand-ins are shared by the
+// framework examples, in examples/internal/frameworkdemo; they are net/http
+// handlers, which gin runs through gin.WrapF.
 package main
 
 import (
-	"flag"
 	"log"
-	"net/http"
-	"net/url"
-	"os"
-	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/securecookie"
-	"github.com/gorilla/sessions"
 	"github.com/oidc-logout/logout"
 	ginlogout "github.com/oidc-logout/logout/adapters/gin"
+
+	"github.com/oidc-logout/logout/examples/internal/frameworkdemo"
 )
 
-const sessionName = "session"
-
-// settings configure the app; they come from the environment.
-type settings struct {
-	baseURL            string // where the app is served, e.g. http://127.0.0.1:8080
-	endSessionEndpoint string // the provider's end_session_endpoint
-	clientID           string
-	mount              bool // mount the middleware on routes instead of r.Use
-}
-
 func main() {
-	mount := flag.Bool("mount", false, "mount the middleware on routes instead of r.Use")
-	flag.Parse()
-	s := settingsFromEnv()
-	s.mount = *mount
+	s := frameworkdemo.ParseFlags("mount the middleware on routes instead of r.Use")
 	r, err := newEngine(s)
 	if err != nil {
 		log.Fatal(err)
 	}
-	u, err := url.Parse(s.baseURL)
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Printf("open %s/", s.baseURL)
-	srv := &http.Server{Addr: u.Host, Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	log.Fatal(srv.ListenAndServe())
-}
-
-func settingsFromEnv() settings {
-	s := settings{
-		baseURL:            envOr("APP_BASE_URL", "http://127.0.0.1:8080"),
-		endSessionEndpoint: os.Getenv("OIDC_END_SESSION_ENDPOINT"),
-		clientID:           envOr("OIDC_CLIENT_ID", "example"),
-	}
-	if s.endSessionEndpoint == "" {
-		s.endSessionEndpoint = s.baseURL + standInEndSessionPath
-	}
-	return s
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+	log.Fatal(frameworkdemo.ListenAndServe(s, r))
 }
 
 // newEngine returns the app: the logout middleware, a home page and the
 // stand-ins for the login and the provider.
-func newEngine(s settings) (*gin.Engine, error) {
-	store := newStore(s.baseURL)
-	m, err := logout.New(logout.Config{
-		Store:                 store,
-		SessionName:           sessionName,
-		EndSessionEndpoint:    s.endSessionEndpoint,
-		ClientID:              s.clientID,
-		PostLogoutRedirectURI: s.baseURL + "/logout/callback",
-	})
+func newEngine(s frameworkdemo.Settings) (*gin.Engine, error) {
+	app := frameworkdemo.New(s)
+	m, err := logout.New(app.Config)
 	if err != nil {
 		return nil, err
 	}
 	r := gin.New()
 	r.Use(gin.Recovery())
-	if !s.mount {
+	if !s.Mount {
 		r.Use(ginlogout.Middleware(m)) // serves /logout and /logout/callback, passes everything else on
 	} else {
 		r.Any("/logout", ginlogout.Handler(m)) // every method: the middleware answers 405 itself
 		r.GET("/logout/callback", ginlogout.Handler(m))
 	}
-	r.GET("/", home(store))
-	r.GET("/login", standInLogin(store))
-	r.GET(standInEndSessionPath, standInProvider)
+	r.GET("/", gin.WrapF(app.Home))
+	r.GET("/login", gin.WrapF(app.StandInLogin))
+	r.GET(frameworkdemo.StandInEndSessionPath, gin.WrapF(app.StandInProvider))
 	return r, nil
-}
-
-// newStore returns an encrypted cookie store. Its keys are random, so
-// sessions end when the app restarts.
-func newStore(baseURL string) *sessions.CookieStore {
-	store := sessions.NewCookieStore(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
-	store.Options = &sessions.Options{
-		Path: "/", MaxAge: 8 * 3600, HttpOnly: true,
-		Secure: strings.HasPrefix(baseURL, "https:"), SameSite: http.SameSiteLaxMode,
-	}
-	return store
-}
-
-// home shows whether the user is signed in, with a logout button.
-func home(store sessions.Store) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
-		s, _ := store.Get(c.Request, sessionName)
-		if _, ok := s.Values["id_token"].(string); ok {
-			c.Data(http.StatusOK, "text/html; charset=utf-8",
-				[]byte(`<p>Signed in.</p><form method="post" action="/logout"><button>Log out</button></form>`))
-			return
-		}
-		c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(`<p>Signed out. <a href="/login">Sign in</a></p>`))
-	}
-}
-
-// standInLogin stands in for an OpenID Connect login callback, which
-// stores the raw id_token it received in the session.
-func standInLogin(store sessions.Store) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		s, _ := store.Get(c.Request, sessionName)
-		s.Values["id_token"] = "placeholder-id-token"
-		if err := s.Save(c.Request, c.Writer); err != nil {
-			c.String(http.StatusInternalServerError, "cannot save the session")
-			return
-		}
-		c.Redirect(http.StatusFound, "/")
-	}
-}
-
-// standInEndSessionPath is served by standInProvider.
-const standInEndSessionPath = "/stand-in-provider/end-session"
-
-// standInProvider stands in for the provider's end_session_endpoint: it
-// ends no session and sends the browser back with the state.
-func standInProvider(c *gin.Context) {
-	back, err := url.Parse(c.Query("post_logout_redirect_uri"))
-	if err != nil || back.Path != "/logout/callback" {
-		c.String(http.StatusBadRequest, "unregistered post_logout_redirect_uri")
-		return
-	}
-	back.RawQuery = url.Values{"state": {c.Query("state")}}.Encode()
-	c.Redirect(http.StatusFound, back.String())
 }
