@@ -2,50 +2,37 @@ package ginlogout_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 	ginlogout "github.com/oidc-logout/logout/adapters/gin"
-	"github.com/oidc-logout/logout/adapters/gin/internal/fixture"
+	"github.com/oidc-logout/logout/adapters/internal/fixture"
 )
 
-func benchmarkPassThrough(b *testing.B, r *gin.Engine) {
+// hello adds to r a route /hello answering 204 and returns a function
+// that serves one request to it.
+func hello(r *gin.Engine) func() {
 	r.GET("/hello", func(c *gin.Context) { c.Status(http.StatusNoContent) })
-	req := httptest.NewRequest(http.MethodGet, "/hello", nil)
-	w := &fixture.DiscardWriter{H: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		r.ServeHTTP(w, req)
-	}
+	return fixture.Hello(r)
+}
+
+func wrappedGin(tb testing.TB) *gin.Engine {
+	r := gin.New()
+	r.Use(ginlogout.Middleware(fixture.NewMiddleware(tb, fixture.NewStore(), "")))
+	return r
 }
 
 // BenchmarkPassThroughBare measures a gin route without the middleware.
 func BenchmarkPassThroughBare(b *testing.B) {
-	benchmarkPassThrough(b, gin.New())
+	fixture.Benchmark(b, hello(gin.New()))
 }
 
 // BenchmarkPassThroughWrapped measures the same route behind the logout
 // middleware: the difference is the cost of a request that is not a logout.
 func BenchmarkPassThroughWrapped(b *testing.B) {
-	r := gin.New()
-	r.Use(ginlogout.Middleware(fixture.NewMiddleware(b, fixture.NewStore(), "")))
-	benchmarkPassThrough(b, r)
+	fixture.Benchmark(b, hello(wrappedGin(b)))
 }
 
 func TestPassThroughAddsNoAllocation(t *testing.T) {
-	if fixture.RaceEnabled {
-		t.Skip("the race detector changes allocations")
-	}
-	allocs := func(r *gin.Engine) float64 {
-		r.GET("/hello", func(c *gin.Context) { c.Status(http.StatusNoContent) })
-		req := httptest.NewRequest(http.MethodGet, "/hello", nil)
-		w := &fixture.DiscardWriter{H: http.Header{}}
-		return testing.AllocsPerRun(100, func() { r.ServeHTTP(w, req) })
-	}
-	wrapped := gin.New()
-	wrapped.Use(ginlogout.Middleware(fixture.NewMiddleware(t, fixture.NewStore(), "")))
-	if bare, got := allocs(gin.New()), allocs(wrapped); got > bare {
-		t.Errorf("pass-through allocates %v times per request, bare gin %v", got, bare)
-	}
+	fixture.AssertNoExtraAllocs(t, hello(wrappedGin(t)), hello(gin.New()), "bare gin")
 }

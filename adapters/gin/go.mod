@@ -4,10 +4,13 @@ go 1.25.0
 
 replace github.com/oidc-logout/logout => ../../
 
+replace github.com/oidc-logout/logout/adapters/internal => ../internal
+
 require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gorilla/sessions v1.4.0
 	github.com/oidc-logout/logout v0.0.0-00010101000000-000000000000
+	github.com/oidc-logout/logout/adapters/internal v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 )
 
