@@ -36,8 +36,8 @@ func main() {
 // newRouter returns the app: the logout middleware, a home page and the
 // stand-ins for the login and the provider.
 func newRouter(s frameworkdemo.Settings) (http.Handler, error) {
-	app := frameworkdemo.New(s)
-	m, err := logout.New(app.Config)
+	demo := frameworkdemo.New(s)
+	m, err := logout.New(demo.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -48,8 +48,8 @@ func newRouter(s frameworkdemo.Settings) (http.Handler, error) {
 		r.Handle("/logout", m)
 		r.Handle("/logout/callback", m)
 	}
-	r.Get("/", app.Home)
-	r.Get("/login", app.StandInLogin)
-	r.Get(frameworkdemo.StandInEndSessionPath, app.StandInProvider)
+	r.Get("/", demo.Home)
+	r.Get("/login", demo.StandInLogin)
+	r.Get(frameworkdemo.StandInEndSessionPath, demo.StandInProvider)
 	return r, nil
 }

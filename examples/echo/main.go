@@ -38,8 +38,8 @@ func main() {
 // newServer returns the app: the logout middleware, a home page and the
 // stand-ins for the login and the provider.
 func newServer(s frameworkdemo.Settings) (*echo.Echo, error) {
-	app := frameworkdemo.New(s)
-	m, err := logout.New(app.Config)
+	demo := frameworkdemo.New(s)
+	m, err := logout.New(demo.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -51,8 +51,8 @@ func newServer(s frameworkdemo.Settings) (*echo.Echo, error) {
 		e.Any("/logout", echologout.Handler(m)) // every method: the middleware answers 405 itself
 		e.GET("/logout/callback", echologout.Handler(m))
 	}
-	e.GET("/", echo.WrapHandler(app.Home))
-	e.GET("/login", echo.WrapHandler(app.StandInLogin))
-	e.GET(frameworkdemo.StandInEndSessionPath, echo.WrapHandler(app.StandInProvider))
+	e.GET("/", echo.WrapHandler(demo.Home))
+	e.GET("/login", echo.WrapHandler(demo.StandInLogin))
+	e.GET(frameworkdemo.StandInEndSessionPath, echo.WrapHandler(demo.StandInProvider))
 	return e, nil
 }

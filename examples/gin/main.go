@@ -37,8 +37,8 @@ func main() {
 // newEngine returns the app: the logout middleware, a home page and the
 // stand-ins for the login and the provider.
 func newEngine(s frameworkdemo.Settings) (*gin.Engine, error) {
-	app := frameworkdemo.New(s)
-	m, err := logout.New(app.Config)
+	demo := frameworkdemo.New(s)
+	m, err := logout.New(demo.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -50,8 +50,8 @@ func newEngine(s frameworkdemo.Settings) (*gin.Engine, error) {
 		r.Any("/logout", ginlogout.Handler(m)) // every method: the middleware answers 405 itself
 		r.GET("/logout/callback", ginlogout.Handler(m))
 	}
-	r.GET("/", gin.WrapF(app.Home))
-	r.GET("/login", gin.WrapF(app.StandInLogin))
-	r.GET(frameworkdemo.StandInEndSessionPath, gin.WrapF(app.StandInProvider))
+	r.GET("/", gin.WrapF(demo.Home))
+	r.GET("/login", gin.WrapF(demo.StandInLogin))
+	r.GET(frameworkdemo.StandInEndSessionPath, gin.WrapF(demo.StandInProvider))
 	return r, nil
 }

@@ -41,15 +41,15 @@ func main() {
 // newRouter returns the app: the logout middleware, a home page and the
 // stand-ins for the login and the provider.
 func newRouter(s frameworkdemo.Settings) (http.Handler, error) {
-	app := frameworkdemo.New(s)
-	m, err := logout.New(app.Config)
+	demo := frameworkdemo.New(s)
+	m, err := logout.New(demo.Config)
 	if err != nil {
 		return nil, err
 	}
 	r := mux.NewRouter()
-	r.Handle("/", app.Home).Methods(http.MethodGet)
-	r.Handle("/login", app.StandInLogin).Methods(http.MethodGet)
-	r.Handle(frameworkdemo.StandInEndSessionPath, app.StandInProvider).Methods(http.MethodGet)
+	r.Handle("/", demo.Home).Methods(http.MethodGet)
+	r.Handle("/login", demo.StandInLogin).Methods(http.MethodGet)
+	r.Handle(frameworkdemo.StandInEndSessionPath, demo.StandInProvider).Methods(http.MethodGet)
 	if s.Mount {
 		r.Handle("/logout", m) // every method: the middleware answers 405 itself
 		r.Handle("/logout/callback", m)

@@ -26,12 +26,12 @@ func TestPassThroughAndRefusals(t *testing.T) { frameworktest.PassThroughAndRefu
 func TestRouterUseNeedsAMatchingRoute(t *testing.T) {
 	// Why the example wraps the router instead of calling r.Use(m.Wrap):
 	// gorilla/mux runs that middleware only for requests that match a route.
-	app := frameworkdemo.New(frameworkdemo.Settings{BaseURL: "http://example.com"})
-	m, err := logout.New(logout.Config{Store: app.Store, SessionName: frameworkdemo.SessionName, EndSessionEndpoint: "https://op.example.com/end"})
+	demo := frameworkdemo.New(frameworkdemo.Settings{BaseURL: "http://example.com"})
+	m, err := logout.New(logout.Config{Store: demo.Store, SessionName: frameworkdemo.SessionName, EndSessionEndpoint: "https://op.example.com/end"})
 	require.NoError(t, err)
 	r := mux.NewRouter()
 	r.Use(m.Wrap)
-	r.Handle("/", app.Home)
+	r.Handle("/", demo.Home)
 
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/logout", nil))
