@@ -1,89 +1,40 @@
 package echologout_test
 
 import (
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/oidc-logout/logout"
 	echologout "github.com/oidc-logout/logout/adapters/echo"
-	"github.com/oidc-logout/logout/adapters/echo/internal/fixture"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/oidc-logout/logout/adapters/internal/fixture"
 )
 
-// mount says how the middleware is installed in the echo app.
-type mount string
-
-const (
-	asMiddleware      mount = "server middleware"
-	asGroupMiddleware mount = "group middleware"
-	asHandler         mount = "routes"
-)
-
-// newApp returns an echo app with login and hello routes under prefix
-// and the logout middleware installed as mode says.
-func newApp(m *logout.Middleware, store sessions.Store, mode mount, prefix string) *echo.Echo {
+// newApp returns an echo app with the login route under l.Prefix and the
+// logout middleware installed as l says.
+func newApp(_ *testing.T, m *logout.Middleware, store *sessions.CookieStore, l fixture.Layout) http.Handler {
 	e := echo.New()
-	if mode == asMiddleware {
+	if l.Mount == fixture.AsMiddleware {
 		e.Use(echologout.Middleware(m))
 	}
-	g := e.Group(prefix)
-	if mode == asGroupMiddleware {
+	g := e.Group(l.Prefix)
+	if l.Mount == fixture.AsGroupMiddleware {
 		g.Use(echologout.Middleware(m))
 	}
 	g.GET("/login", echo.WrapHandler(fixture.Login(store)))
-	g.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
-	if mode == asHandler {
+	if l.Mount == fixture.AsHandler {
 		g.Any("/logout", echologout.Handler(m))
 		g.GET("/logout/callback", echologout.Handler(m))
 	}
 	return e
 }
 
-var layouts = []struct {
-	mode   mount
-	prefix string
-}{
-	{asMiddleware, ""},
-	{asMiddleware, "/app"},
-	{asGroupMiddleware, "/app"},
-	{asHandler, ""},
-	{asHandler, "/app"},
-}
+var suite = fixture.Suite{Layouts: fixture.Layouts, New: newApp}
 
-func TestLogoutAndCallback(t *testing.T) {
-	for _, l := range layouts {
-		for _, method := range []string{http.MethodGet, http.MethodPost} {
-			t.Run(string(l.mode)+" "+l.prefix+" "+method, func(t *testing.T) {
-				store := fixture.NewStore()
-				app := newApp(fixture.NewMiddleware(t, store, l.prefix), store, l.mode, l.prefix)
-				session := fixture.SignIn(t, app, l.prefix+"/login")
+func TestLogoutAndCallback(t *testing.T) { suite.LogoutAndCallback(t) }
 
-				resp := fixture.Do(app, method, l.prefix+"/logout", session)
-				state := fixture.AssertProviderRedirect(t, resp, l.prefix+"/logout/callback")
-				fixture.AssertCallback(t, app, resp, state)
-			})
-		}
-	}
-}
-
-func TestErrors(t *testing.T) {
-	for _, l := range layouts {
-		for _, tc := range fixture.ErrorCases {
-			t.Run(string(l.mode)+" "+l.prefix+" "+tc.Name, func(t *testing.T) {
-				store := fixture.NewStore()
-				app := newApp(fixture.NewMiddleware(t, tc.Store(store), l.prefix), store, l.mode, l.prefix)
-				session := fixture.SignIn(t, app, l.prefix+"/login")
-				tc.AssertError(t, fixture.Serve(app, tc.Request(l.prefix+"/logout", session)))
-			})
-		}
-	}
-}
+func TestErrors(t *testing.T) { suite.Errors(t) }
 
 func TestPassThroughContinuesChain(t *testing.T) {
 	var trace []string
@@ -107,47 +58,33 @@ func TestPassThroughContinuesChain(t *testing.T) {
 		c.Response().Header().Set("X-App", "1")
 		return c.String(http.StatusTeapot, "hello")
 	})
-
-	resp := fixture.Do(e, http.MethodGet, "/hello")
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	assert.Equal(t, http.StatusTeapot, resp.StatusCode)
-	assert.Equal(t, "hello", string(body))
-	assert.Equal(t, "1", resp.Header.Get("X-App"))
-	assert.Empty(t, resp.Header.Get("Cache-Control"), "response untouched")
-	assert.Equal(t, []string{"inner middleware", "handler", "outer after next"}, trace)
-
-	trace = nil
-	resp = fixture.Do(e, http.MethodGet, "/logout")
-	assert.Equal(t, http.StatusFound, resp.StatusCode, "no session: local logout")
-	assert.Equal(t, "/", resp.Header.Get("Location"))
-	assert.Equal(t, []string{"outer after next"}, trace, "chain stops at the logout path")
-
-	resp = fixture.Do(e, http.MethodGet, "/missing")
-	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "echo's 404 still applies")
+	fixture.PassThroughContinuesChain(t, e, &trace,
+		[]string{"inner middleware", "handler", "outer after next"},
+		[]string{"outer after next"})
 }
 
-func benchmarkPassThrough(b *testing.B, e *echo.Echo) {
+// hello adds to e a route /hello answering 204 and returns a function that
+// serves one request to it.
+func hello(e *echo.Echo) func() {
 	e.GET("/hello", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
-	req := httptest.NewRequest(http.MethodGet, "/hello", nil)
-	w := &fixture.DiscardWriter{H: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		e.ServeHTTP(w, req)
-	}
+	return fixture.Hello(e)
+}
+
+func wrappedEcho(tb testing.TB) *echo.Echo {
+	e := echo.New()
+	e.Use(echologout.Middleware(fixture.NewMiddleware(tb, fixture.NewStore(), "")))
+	return e
 }
 
 // BenchmarkPassThroughBare measures an echo route without the middleware.
 func BenchmarkPassThroughBare(b *testing.B) {
-	benchmarkPassThrough(b, echo.New())
+	fixture.Benchmark(b, hello(echo.New()))
 }
 
 // BenchmarkPassThroughWrapped measures the same route behind the logout
 // middleware: the difference is the cost of a request that is not a logout.
 func BenchmarkPassThroughWrapped(b *testing.B) {
-	e := echo.New()
-	e.Use(echologout.Middleware(fixture.NewMiddleware(b, fixture.NewStore(), "")))
-	benchmarkPassThrough(b, e)
+	fixture.Benchmark(b, hello(wrappedEcho(b)))
 }
 
 // noop is the cheapest echo middleware. echo composes its middleware for
@@ -156,31 +93,20 @@ func noop(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error { return next(c) }
 }
 
+func noopEcho() *echo.Echo {
+	e := echo.New()
+	e.Use(noop)
+	return e
+}
+
 // BenchmarkPassThroughNoopMiddleware measures the route behind a
 // middleware that does nothing: echo's own cost of a middleware.
 func BenchmarkPassThroughNoopMiddleware(b *testing.B) {
-	e := echo.New()
-	e.Use(noop)
-	benchmarkPassThrough(b, e)
+	fixture.Benchmark(b, hello(noopEcho()))
 }
 
 func TestPassThroughAddsNoAllocation(t *testing.T) {
-	if fixture.RaceEnabled {
-		t.Skip("the race detector changes allocations")
-	}
-	allocs := func(e *echo.Echo) float64 {
-		e.GET("/hello", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
-		req := httptest.NewRequest(http.MethodGet, "/hello", nil)
-		w := &fixture.DiscardWriter{H: http.Header{}}
-		return testing.AllocsPerRun(100, func() { e.ServeHTTP(w, req) })
-	}
-	baseline := echo.New()
-	baseline.Use(noop)
-	wrapped := echo.New()
-	wrapped.Use(echologout.Middleware(fixture.NewMiddleware(t, fixture.NewStore(), "")))
-	if base, got := allocs(baseline), allocs(wrapped); got > base {
-		t.Errorf("pass-through allocates %v times per request, a no-op echo middleware %v", got, base)
-	}
+	fixture.AssertNoExtraAllocs(t, hello(wrappedEcho(t)), hello(noopEcho()), "a no-op echo middleware")
 }
 
 // TestSessionCheckOnPassThrough: with Config.SessionCheck on, a copy of the
@@ -188,42 +114,9 @@ func TestPassThroughAddsNoAllocation(t *testing.T) {
 // the middleware.
 func TestSessionCheckOnPassThrough(t *testing.T) {
 	store := fixture.NewStore()
-	m, err := logout.New(logout.Config{
-		Store:              store,
-		SessionName:        fixture.SessionName,
-		EndSessionEndpoint: fixture.Endpoint,
-		SessionCheck: &logout.SessionCheckConfig{
-			Revocations: logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{}),
-			SessionIDs:  true,
-		},
-	})
-	require.NoError(t, err)
 	app := echo.New()
-	app.Use(echologout.Middleware(m))
+	app.Use(echologout.Middleware(fixture.NewSessionCheckMiddleware(t, store)))
 	app.GET("/login", echo.WrapHandler(fixture.Login(store)))
-	app.GET("/me", func(c echo.Context) error {
-		s, _ := store.Get(c.Request(), fixture.SessionName)
-		_, ok := s.Values["id_token"]
-		return c.String(http.StatusOK, fmt.Sprint(ok))
-	})
-	signedIn := func(cookie *http.Cookie) (string, *http.Response) {
-		resp := fixture.Do(app, http.MethodGet, "/me", cookie)
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return string(body), resp
-	}
-
-	copied := fixture.SignIn(t, app, "/login")
-	body, resp := signedIn(copied)
-	require.Equal(t, "true", body)
-	if withID := fixture.Cookie(resp, fixture.SessionName); withID != nil {
-		copied = withID // the session got its random id on its first request
-	}
-	require.Equal(t, http.StatusFound, fixture.Do(app, http.MethodGet, "/logout", copied).StatusCode)
-
-	body, resp = signedIn(copied)
-	assert.Equal(t, "false", body, "the replayed pre-logout cookie is signed out")
-	gone := fixture.Cookie(resp, fixture.SessionName)
-	require.NotNil(t, gone)
-	assert.Negative(t, gone.MaxAge, "and expired")
+	app.GET("/me", echo.WrapHandler(fixture.Me(store)))
+	fixture.SessionCheckOnPassThrough(t, app)
 }
