@@ -6,7 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	fiberlogout "github.com/oidc-logout/logout/adapters/fiber"
-	"github.com/oidc-logout/logout/adapters/fiber/internal/fixture"
+	"github.com/oidc-logout/logout/adapters/internal/fixture"
 	"github.com/valyala/fasthttp"
 )
 
@@ -37,29 +37,15 @@ func wrappedFiber(tb testing.TB) *fiber.App {
 
 // BenchmarkPassThroughBare measures a fiber route without the middleware.
 func BenchmarkPassThroughBare(b *testing.B) {
-	serve := helloApp(newFiber())
-	b.ReportAllocs()
-	for b.Loop() {
-		serve()
-	}
+	fixture.Benchmark(b, helloApp(newFiber()))
 }
 
 // BenchmarkPassThroughWrapped measures the same route behind the logout
 // middleware: the difference is the cost of a request that is not a logout.
 func BenchmarkPassThroughWrapped(b *testing.B) {
-	serve := helloApp(wrappedFiber(b))
-	b.ReportAllocs()
-	for b.Loop() {
-		serve()
-	}
+	fixture.Benchmark(b, helloApp(wrappedFiber(b)))
 }
 
 func TestPassThroughAddsNoAllocation(t *testing.T) {
-	if fixture.RaceEnabled {
-		t.Skip("the race detector changes allocations")
-	}
-	bare := testing.AllocsPerRun(100, helloApp(newFiber()))
-	if got := testing.AllocsPerRun(100, helloApp(wrappedFiber(t))); got > bare {
-		t.Errorf("pass-through allocates %v times per request, bare fiber %v", got, bare)
-	}
+	fixture.AssertNoExtraAllocs(t, helloApp(wrappedFiber(t)), helloApp(newFiber()), "bare fiber")
 }

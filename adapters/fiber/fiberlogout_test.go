@@ -3,6 +3,7 @@ package fiberlogout_test
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,19 +15,25 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/oidc-logout/logout"
 	fiberlogout "github.com/oidc-logout/logout/adapters/fiber"
-	"github.com/oidc-logout/logout/adapters/fiber/internal/fixture"
+	"github.com/oidc-logout/logout/adapters/internal/fixture"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// mount says how the middleware is installed in the fiber app.
-type mount string
-
-const (
-	asMiddleware      mount = "app middleware"
-	asGroupMiddleware mount = "group middleware"
-	asHandler         mount = "routes"
-)
+// handler serves app to net/http requests through app.Test, so that the
+// fixture drives it as an http.Handler: the status, the headers and the
+// body of fiber's response are copied to w.
+func handler(t *testing.T, app *fiber.App) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := app.Test(r, -1)
+		require.NoError(t, err)
+		defer func() { _ = resp.Body.Close() }()
+		maps.Copy(w.Header(), resp.Header)
+		w.WriteHeader(resp.StatusCode)
+		_, err = io.Copy(w, resp.Body)
+		require.NoError(t, err)
+	})
+}
 
 // nativeLogin signs the user in with fiber's own cookie API: the session
 // is encoded with the store's codecs and set with c.Cookie.
@@ -42,98 +49,67 @@ func nativeLogin(store *sessions.CookieStore) fiber.Handler {
 	}
 }
 
-// newApp returns a fiber app with login routes and a hello route under
-// prefix, and the logout middleware installed as mode says.
-func newApp(m *logout.Middleware, store *sessions.CookieStore, mode mount, prefix string) *fiber.App {
+// newApp returns a fiber app with the login routes under l.Prefix and
+// the logout middleware installed as l says.
+func newApp(t *testing.T, m *logout.Middleware, store *sessions.CookieStore, l fixture.Layout) http.Handler {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	if mode == asMiddleware {
+	if l.Mount == fixture.AsMiddleware {
 		app.Use(fiberlogout.Middleware(m))
 	}
-	g := app.Group(prefix)
-	if mode == asGroupMiddleware {
+	g := app.Group(l.Prefix)
+	if l.Mount == fixture.AsGroupMiddleware {
 		g.Use(fiberlogout.Middleware(m))
 	}
 	g.Get("/login", adaptor.HTTPHandlerFunc(fixture.Login(store)))
 	g.Get("/native-login", nativeLogin(store))
-	g.Get("/hello", func(c *fiber.Ctx) error { return c.SendString("hello") })
-	if mode == asHandler {
+	if l.Mount == fixture.AsHandler {
 		g.All("/logout", fiberlogout.Handler(m))
 		g.Get("/logout/callback", fiberlogout.Handler(m))
 	}
-	return app
+	return handler(t, app)
 }
 
-var layouts = []struct {
-	mode   mount
-	prefix string
-}{
-	{asMiddleware, ""},
-	{asMiddleware, "/app"},
-	{asGroupMiddleware, "/app"},
-	{asHandler, ""},
-	{asHandler, "/app"},
+var suite = fixture.Suite{
+	Layouts: fixture.Layouts,
+	Logins:  []string{"/login", "/native-login"},
+	New:     newApp,
 }
 
-func TestLogoutAndCallback(t *testing.T) {
-	for _, l := range layouts {
-		for _, login := range []string{"/login", "/native-login"} {
-			for _, method := range []string{http.MethodGet, http.MethodPost} {
-				t.Run(string(l.mode)+" "+l.prefix+" "+login+" "+method, func(t *testing.T) {
-					store := fixture.NewStore()
-					app := newApp(fixture.NewMiddleware(t, store, l.prefix), store, l.mode, l.prefix)
-					session := fixture.SignIn(t, app, l.prefix+login)
+func TestLogoutAndCallback(t *testing.T) { suite.LogoutAndCallback(t) }
 
-					resp := fixture.Do(t, app, method, l.prefix+"/logout", session)
-					state := fixture.AssertProviderRedirect(t, resp, l.prefix+"/logout/callback")
-					assert.Len(t, resp.Header.Values("Set-Cookie"), 2, "session and state cookies")
-					fixture.AssertCallback(t, app, resp, state)
-				})
-			}
-		}
-	}
+func TestErrors(t *testing.T) { suite.Errors(t) }
+
+// defaultApp is the app of the layout {AsMiddleware, ""}, signed in.
+func defaultApp(t *testing.T) (http.Handler, *http.Cookie) {
+	store := fixture.NewStore()
+	app := newApp(t, fixture.NewMiddleware(t, store, ""), store, fixture.Layout{Mount: fixture.AsMiddleware})
+	return app, fixture.SignIn(t, app, "/login")
 }
 
 func TestPostFormReturnTo(t *testing.T) {
-	store := fixture.NewStore()
-	app := newApp(fixture.NewMiddleware(t, store, ""), store, asMiddleware, "")
-	session := fixture.SignIn(t, app, "/login")
+	app, session := defaultApp(t)
 
 	form := url.Values{"return_to": {"/goodbye?x=1"}}.Encode()
 	r := fixture.NewRequest(http.MethodPost, "/logout", session)
 	r.Body = io.NopCloser(strings.NewReader(form))
 	r.ContentLength = int64(len(form))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp := fixture.Serve(t, app, r)
+	resp := fixture.Serve(app, r)
 	state := fixture.AssertProviderRedirect(t, resp, "/logout/callback")
 
-	back := fixture.Do(t, app, http.MethodGet, fixture.Callback(t, resp), state)
+	back := fixture.Do(app, http.MethodGet, fixture.Callback(t, resp), state)
 	assert.Equal(t, http.StatusFound, back.StatusCode)
 	assert.Equal(t, "/goodbye?x=1", back.Header.Get("Location"), "return target read from the form body")
-}
-
-func TestErrors(t *testing.T) {
-	for _, l := range layouts {
-		for _, tc := range fixture.ErrorCases {
-			t.Run(string(l.mode)+" "+l.prefix+" "+tc.Name, func(t *testing.T) {
-				store := fixture.NewStore()
-				app := newApp(fixture.NewMiddleware(t, tc.Store(store), l.prefix), store, l.mode, l.prefix)
-				session := fixture.SignIn(t, app, l.prefix+"/login")
-				tc.AssertError(t, fixture.Serve(t, app, tc.Request(l.prefix+"/logout", session)))
-			})
-		}
-	}
 }
 
 func TestSameOriginPostWithOrigin(t *testing.T) {
 	// The Origin check compares Origin with the Host the request was
 	// converted with.
-	store := fixture.NewStore()
-	app := newApp(fixture.NewMiddleware(t, store, ""), store, asMiddleware, "")
-	session := fixture.SignIn(t, app, "/login")
+	app, session := defaultApp(t)
 	r := fixture.NewRequest(http.MethodPost, "/logout", session)
 	r.Header.Del("Sec-Fetch-Site")
 	r.Header.Set("Origin", fixture.AppOrigin)
-	fixture.AssertProviderRedirect(t, fixture.Serve(t, app, r), "/logout/callback")
+	fixture.AssertProviderRedirect(t, fixture.Serve(app, r), "/logout/callback")
 }
 
 func TestHeadersOfEarlierHandlers(t *testing.T) {
@@ -147,9 +123,10 @@ func TestHeadersOfEarlierHandlers(t *testing.T) {
 	})
 	app.Use(fiberlogout.Middleware(fixture.NewMiddleware(t, store, "")))
 	app.Get("/login", adaptor.HTTPHandlerFunc(fixture.Login(store)))
-	session := fixture.SignIn(t, app, "/login")
+	h := handler(t, app)
+	session := fixture.SignIn(t, h, "/login")
 
-	resp := fixture.Do(t, app, http.MethodGet, "/logout", session)
+	resp := fixture.Do(h, http.MethodGet, "/logout", session)
 	fixture.AssertProviderRedirect(t, resp, "/logout/callback")
 	assert.Equal(t, "42", resp.Header.Get("X-Request-Id"), "headers of earlier handlers are kept")
 	assert.Equal(t, []string{"no-store"}, resp.Header.Values("Cache-Control"), "the middleware's header replaces theirs")
@@ -179,7 +156,7 @@ func TestHooksSeeUserContext(t *testing.T) {
 	})
 	app.Use(fiberlogout.Middleware(m))
 
-	resp := fixture.Do(t, app, http.MethodGet, "/logout")
+	resp := fixture.Do(handler(t, app), http.MethodGet, "/logout")
 	assert.Equal(t, http.StatusFound, resp.StatusCode)
 	assert.Equal(t, "request-42", got)
 }
@@ -203,21 +180,7 @@ func TestPassThroughContinuesChain(t *testing.T) {
 		return c.Status(http.StatusTeapot).SendString("hello")
 	})
 
-	resp := fixture.Do(t, app, http.MethodGet, "/hello")
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	assert.Equal(t, http.StatusTeapot, resp.StatusCode)
-	assert.Equal(t, "hello", string(body))
-	assert.Equal(t, "1", resp.Header.Get("X-App"))
-	assert.Empty(t, resp.Header.Get("Cache-Control"), "response untouched")
-	assert.Equal(t, []string{"inner middleware", "handler", "outer after next"}, trace)
-
-	trace = nil
-	resp = fixture.Do(t, app, http.MethodGet, "/logout")
-	assert.Equal(t, http.StatusFound, resp.StatusCode, "no session: local logout")
-	assert.Equal(t, "/", resp.Header.Get("Location"))
-	assert.Equal(t, []string{"outer after next"}, trace, "chain stops at the logout path")
-
-	resp = fixture.Do(t, app, http.MethodGet, "/missing")
-	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "fiber's 404 still applies")
+	fixture.PassThroughContinuesChain(t, handler(t, app), &trace,
+		[]string{"inner middleware", "handler", "outer after next"},
+		[]string{"outer after next"})
 }

@@ -4,11 +4,14 @@ go 1.25
 
 replace github.com/oidc-logout/logout => ../../
 
+replace github.com/oidc-logout/logout/adapters/internal => ../internal
+
 require (
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/gorilla/securecookie v1.1.2
 	github.com/gorilla/sessions v1.4.0
 	github.com/oidc-logout/logout v0.0.0-00010101000000-000000000000
+	github.com/oidc-logout/logout/adapters/internal v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 	github.com/valyala/fasthttp v1.51.0
 )
