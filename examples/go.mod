@@ -87,3 +87,5 @@ replace github.com/oidc-logout/logout/adapters/echo => ../adapters/echo
 replace github.com/oidc-logout/logout/adapters/fiber => ../adapters/fiber
 
 replace github.com/oidc-logout/logout/backchannel => ../backchannel
+
+replace github.com/oidc-logout/logout/adapters/internal => ../adapters/internal
