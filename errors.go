@@ -40,44 +40,47 @@ var (
 	ErrNoEndSessionEndpoint = errors.New("logout: provider has no end_session_endpoint")
 )
 
+// errorResponses gives, for each sentinel error, the status and the public
+// message of DefaultErrorHandler. The first match wins: a revocation error
+// that also wraps ErrDiscovery still tells the user they are signed in.
+var errorResponses = []struct {
+	err    error
+	status int
+	msg    string
+}{
+	{ErrCrossSite, http.StatusForbidden, "cross-site logout request refused"},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method not allowed"},
+	{ErrPrefetch, http.StatusServiceUnavailable, "logout is not prefetched; open the link to log out"},
+	{ErrInvalidState, http.StatusBadRequest, "invalid or expired logout state"},
+	{ErrRevocation, http.StatusBadGateway, "identity provider could not revoke your tokens; you are still signed in, please try again"},
+	{ErrDiscovery, http.StatusBadGateway, "identity provider unavailable; you are signed out of this site"},
+	{ErrNoEndSessionEndpoint, http.StatusBadGateway, "identity provider unavailable; you are signed out of this site"},
+}
+
+// errorResponse returns the status and public message for err.
+func errorResponse(err error) (int, string) {
+	for _, r := range errorResponses {
+		if errors.Is(err, r.err) {
+			return r.status, r.msg
+		}
+	}
+	return http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)
+}
+
 // DefaultErrorHandler is the ErrorHandler used when Config.ErrorHandler is
 // nil. It answers with the status StatusCode gives for err and a short
 // plain-text message. It never writes err's text, which may carry details
 // meant for logs only.
 func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
-	status := StatusCode(err)
-	msg := http.StatusText(status)
-	switch {
-	case errors.Is(err, ErrCrossSite):
-		msg = "cross-site logout request refused"
-	case errors.Is(err, ErrInvalidState):
-		msg = "invalid or expired logout state"
-	case errors.Is(err, ErrRevocation):
-		msg = "identity provider could not revoke your tokens; you are still signed in, please try again"
-	case status == http.StatusBadGateway:
-		msg = "identity provider unavailable; you are signed out of this site"
-	}
+	status, msg := errorResponse(err)
 	http.Error(w, msg, status)
 }
 
 // StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
-// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch, 400 for
-// ErrInvalidState, 502 for ErrDiscovery, ErrNoEndSessionEndpoint and
-// ErrRevocation, and
-// 500 for anything else.
+// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch,
+// 400 for ErrInvalidState, 502 for ErrRevocation, ErrDiscovery and
+// ErrNoEndSessionEndpoint, and 500 for anything else.
 func StatusCode(err error) int {
-	switch {
-	case errors.Is(err, ErrCrossSite):
-		return http.StatusForbidden
-	case errors.Is(err, ErrMethodNotAllowed):
-		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrPrefetch):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, ErrInvalidState):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrDiscovery), errors.Is(err, ErrNoEndSessionEndpoint), errors.Is(err, ErrRevocation):
-		return http.StatusBadGateway
-	default:
-		return http.StatusInternalServerError
-	}
+	status, _ := errorResponse(err)
+	return status
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -661,5 +662,27 @@ func TestStatusCode(t *testing.T) {
 		errors.New("other"):     500,
 	} {
 		assert.Equal(t, want, StatusCode(err), err.Error())
+	}
+}
+
+func TestDefaultErrorHandlerMessages(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+		body   string
+	}{
+		{fmt.Errorf("wrapped: %w", ErrCrossSite), 403, "cross-site logout request refused"},
+		{ErrInvalidState, 400, "invalid or expired logout state"},
+		{fmt.Errorf("%w: %w", ErrRevocation, ErrDiscovery), 502, "you are still signed in"},
+		{ErrDiscovery, 502, "you are signed out of this site"},
+		{fmt.Errorf("%w: token abc.def.ghi", ErrSessionSave), 500, "Internal Server Error"},
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		DefaultErrorHandler(w, httptest.NewRequest(http.MethodGet, "/logout", nil), tt.err)
+		assert.Equal(t, tt.status, w.Code, tt.err.Error())
+		assert.Contains(t, w.Body.String(), tt.body)
+		assert.NotContains(t, w.Body.String(), "abc.def.ghi", "error text is never shown")
+		assert.Equal(t, "text/plain; charset=utf-8", w.Header().Get("Content-Type"))
 	}
 }
