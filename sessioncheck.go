@@ -144,6 +144,17 @@ func (m *Middleware) CheckSession(w http.ResponseWriter, r *http.Request) *http.
 	return m.checkSession(w, r)
 }
 
+// SessionCheckCookie returns the name of the session cookie when
+// Config.SessionCheck is on, and "" when it is off. An adapter for a
+// server that is not net/http (fiber) builds an *http.Request for
+// CheckSession only for requests that carry this cookie.
+func (m *Middleware) SessionCheckCookie() string {
+	if m.check == nil {
+		return ""
+	}
+	return m.sessionName
+}
+
 // checkSession looks the request's session up in the revocation store and
 // returns the request next should see: r itself, or a copy without the
 // session when it is revoked (or the store failed and the policy is

@@ -396,3 +396,11 @@ func TestCheckSessionForAdapters(t *testing.T) {
 	off := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = nil })
 	assert.Same(t, r, off.CheckSession(httptest.NewRecorder(), r))
 }
+
+func TestSessionCheckCookie(t *testing.T) {
+	store := newCookieStore()
+	off := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = nil })
+	assert.Empty(t, off.SessionCheckCookie())
+	on := newCheckedMiddleware(t, store, nil)
+	assert.Equal(t, bcSession, on.SessionCheckCookie())
+}

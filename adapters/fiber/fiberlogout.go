@@ -33,15 +33,19 @@ import (
 )
 
 // Middleware returns a fiber middleware that serves the logout path and
-// the callback path of m, and calls c.Next for every other request.
-//
-// Other requests are not converted to net/http, so Config.SessionCheck
-// (back-channel logout, replay tombstones) is not applied to them: an app
-// on fiber checks sessions where it reads them, with m.CheckSession on the
-// *http.Request it builds for gorilla/sessions.
+// the callback path of m, and calls c.Next for every other request. Those
+// are passed on unconverted after one path comparison, unless
+// Config.SessionCheck is on and they carry the session cookie: then the
+// session is checked, and a revoked one is expired and its cookie taken
+// out of the request, so that the handlers after it see it signed out.
 func Middleware(m *logout.Middleware) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if !m.Handles(c.Path()) {
+			if name := m.SessionCheckCookie(); name != "" && c.Cookies(name) != "" {
+				if err := checkSession(m, c, name); err != nil {
+					return err
+				}
+			}
 			return c.Next()
 		}
 		return serve(m, c)
@@ -68,6 +72,22 @@ func serve(m *logout.Middleware, c *fiber.Ctx) error {
 	w := &responseWriter{c: c, header: make(http.Header)}
 	m.ServeHTTP(w, r)
 	w.WriteHeader(http.StatusOK) // no-op unless nothing was written
+	return nil
+}
+
+// checkSession runs m's session check on a net/http copy of the request.
+// The check's Set-Cookie headers go to fiber's response; when the session
+// was revoked, its cookie is deleted from fiber's request.
+func checkSession(m *logout.Middleware, c *fiber.Ctx, name string) error {
+	r, err := toHTTPRequest(c)
+	if err != nil {
+		return err
+	}
+	w := &responseWriter{c: c, header: make(http.Header)}
+	if m.CheckSession(w, r) != r {
+		c.Request().Header.DelCookie(name)
+	}
+	w.copyHeaders()
 	return nil
 }
 
@@ -126,6 +146,12 @@ func (w *responseWriter) WriteHeader(status int) {
 		return
 	}
 	w.wroteHeader = true
+	w.copyHeaders()
+	w.c.Status(status)
+}
+
+// copyHeaders copies the headers to fiber's response.
+func (w *responseWriter) copyHeaders() {
 	h := &w.c.Response().Header
 	for k, vs := range w.header {
 		for i, v := range vs {
@@ -136,7 +162,6 @@ func (w *responseWriter) WriteHeader(status int) {
 			}
 		}
 	}
-	w.c.Status(status)
 }
 
 // Write appends b to the response body.

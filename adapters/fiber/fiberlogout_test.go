@@ -184,3 +184,16 @@ func TestPassThroughContinuesChain(t *testing.T) {
 		[]string{"inner middleware", "handler", "outer after next"},
 		[]string{"outer after next"})
 }
+
+// TestSessionCheckOnPassThrough: with Config.SessionCheck on, a copy of the
+// session cookie taken before the logout is signed out, and expired, on
+// the routes after the middleware, also when they read the session through
+// fiber's adaptor.
+func TestSessionCheckOnPassThrough(t *testing.T) {
+	store := fixture.NewStore()
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Use(fiberlogout.Middleware(fixture.NewSessionCheckMiddleware(t, store)))
+	app.Get("/login", adaptor.HTTPHandlerFunc(fixture.Login(store)))
+	app.Get("/me", adaptor.HTTPHandlerFunc(fixture.Me(store)))
+	fixture.SessionCheckOnPassThrough(t, handler(t, app))
+}
