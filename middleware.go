@@ -376,6 +376,8 @@ type wrapped struct {
 	next http.Handler
 }
 
+// ServeHTTP serves the logout and callback paths and passes every other
+// request to next, after the session check when it is on.
 func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	switch p := r.URL.Path; {
