@@ -19,9 +19,9 @@ const (
 	defaultHTTPTimeout    = 10 * time.Second
 )
 
-// ProviderMetadata is the part of an OpenID Provider's discovery document
+// providerMetadata is the part of an OpenID Provider's discovery document
 // (OpenID Connect Discovery 1.0) that logout uses.
-type ProviderMetadata struct {
+type providerMetadata struct {
 	Issuer             string `json:"issuer"`
 	EndSessionEndpoint string `json:"end_session_endpoint"`
 	RevocationEndpoint string `json:"revocation_endpoint"`
@@ -42,7 +42,7 @@ type discoverer struct {
 	now     func() time.Time
 
 	mu         sync.Mutex
-	meta       *ProviderMetadata
+	meta       *providerMetadata
 	expires    time.Time
 	lastErr    error
 	retryFrom  time.Time
@@ -60,7 +60,7 @@ func newDiscoverer(issuer string, client *http.Client, timeout time.Duration) *d
 
 // metadata returns the cached document, fetching it when it is missing or
 // stale.
-func (d *discoverer) metadata(ctx context.Context) (*ProviderMetadata, error) {
+func (d *discoverer) metadata(ctx context.Context) (*providerMetadata, error) {
 	d.mu.Lock()
 	now := d.now()
 	if d.meta != nil {
@@ -88,7 +88,7 @@ func (d *discoverer) metadata(ctx context.Context) (*ProviderMetadata, error) {
 // record stores the outcome of a fetch started at now and returns the
 // document to use: the fresh one, or the last good one when the fetch
 // failed. d.mu must be held.
-func (d *discoverer) record(fresh *ProviderMetadata, err error, now time.Time) (*ProviderMetadata, error) {
+func (d *discoverer) record(fresh *providerMetadata, err error, now time.Time) (*providerMetadata, error) {
 	if err != nil {
 		d.lastErr, d.retryFrom = err, now.Add(discoveryRetryBackoff)
 		if d.meta != nil {
@@ -100,7 +100,7 @@ func (d *discoverer) record(fresh *ProviderMetadata, err error, now time.Time) (
 	return fresh, nil
 }
 
-func (d *discoverer) fetch(ctx context.Context) (*ProviderMetadata, error) {
+func (d *discoverer) fetch(ctx context.Context) (*providerMetadata, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	wellKnown := d.issuer + "/.well-known/openid-configuration"
@@ -117,7 +117,7 @@ func (d *discoverer) fetch(ctx context.Context) (*ProviderMetadata, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%w: GET %s: status %d", ErrDiscovery, wellKnown, resp.StatusCode)
 	}
-	var meta ProviderMetadata
+	var meta providerMetadata
 	body := io.LimitReader(resp.Body, maxDiscoveryBytes+1)
 	data, err := io.ReadAll(body)
 	if err != nil {

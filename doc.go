@@ -28,6 +28,15 @@
 //     user is logged out;
 //   - tokens and states are never logged.
 //
+// Back-end logout is opt-in: Config.Revocation revokes the session's tokens
+// at the provider (RFC 7009; a Revoker also works alone), and
+// Config.SessionCheck looks every session up in a Revocations store, once
+// per request, so that sessions the provider ended through back-channel
+// logout (module github.com/oidc-logout/logout/backchannel), or copies of a
+// cookie replayed after a logout, are signed out. The store is in memory
+// (NewMemoryRevocations) or shared by several instances in Redis (module
+// github.com/oidc-logout/logout/redisstore).
+//
 // BuildURL, GenAuthEndpoint and NewState are the pure building blocks, for
 // apps that want to write the handler themselves.
 package logout
