@@ -3,8 +3,6 @@ package logout_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -26,14 +24,10 @@ const (
 	bcClient  = "client-1"
 )
 
-// unsignedJWT returns a JWT-shaped string with claims as payload. The
-// session check reads the payload only.
+// unsignedJWT returns a JWT-shaped string with claims as payload.
 func unsignedJWT(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	payload, err := json.Marshal(claims)
-	require.NoError(t, err)
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc(payload) + "." + enc([]byte("sig"))
+	return logout.FakeJWTForTest(t, claims)
 }
 
 func newCookieStore() *sessions.CookieStore {

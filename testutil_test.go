@@ -1,6 +1,8 @@
 package logout
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -37,4 +39,14 @@ func ResponseCookieForTest(resp *http.Response, name string) *http.Cookie {
 		}
 	}
 	return found
+}
+
+// FakeJWTForTest returns a JWT-shaped string with claims as its payload
+// and no valid signature: the session check reads the payload only.
+func FakeJWTForTest(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	require.NoError(t, err)
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc(payload) + "." + enc([]byte("sig"))
 }

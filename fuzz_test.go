@@ -1,0 +1,88 @@
+package logout
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// FuzzStateCookie checks that any value the state cookie is issued with
+// parses back to the same state and return target, and that parsing any
+// cookie value never panics.
+func FuzzStateCookie(f *testing.F) {
+	f.Add("s1", "/account?tab=1", "s1.L2FjY291bnQ")
+	f.Add("AAAA", "", ".")
+	f.Add("x", "//evil.com", "x.%%%")
+	sc, err := newStateCookie(StateCookieConfig{}, "/logout/callback", true)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, state, returnTo, raw string) {
+		_, _, _ = parseStateCookie(raw)
+		if state == "" || strings.Contains(state, ".") {
+			return // states are base64url: never empty, never a dot
+		}
+		c := sc.issue(state, returnTo)
+		gotState, gotReturnTo, ok := parseStateCookie(c.Value)
+		if !ok || gotState != state || gotReturnTo != returnTo {
+			t.Fatalf("issue(%q, %q) parsed back as (%q, %q, %v)", state, returnTo, gotState, gotReturnTo, ok)
+		}
+	})
+}
+
+// FuzzIDTokenClaims checks that reading the claims of whatever a session
+// holds as its id_token never panics, and that a well-formed token gives
+// back its claims.
+func FuzzIDTokenClaims(f *testing.F) {
+	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2ln", "user-1", "sid-1", int64(1700000000))
+	f.Add("a.b.c", "", "", int64(0))
+	f.Add("..", "\x00", "é", int64(-1))
+	f.Fuzz(func(t *testing.T, raw, sub, sid string, iat int64) {
+		_ = idTokenClaims(raw, true)
+		if !utf8.ValidString(sub) || !utf8.ValidString(sid) || iat <= 0 || iat > 1<<40 {
+			return
+		}
+		tok := FakeJWTForTest(t, map[string]any{"sub": sub, "sid": sid, "iat": iat})
+		cl := idTokenClaims(tok, true)
+		if cl.Subject != sub || cl.SID != sid || !cl.IssuedAt.Equal(time.Unix(iat, 0)) || cl.TokenHash == "" {
+			t.Fatalf("claims of %q: got %+v", tok, cl)
+		}
+	})
+}
+
+// FuzzCrossSiteCheck checks the cross-site rule for any header values:
+// a request passes only when it is same-origin, typed, trusted, or sent by
+// a client without either header.
+func FuzzCrossSiteCheck(f *testing.F) {
+	f.Add("same-origin", "")
+	f.Add("cross-site", "https://evil.example")
+	f.Add("", "https://app.example.com")
+	f.Add("", "null")
+	f.Add("same-site", "https://portal.example.com")
+	m, err := New(testConfig(newTestStore(), func(c *Config) { c.TrustedOrigins = []string{"https://portal.example.com"} }))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, fetchSite, origin string) {
+		r := httptest.NewRequest(http.MethodPost, "https://app.example.com/logout", nil)
+		r.Header["Sec-Fetch-Site"] = []string{fetchSite}
+		r.Header["Origin"] = []string{origin}
+		err := m.checkCrossSite(r)
+		trusted := strings.EqualFold(origin, "https://portal.example.com")
+		var want bool // want: the request passes
+		switch fetchSite {
+		case "same-origin", "none":
+			want = true
+		case "":
+			want = origin == "" || strings.EqualFold(origin, "https://app.example.com") || trusted
+		default:
+			want = trusted
+		}
+		if (err == nil) != want {
+			t.Fatalf("Sec-Fetch-Site %q, Origin %q: passed=%v, want %v", fetchSite, origin, err == nil, want)
+		}
+	})
+}
