@@ -32,17 +32,36 @@ func appListener(t *testing.T) (net.Listener, *url.URL) {
 // warnings and errors go to logs.
 func serveDemoApp(t *testing.T, ln net.Listener, appURL *url.URL, issuer, clientID, secret string, logs *logRecorder) *demoapp.App {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
-	app, err := demoapp.New(ctx, demoapp.Config{
+	app := newDemoApp(t, demoConfig(appURL, issuer, clientID, secret, logs))
+	serveOn(t, ln, app)
+	return app
+}
+
+// demoConfig is the demo app's configuration for the provider at issuer.
+func demoConfig(appURL *url.URL, issuer, clientID, secret string, logs *logRecorder) demoapp.Config {
+	return demoapp.Config{
 		Issuer:       issuer,
 		ClientID:     clientID,
 		ClientSecret: secret,
 		BaseURL:      appURL.String(),
 		Logger:       slog.New(logs),
-	})
+	}
+}
+
+// newDemoApp builds the demo app, which discovers its provider.
+func newDemoApp(t *testing.T, cfg demoapp.Config) *demoapp.App {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	app, err := demoapp.New(ctx, cfg)
 	require.NoError(t, err, "demoapp.New")
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	return app
+}
+
+// serveOn serves h on ln until the test ends.
+func serveOn(t *testing.T, ln net.Listener, h http.Handler) {
+	t.Helper()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -51,7 +70,6 @@ func serveDemoApp(t *testing.T, ln net.Listener, appURL *url.URL, issuer, client
 			t.Errorf("demo app server: %v", err)
 		}
 	})
-	return app
 }
 
 // demoInterop returns the flow's description of the demo app.

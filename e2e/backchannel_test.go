@@ -7,9 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -226,27 +224,10 @@ func (r *answerRecorder) Write(p []byte) (int, error) {
 // behind backChannelCalls.observe, and stops it when the test ends.
 func serveBackChannelDemo(t *testing.T, ln net.Listener, appURL *url.URL, issuer, clientID, secret string, logs *logRecorder) *backChannelCalls {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
-	app, err := demoapp.New(ctx, demoapp.Config{
-		Issuer:       issuer,
-		ClientID:     clientID,
-		ClientSecret: secret,
-		BaseURL:      appURL.String(),
-		Logger:       slog.New(logs),
-		BackChannel:  true,
-	})
-	require.NoError(t, err, "demoapp.New")
+	cfg := demoConfig(appURL, issuer, clientID, secret, logs)
+	cfg.BackChannel = true
 	calls := &backChannelCalls{}
-	srv := &http.Server{Handler: calls.observe(app), ReadHeaderTimeout: 5 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("demo app server: %v", err)
-		}
-	})
+	serveOn(t, ln, calls.observe(newDemoApp(t, cfg)))
 	return calls
 }
 
