@@ -39,11 +39,13 @@ func (m *Middleware) isTrusted(origin string) bool {
 	return ok
 }
 
-// originHost returns the host[:port] of an Origin header value
-// ("https://app.example.com:8443"), or "" when it has no scheme.
+// originHost returns the host[:port] of an http or https Origin header
+// value ("https://app.example.com:8443"), or "" for anything else: a
+// missing or other scheme, "null", or a value with a path or userinfo.
 func originHost(origin string) string {
-	_, host, ok := strings.Cut(origin, "://")
-	if !ok || strings.ContainsAny(host, "/?#@") {
+	scheme, host, ok := strings.Cut(origin, "://")
+	if !ok || !(strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http")) ||
+		strings.ContainsAny(host, "/?#@") {
 		return ""
 	}
 	return host

@@ -62,6 +62,9 @@ func FuzzCrossSiteCheck(f *testing.F) {
 	f.Add("", "https://app.example.com")
 	f.Add("", "null")
 	f.Add("same-site", "https://portal.example.com")
+	f.Add("", "://app.example.com")
+	f.Add("", "ftp://app.example.com")
+	f.Add("", "HTTP://APP.example.com")
 	m, err := New(testConfig(newTestStore(), func(c *Config) { c.TrustedOrigins = []string{"https://portal.example.com"} }))
 	if err != nil {
 		f.Fatal(err)
@@ -77,7 +80,8 @@ func FuzzCrossSiteCheck(f *testing.F) {
 		case "same-origin", "none":
 			want = true
 		case "":
-			want = origin == "" || strings.EqualFold(origin, "https://app.example.com") || trusted
+			want = origin == "" || trusted ||
+				strings.EqualFold(origin, "https://app.example.com") || strings.EqualFold(origin, "http://app.example.com")
 		default:
 			want = trusted
 		}

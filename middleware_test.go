@@ -311,6 +311,8 @@ func TestCrossSiteRequests(t *testing.T) {
 		{"same-site subdomain", "POST", "same-site", "https://blog.app.example.com", nil, true},
 		{"foreign Origin, old browser", "POST", "", "https://evil.example", nil, true},
 		{"null Origin", "POST", "", "null", nil, true},
+		{"same host Origin without scheme", "POST", "", "://app.example.com", nil, true},
+		{"same host Origin with other scheme", "POST", "", "ftp://app.example.com", nil, true},
 		{"trusted origin", "POST", "cross-site", "https://portal.example.com", func(c *Config) {
 			c.TrustedOrigins = []string{"https://portal.example.com"}
 		}, false},
