@@ -30,6 +30,10 @@ var (
 	// ErrSessionSave means the session could not be cleared; the user is
 	// not logged out.
 	ErrSessionSave = errors.New("logout: clearing the session failed")
+	// ErrTombstone means the tombstone of a stateless session could not be
+	// recorded at logout and SessionCheckConfig.TombstoneFailClosed is
+	// set; the user is not logged out.
+	ErrTombstone = errors.New("logout: recording the session tombstone failed")
 	// ErrHook means Config.BeforeLogout returned an error.
 	ErrHook = errors.New("logout: BeforeLogout hook failed")
 	// ErrDiscovery means the provider's discovery document could not be
@@ -53,6 +57,7 @@ var errorResponses = []struct {
 	{ErrPrefetch, http.StatusServiceUnavailable, "logout is not prefetched; open the link to log out"},
 	{ErrInvalidState, http.StatusBadRequest, "invalid or expired logout state"},
 	{ErrRevocation, http.StatusBadGateway, "identity provider could not revoke your tokens; you are still signed in, please try again"},
+	{ErrTombstone, http.StatusServiceUnavailable, "logout could not be completed; you are still signed in, please try again"},
 	{ErrDiscovery, http.StatusBadGateway, "identity provider unavailable; you are signed out of this site"},
 	{ErrNoEndSessionEndpoint, http.StatusBadGateway, "identity provider unavailable; you are signed out of this site"},
 }
@@ -77,8 +82,8 @@ func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 }
 
 // StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
-// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch,
-// 400 for ErrInvalidState, 502 for ErrRevocation, ErrDiscovery and
+// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch
+// and ErrTombstone, 400 for ErrInvalidState, 502 for ErrRevocation, ErrDiscovery and
 // ErrNoEndSessionEndpoint, and 500 for anything else.
 func StatusCode(err error) int {
 	status, _ := errorResponse(err)

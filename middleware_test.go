@@ -657,6 +657,7 @@ func TestStatusCode(t *testing.T) {
 		ErrCrossSite:            403,
 		ErrMethodNotAllowed:     405,
 		ErrPrefetch:             503,
+		ErrTombstone:            503,
 		ErrInvalidState:         400,
 		ErrDiscovery:            502,
 		ErrNoEndSessionEndpoint: 502,
@@ -677,6 +678,7 @@ func TestDefaultErrorHandlerMessages(t *testing.T) {
 		{ErrInvalidState, 400, "invalid or expired logout state"},
 		{fmt.Errorf("%w: %w", ErrRevocation, ErrDiscovery), 502, "you are still signed in"},
 		{ErrDiscovery, 502, "you are signed out of this site"},
+		{fmt.Errorf("%w: store down", ErrTombstone), 503, "you are still signed in"},
 		{fmt.Errorf("%w: token abc.def.ghi", ErrSessionSave), 500, "Internal Server Error"},
 	}
 	for _, tt := range tests {

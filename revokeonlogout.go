@@ -109,7 +109,7 @@ func (m *Middleware) beforeClear(r *http.Request, sess *sessions.Session) error 
 		}
 	}
 	if m.check != nil {
-		m.check.tombstone(r, sess, m.logger)
+		return m.check.tombstone(r, sess, m.logger)
 	}
 	return nil
 }

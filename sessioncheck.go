@@ -55,6 +55,13 @@ type SessionCheckConfig struct {
 	// Options.MaxAge when positive, 30 days otherwise. It must be at least
 	// as long as a replayed cookie could still be decoded.
 	TombstoneTTL time.Duration
+	// TombstoneFailClosed makes a logout whose tombstone cannot be
+	// recorded stop before the session is cleared: the user stays signed
+	// in and sees an error wrapping ErrTombstone (503 by default), and can
+	// try again. By default the failure is logged and the logout goes on,
+	// so the cookie is cleared but a copy taken before it would still
+	// decode.
+	TombstoneFailClosed bool
 
 	// FailOpen lets a request through with its session when Revocations
 	// fails (the failure is logged). By default the check fails closed:
@@ -92,8 +99,10 @@ type sessionCheck struct {
 	idKey      string
 	ttl        time.Duration
 	failOpen   bool
-	timeout    time.Duration
-	issuer     string
+	// tombstoneFailClosed: see SessionCheckConfig.TombstoneFailClosed.
+	tombstoneFailClosed bool
+	timeout             time.Duration
+	issuer              string
 }
 
 // validateSessionCheck sets up cfg.SessionCheck, if any.
@@ -109,14 +118,15 @@ func (m *Middleware) validateSessionCheck(cfg *Config) error {
 		return errors.New("Config.SessionCheck: TombstoneTTL and Timeout must not be negative")
 	}
 	c := &sessionCheck{
-		store:      sc.Revocations,
-		claims:     sc.Claims,
-		sessionIDs: sc.SessionIDs,
-		idKey:      orDefault(sc.SessionIDKey, defaultSessionIDKey),
-		ttl:        sc.TombstoneTTL,
-		failOpen:   sc.FailOpen,
-		timeout:    sc.Timeout,
-		issuer:     cfg.Issuer,
+		store:               sc.Revocations,
+		claims:              sc.Claims,
+		sessionIDs:          sc.SessionIDs,
+		idKey:               orDefault(sc.SessionIDKey, defaultSessionIDKey),
+		ttl:                 sc.TombstoneTTL,
+		failOpen:            sc.FailOpen,
+		tombstoneFailClosed: sc.TombstoneFailClosed,
+		timeout:             sc.Timeout,
+		issuer:              cfg.Issuer,
 	}
 	if c.timeout == 0 {
 		c.timeout = defaultCheckTimeout
@@ -320,17 +330,11 @@ func (m *Middleware) InitSession(s *sessions.Session) error {
 
 // tombstone records, at logout, that the session's id and login are
 // revoked, so that a replayed copy of its cookie is signed out. A failure
-// is logged: the logout goes on, since the cookie is cleared anyway.
-func (c *sessionCheck) tombstone(r *http.Request, sess *sessions.Session, logger *slog.Logger) {
+// is logged; it is returned, and stops the logout, only when
+// TombstoneFailClosed is set.
+func (c *sessionCheck) tombstone(r *http.Request, sess *sessions.Session, logger *slog.Logger) error {
 	if !c.sessionIDs {
-		return
-	}
-	ttl := c.ttl
-	if ttl == 0 {
-		ttl = defaultTombstoneTTL
-		if sess.Options != nil && sess.Options.MaxAge > 0 {
-			ttl = time.Duration(sess.Options.MaxAge) * time.Second
-		}
+		return nil
 	}
 	var keys []string
 	if id, _ := sess.Values[c.idKey].(string); id != "" {
@@ -341,11 +345,28 @@ func (c *sessionCheck) tombstone(r *http.Request, sess *sessions.Session, logger
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.timeout)
 	defer cancel()
+	ttl := c.tombstoneTTL(sess)
 	for _, k := range keys {
 		if err := c.store.Revoke(ctx, k, time.Now(), ttl); err != nil {
 			logger.LogAttrs(r.Context(), slog.LevelError, "logout: recording the session tombstone failed",
 				slog.String("error", err.Error()))
+			if c.tombstoneFailClosed {
+				return fmt.Errorf("%w: %w", ErrTombstone, err)
+			}
 		}
+	}
+	return nil
+}
+
+// tombstoneTTL is how long the tombstones of sess are kept.
+func (c *sessionCheck) tombstoneTTL(sess *sessions.Session) time.Duration {
+	switch {
+	case c.ttl > 0:
+		return c.ttl
+	case sess.Options != nil && sess.Options.MaxAge > 0:
+		return time.Duration(sess.Options.MaxAge) * time.Second
+	default:
+		return defaultTombstoneTTL
 	}
 }
 

@@ -261,6 +261,48 @@ func TestSessionCheckReplayedCookieAfterLogout(t *testing.T) {
 	assert.NotEmpty(t, seen.IDToken)
 }
 
+func TestSessionCheckTombstoneFailure(t *testing.T) {
+	for _, failClosed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default logs out", true: "fail closed"}[failClosed], func(t *testing.T) {
+			store := newCookieStore()
+			revs := newCounting()
+			var logs bytes.Buffer
+			var handled error
+			m := newCheckedMiddleware(t, store, func(c *logout.Config) {
+				c.SessionCheck.Revocations, c.SessionCheck.SessionIDs = revs, true
+				c.SessionCheck.TombstoneFailClosed = failClosed
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+					handled = err
+					logout.DefaultErrorHandler(w, r, err)
+				}
+			})
+			tok := unsignedJWT(t, map[string]any{"sub": "alice"})
+			cookie := saveSession(t, store, map[any]any{"id_token": tok, "logout_session_id": "id-1"})
+			revs.fail.Store(true)
+
+			resp := get(m.Wrap(http.NotFoundHandler()), "/logout", cookie)
+			assert.Contains(t, logs.String(), "tombstone failed")
+			assert.NotContains(t, logs.String(), tok)
+			if !failClosed {
+				assert.Equal(t, http.StatusFound, resp.StatusCode)
+				assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
+				assert.NoError(t, handled)
+				return
+			}
+			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+			assert.ErrorIs(t, handled, logout.ErrTombstone)
+			assert.ErrorIs(t, handled, errStoreDown)
+			assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "the session is left as it was")
+
+			revs.fail.Store(false)
+			resp = get(m.Wrap(http.NotFoundHandler()), "/logout", cookie)
+			assert.Equal(t, http.StatusFound, resp.StatusCode, "the retry logs out")
+			assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
+		})
+	}
+}
+
 func TestSessionCheckInitSession(t *testing.T) {
 	store := newCookieStore()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.SessionIDs = true })
