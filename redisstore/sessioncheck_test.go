@@ -27,7 +27,7 @@ type app struct {
 	handler http.Handler
 }
 
-func newApp(t *testing.T, srv *redistest.Server, prefix string, failOpen bool) *app {
+func newApp(t *testing.T, srv *redistest.Server, prefix string, failOpen bool, opts ...func(*logout.SessionCheckConfig)) *app {
 	t.Helper()
 	a := &app{store: sessions.NewCookieStore(hashKey)}
 	a.m = newMiddleware(t, a.store, func(c *logout.Config) {
@@ -36,6 +36,9 @@ func newApp(t *testing.T, srv *redistest.Server, prefix string, failOpen bool) *
 			SessionIDs:  true,
 			FailOpen:    failOpen,
 			Timeout:     300 * time.Millisecond,
+		}
+		for _, opt := range opts {
+			opt(c.SessionCheck)
 		}
 	})
 	a.handler = a.m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -136,24 +139,40 @@ func TestSessionCheckRedisDown(t *testing.T) {
 }
 
 // TestSessionCheckTombstoneWriteFailure pins a limit of stateless
-// stores: when Redis refuses the tombstone at logout, the logout still
-// clears the browser's cookie, but a copy of the cookie taken before it
-// is accepted again. (A Redis without persistence that restarts loses
-// every tombstone the same way.)
+// stores: when Redis refuses the tombstone at logout, the logout by
+// default still clears the browser's cookie, but a copy of the cookie
+// taken before it is accepted again. (A Redis without persistence that
+// restarts loses every tombstone the same way.) TombstoneFailClosed
+// refuses such a logout instead, and the retry works once Redis writes.
 func TestSessionCheckTombstoneWriteFailure(t *testing.T) {
-	ctx := context.Background()
-	srv := redistest.Start(t)
-	a := newApp(t, srv, "lost:", false)
-	cookie := a.login(t, time.Now().Add(-time.Minute))
-	admin := srv.NewClient()
-	// Reads keep working; writes fail with NOREPLICAS.
-	require.NoError(t, admin.ConfigSet(ctx, "min-replicas-to-write", "1").Err())
-	require.ErrorContains(t, redisstore.NewRevocations(admin, "lost:").Revoke(ctx, "probe", time.Now(), time.Minute), "NOREPLICAS")
+	for _, failClosed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("TombstoneFailClosed=%v", failClosed), func(t *testing.T) {
+			ctx := context.Background()
+			srv := redistest.Start(t)
+			a := newApp(t, srv, "lost:", false, func(c *logout.SessionCheckConfig) { c.TombstoneFailClosed = failClosed })
+			cookie := a.login(t, time.Now().Add(-time.Minute))
+			admin := srv.NewClient()
+			// Reads keep working; writes fail with NOREPLICAS.
+			require.NoError(t, admin.ConfigSet(ctx, "min-replicas-to-write", "1").Err())
+			require.ErrorContains(t, redisstore.NewRevocations(admin, "lost:").Revoke(ctx, "probe", time.Now(), time.Minute), "NOREPLICAS")
 
-	w := a.get(t, "/logout", cookie)
-	assert.Equal(t, http.StatusFound, w.Code, "the logout itself goes on")
-	assert.Equal(t, -1, setCookies(w)[sessionName].MaxAge)
+			w := a.get(t, "/logout", cookie)
+			if failClosed {
+				assert.Equal(t, http.StatusServiceUnavailable, w.Code, "the logout is refused")
+				assert.NotContains(t, setCookies(w), sessionName, "the session is left as it was")
+			} else {
+				assert.Equal(t, http.StatusFound, w.Code, "the logout itself goes on")
+				assert.Equal(t, -1, setCookies(w)[sessionName].MaxAge)
+			}
 
-	require.NoError(t, admin.ConfigSet(ctx, "min-replicas-to-write", "0").Err())
-	assert.Equal(t, "in", a.get(t, "/", cookie).Body.String(), "no tombstone: the replayed cookie is accepted")
+			require.NoError(t, admin.ConfigSet(ctx, "min-replicas-to-write", "0").Err())
+			if !failClosed {
+				assert.Equal(t, "in", a.get(t, "/", cookie).Body.String(), "no tombstone: the replayed cookie is accepted")
+				return
+			}
+			assert.Equal(t, "in", a.get(t, "/", cookie).Body.String(), "still signed in, as the error said")
+			require.Equal(t, http.StatusFound, a.get(t, "/logout", cookie).Code, "the retry logs out")
+			assert.Equal(t, "out", a.get(t, "/", cookie).Body.String(), "the replayed cookie is signed out")
+		})
+	}
 }
