@@ -50,6 +50,20 @@ func BenchmarkPassThroughWrapped(b *testing.B) {
 	benchmarkHandler(b, m.Wrap(okHandler), httptest.NewRequest(http.MethodGet, "/dashboard", nil))
 }
 
+// BenchmarkPassThroughBareStruct is the floor for
+// BenchmarkPassThroughWrappedStruct: a handler that is a struct, not an
+// http.HandlerFunc (a router, say).
+func BenchmarkPassThroughBareStruct(b *testing.B) {
+	benchmarkHandler(b, teapot{}, httptest.NewRequest(http.MethodGet, "/dashboard", nil))
+}
+
+// BenchmarkPassThroughWrappedStruct is the same handler behind Wrap, which
+// then calls next through its ServeHTTP method.
+func BenchmarkPassThroughWrappedStruct(b *testing.B) {
+	m := newTestMiddleware(b, newTestStore(), nil)
+	benchmarkHandler(b, m.Wrap(teapot{}), httptest.NewRequest(http.MethodGet, "/dashboard", nil))
+}
+
 // helloHandler is a small but real handler: a header and a short body.
 var helloHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -363,33 +363,53 @@ func (m *Middleware) validateOrigins(cfg *Config) error {
 }
 
 // Wrap returns a handler that serves the logout path (and the callback
-// path) and passes every other request to next untouched.
+// path) and passes every other request to next untouched. It panics if
+// next is nil.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
-	return &wrapped{m: m, next: next}
+	if next == nil {
+		panic("logout: Wrap called with a nil handler")
+	}
+	h := &wrapped{m: m, path: m.path, callbackPath: m.path, check: m.check != nil, next: next}
+	if m.hasCallback {
+		h.callbackPath = m.callbackPath
+	}
+	// Calling an http.HandlerFunc directly, rather than through its
+	// ServeHTTP method, saves the pass-through path one call.
+	if f, ok := next.(http.HandlerFunc); ok && f != nil {
+		h.nextFunc = f
+	}
+	return h
 }
 
-// wrapped is the handler Wrap returns. A struct with a ServeHTTP method,
-// rather than an http.HandlerFunc closure, saves the pass-through path an
-// indirect call.
+// wrapped is the handler Wrap returns. The pass-through path reads only
+// this struct: two string comparisons, two flags, and a call of next.
 type wrapped struct {
-	m    *Middleware
-	next http.Handler
+	path string
+	// callbackPath is the callback path, or path when there is none.
+	callbackPath string
+	check        bool
+	nextFunc     http.HandlerFunc // next, when it is a non-nil HandlerFunc
+	next         http.Handler
+	m            *Middleware
 }
 
 // ServeHTTP serves the logout and callback paths and passes every other
 // request to next, after the session check when it is on.
 func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	m := h.m
-	switch p := r.URL.Path; {
-	case p == m.path:
-		m.serveLogout(w, r)
-	case m.hasCallback && p == m.callbackPath:
-		m.serveCallback(w, r)
+	switch r.URL.Path {
+	case h.path:
+		h.m.serveLogout(w, r)
+	case h.callbackPath:
+		h.m.serveCallback(w, r)
 	default:
-		if m.check != nil {
-			r = m.checkSession(w, r)
+		if h.check {
+			r = h.m.checkSession(w, r)
 		}
-		h.next.ServeHTTP(w, r)
+		if h.nextFunc != nil {
+			h.nextFunc(w, r)
+		} else {
+			h.next.ServeHTTP(w, r)
+		}
 	}
 }
 

@@ -97,13 +97,36 @@ func TestPassThroughReachesNextUntouched(t *testing.T) {
 	}
 }
 
+// teapot is a handler that is not an http.HandlerFunc.
+type teapot struct{}
+
+func (teapot) ServeHTTP(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }
+
 func TestPassThroughDoesNotAllocate(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/dashboard", teapot{})
+	for name, next := range map[string]http.Handler{
+		"HandlerFunc": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }),
+		"struct":      teapot{},
+		"ServeMux":    mux,
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := newTestMiddleware(t, newTestStore(), nil)
+			h := m.Wrap(next)
+			r := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			require.Equal(t, http.StatusTeapot, w.Code, "next is called")
+			bare := testing.AllocsPerRun(1000, func() { next.ServeHTTP(w, r) })
+			allocs := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) })
+			assert.Equal(t, bare, allocs, "the wrapper adds no allocation")
+		})
+	}
+}
+
+func TestWrapNilPanics(t *testing.T) {
 	m := newTestMiddleware(t, newTestStore(), nil)
-	h := m.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	r := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
-	w := httptest.NewRecorder()
-	allocs := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) })
-	assert.Zero(t, allocs)
+	assert.PanicsWithValue(t, "logout: Wrap called with a nil handler", func() { m.Wrap(nil) })
 }
 
 func TestLogoutRedirectsToProvider(t *testing.T) {
