@@ -4,8 +4,11 @@
 # are missing, unless CI=true, where they fail instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The interop tests run panva's oidc-provider from e2e/node_modules.
-if command -v npm >/dev/null 2>&1 && [ -f e2e/package-lock.json ] && [ ! -d e2e/node_modules ]; then
+# The interop tests run panva's oidc-provider and GenAuth's SDKs from
+# e2e/node_modules; install them when missing or older than the lock file.
+installed=e2e/node_modules/.package-lock.json
+if command -v npm >/dev/null 2>&1 && [ -f e2e/package-lock.json ] &&
+	{ [ ! -f "$installed" ] || [ e2e/package-lock.json -nt "$installed" ]; }; then
 	echo "==> npm ci in e2e"
 	(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
