@@ -56,6 +56,7 @@ var errorResponses = []struct {
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method not allowed"},
 	{ErrPrefetch, http.StatusServiceUnavailable, "logout is not prefetched; open the link to log out"},
 	{ErrInvalidState, http.StatusBadRequest, "invalid or expired logout state"},
+	{ErrFrontChannelRequest, http.StatusBadRequest, "invalid front-channel logout request"},
 	{ErrRevocation, http.StatusBadGateway, "identity provider could not revoke your tokens; you are still signed in, please try again"},
 	{ErrTombstone, http.StatusServiceUnavailable, "logout could not be completed; you are still signed in, please try again"},
 	{ErrDiscovery, http.StatusBadGateway, "identity provider unavailable; you are signed out of this site"},
@@ -83,8 +84,9 @@ func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 
 // StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
 // 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch
-// and ErrTombstone, 400 for ErrInvalidState, 502 for ErrRevocation, ErrDiscovery and
-// ErrNoEndSessionEndpoint, and 500 for anything else.
+// and ErrTombstone, 400 for ErrInvalidState and ErrFrontChannelRequest,
+// 502 for ErrRevocation, ErrDiscovery and ErrNoEndSessionEndpoint, and 500
+// for anything else.
 func StatusCode(err error) int {
 	status, _ := errorResponse(err)
 	return status

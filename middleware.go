@@ -152,6 +152,10 @@ type Config struct {
 	// Revocations store, so that sessions ended by back-channel logout (or
 	// replayed after a logout) are signed out. See SessionCheckConfig.
 	SessionCheck *SessionCheckConfig
+	// FrontChannel, when set, serves OpenID Connect Front-Channel Logout
+	// 1.0 requests; it needs SessionCheck and Issuer. See
+	// FrontChannelConfig.
+	FrontChannel *FrontChannelConfig
 }
 
 // StateCookieConfig configures the state cookie. It is always HttpOnly and
@@ -176,6 +180,8 @@ type StateCookieConfig struct {
 type Middleware struct {
 	path, callbackPath string
 	hasCallback        bool
+	frontChannelPath   string
+	hasFrontChannel    bool
 
 	store       sessions.Store
 	sessionName string
@@ -239,7 +245,7 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	for _, step := range []func(*Config) error{
 		m.validateSession, m.validateProvider, m.validateCallback, m.validateReturnTo, m.validateOrigins,
-		m.validateRevocation, m.validateSessionCheck,
+		m.validateRevocation, m.validateSessionCheck, m.validateFrontChannel,
 	} {
 		if err := step(&cfg); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -369,9 +375,12 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	if next == nil {
 		panic("logout: Wrap called with a nil handler")
 	}
-	h := &wrapped{m: m, path: m.path, callbackPath: m.path, check: m.check != nil, next: next}
+	h := &wrapped{m: m, path: m.path, callbackPath: m.path, frontChannelPath: m.path, check: m.check != nil, next: next}
 	if m.hasCallback {
 		h.callbackPath = m.callbackPath
+	}
+	if m.hasFrontChannel {
+		h.frontChannelPath = m.frontChannelPath
 	}
 	// Calling an http.HandlerFunc directly, rather than through its
 	// ServeHTTP method, saves the pass-through path one call.
@@ -385,12 +394,13 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 // this struct: two string comparisons, two flags, and a call of next.
 type wrapped struct {
 	path string
-	// callbackPath is the callback path, or path when there is none.
-	callbackPath string
-	check        bool
-	nextFunc     http.HandlerFunc // next, when it is a non-nil HandlerFunc
-	next         http.Handler
-	m            *Middleware
+	// callbackPath and frontChannelPath are those paths, or path when
+	// there are none.
+	callbackPath, frontChannelPath string
+	check                          bool
+	nextFunc                       http.HandlerFunc // next, when it is a non-nil HandlerFunc
+	next                           http.Handler
+	m                              *Middleware
 }
 
 // ServeHTTP serves the logout and callback paths and passes every other
@@ -401,6 +411,8 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.m.serveLogout(w, r)
 	case h.callbackPath:
 		h.m.serveCallback(w, r)
+	case h.frontChannelPath:
+		h.m.serveFrontChannel(w, r)
 	default:
 		if h.check {
 			r = h.m.checkSession(w, r)
@@ -414,22 +426,27 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // ServeHTTP serves the callback when the request's path is the callback
-// path, and a logout otherwise, whatever the path. It lets the middleware be
-// mounted on a mux: mux.Handle("/logout", m) and, when PostLogoutRedirectURI
-// is set, mux.Handle("/logout/callback", m).
+// path, a front-channel logout when it is that path, and a logout
+// otherwise, whatever the path. It lets the middleware be mounted on a
+// mux: mux.Handle("/logout", m) and, when PostLogoutRedirectURI is set,
+// mux.Handle("/logout/callback", m) (and the front-channel path likewise).
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if m.hasCallback && r.URL.Path == m.callbackPath {
+	switch p := r.URL.Path; {
+	case m.hasCallback && p == m.callbackPath:
 		m.serveCallback(w, r)
-		return
+	case m.hasFrontChannel && p == m.frontChannelPath:
+		m.serveFrontChannel(w, r)
+	default:
+		m.serveLogout(w, r)
 	}
-	m.serveLogout(w, r)
 }
 
-// Handles reports whether the middleware serves path itself (the logout
-// path or the callback path) instead of passing it on. Framework adapters
-// use it to decide, with one comparison, whether to hand a request over.
+// Handles reports whether the middleware serves path itself (the logout,
+// callback or front-channel logout path) instead of passing it on.
+// Framework adapters use it to decide whether to hand a request over.
 func (m *Middleware) Handles(path string) bool {
-	return path == m.path || (m.hasCallback && path == m.callbackPath)
+	return path == m.path || (m.hasCallback && path == m.callbackPath) ||
+		(m.hasFrontChannel && path == m.frontChannelPath)
 }
 
 // EndSessionEndpoint returns the provider's end-session endpoint: the

@@ -101,8 +101,10 @@ type sessionCheck struct {
 	failOpen   bool
 	// tombstoneFailClosed: see SessionCheckConfig.TombstoneFailClosed.
 	tombstoneFailClosed bool
-	timeout             time.Duration
-	issuer              string
+	// frontChannel: register sessions' sids for front-channel logout.
+	frontChannel bool
+	timeout      time.Duration
+	issuer       string
 }
 
 // validateSessionCheck sets up cfg.SessionCheck, if any.
@@ -179,8 +181,12 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 		return r
 	}
 	c := m.check
+	cl := c.claims(sess)
+	if cl.Issuer == "" {
+		cl.Issuer = c.issuer
+	}
 	var buf [4]RevocationCheck
-	if checks := c.checksFor(sess, buf[:0]); len(checks) > 0 {
+	if checks := c.checksFor(sess, cl, buf[:0]); len(checks) > 0 {
 		revoked, err := c.lookup(r.Context(), checks)
 		switch {
 		case err != nil:
@@ -190,8 +196,15 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 			return withoutSession(r, before, m.sessionName)
 		}
 	}
-	if c.sessionIDs {
-		m.ensureSessionID(w, r, sess)
+	changed := c.sessionIDs && m.assignSessionID(r, sess)
+	if c.frontChannel && cl.SID != "" {
+		changed = m.registerSID(r, sess, cl.Issuer, cl.SID) || changed
+	}
+	if changed {
+		if err := m.store.Save(r, w, sess); err != nil {
+			m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: saving the session after the check failed",
+				slog.String("error", err.Error()))
+		}
 	}
 	return r
 }
@@ -207,13 +220,9 @@ func (c *sessionCheck) lookup(ctx context.Context, checks []RevocationCheck) (bo
 	return c.store.Revoked(ctx, checks...)
 }
 
-// checksFor appends the look-ups for sess to dst.
-func (c *sessionCheck) checksFor(sess *sessions.Session, dst []RevocationCheck) []RevocationCheck {
-	cl := c.claims(sess)
+// checksFor appends the look-ups for sess, whose claims are cl, to dst.
+func (c *sessionCheck) checksFor(sess *sessions.Session, cl SessionClaims, dst []RevocationCheck) []RevocationCheck {
 	iss := cl.Issuer
-	if iss == "" {
-		iss = c.issuer
-	}
 	if cl.SID != "" {
 		// A sid names one provider session: any logout of it ends it.
 		dst = append(dst, RevocationCheck{Key: SIDKey(iss, cl.SID)})
@@ -292,19 +301,17 @@ func quoteIf(v string, quoted bool) string {
 	return v
 }
 
-// ensureSessionID gives sess a random id if it has none, and saves it.
-func (m *Middleware) ensureSessionID(w http.ResponseWriter, r *http.Request, sess *sessions.Session) {
+// assignSessionID gives sess a random id if it has none, and reports
+// whether it did; the caller saves sess.
+func (m *Middleware) assignSessionID(r *http.Request, sess *sessions.Session) bool {
 	if id, _ := sess.Values[m.check.idKey].(string); id != "" {
-		return
+		return false
 	}
 	if err := m.InitSession(sess); err != nil {
 		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: session id", slog.String("error", err.Error()))
-		return
+		return false
 	}
-	if err := m.store.Save(r, w, sess); err != nil {
-		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: saving the session id failed",
-			slog.String("error", err.Error()))
-	}
+	return true
 }
 
 // InitSession gives s a random session id, for the session check's
