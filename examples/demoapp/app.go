@@ -17,6 +17,12 @@
 //	                       back-channel logout (OpenID Connect Back-Channel
 //	                       Logout 1.0); the session it names is signed out
 //	                       on its next request
+//	GET  /frontchannel-logout
+//	                       with Config.FrontChannel only: the provider's
+//	                       front-channel logout (OpenID Connect Front-Channel
+//	                       Logout 1.0), loaded in an iframe of the provider's
+//	                       logout page with iss and sid; the sessions of that
+//	                       sid are signed out on their next request
 //
 // The session is a gorilla/sessions CookieStore session named SessionName,
 // encrypted and authenticated, holding the raw id_token under "id_token"
@@ -74,6 +80,11 @@ const (
 	// BaseURL+BackChannelLogoutPath at the provider as the client's
 	// backchannel_logout_uri.
 	BackChannelLogoutPath = "/backchannel-logout"
+	// FrontChannelLogoutPath receives the provider's front-channel logout
+	// requests when Config.FrontChannel is on; register
+	// BaseURL+FrontChannelLogoutPath at the provider as the client's
+	// frontchannel_logout_uri, with frontchannel_logout_session_required.
+	FrontChannelLogoutPath = "/frontchannel-logout"
 	// StatusSignedIn starts the status line of a signed-in home page.
 	StatusSignedIn = "Signed in as "
 	// StatusSignedOut is the status line of a signed-out home page.
@@ -117,6 +128,14 @@ type Config struct {
 	// session out on its next request. The store lives in this process
 	// only; several instances would share a Redis store instead.
 	BackChannel bool
+	// FrontChannel turns on front-channel logout: the app serves
+	// GET FrontChannelLogoutPath?iss=ISSUER&sid=SID, which the provider's
+	// logout page loads in an iframe, and the middleware's session check
+	// signs the sessions of that sid out on their next request. The
+	// request needs no cookies, so browsers that block third-party cookies
+	// do not stop it. It shares the in-memory revocation store of
+	// BackChannel when both are on.
+	FrontChannel bool
 }
 
 // App is the demo web app; it is an http.Handler.
@@ -157,17 +176,19 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	var revs logout.Revocations
-	if cfg.BackChannel {
+	if cfg.BackChannel || cfg.FrontChannel {
 		revs = logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})
 	}
 	a.logout, err = logout.New(logout.Config{
-		Store:                 a.store,
-		SessionName:           SessionName,
-		Issuer:                cfg.Issuer,
+		Store:       a.store,
+		SessionName: SessionName,
+		// The provider's spelling: front-channel requests carry it in iss.
+		Issuer:                a.issuer,
 		ClientID:              cfg.ClientID,
 		PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
 		Revocation:            a.revocation, // refresh and access token revoked at logout (RFC 7009)
 		SessionCheck:          sessionCheck(revs),
+		FrontChannel:          frontChannel(cfg.FrontChannel),
 		Logger:                cfg.Logger,
 		HTTPClient:            cfg.HTTPClient,
 	})
@@ -204,6 +225,15 @@ func sessionCheck(revs logout.Revocations) *logout.SessionCheckConfig {
 		return nil
 	}
 	return &logout.SessionCheckConfig{Revocations: revs}
+}
+
+// frontChannel returns the middleware's front-channel logout, or nil
+// when it is off.
+func frontChannel(on bool) *logout.FrontChannelConfig {
+	if !on {
+		return nil
+	}
+	return &logout.FrontChannelConfig{Path: FrontChannelLogoutPath}
 }
 
 func (cfg Config) validate() error {
