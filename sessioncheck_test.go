@@ -71,9 +71,10 @@ func recordNext(store sessions.Store, seen *seenSession) http.Handler {
 // countingRevocations counts look-ups and can be made to fail.
 type countingRevocations struct {
 	logout.Revocations
-	lookups atomic.Int64
-	revokes atomic.Int64
-	fail    atomic.Bool
+	lookups    atomic.Int64
+	revokes    atomic.Int64
+	fail       atomic.Bool // every call fails
+	failWrites atomic.Bool // Revoke fails
 }
 
 var errStoreDown = errors.New("store down")
@@ -88,7 +89,7 @@ func (c *countingRevocations) Revoked(ctx context.Context, checks ...logout.Revo
 
 func (c *countingRevocations) Revoke(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
 	c.revokes.Add(1)
-	if c.fail.Load() {
+	if c.fail.Load() || c.failWrites.Load() {
 		return errStoreDown
 	}
 	return c.Revocations.Revoke(ctx, key, at, ttl)

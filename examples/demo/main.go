@@ -9,7 +9,10 @@
 //
 // With a real provider, register http://127.0.0.1:8080/callback as a login
 // callback (redirect URI) and http://127.0.0.1:8080/logout/callback as a
-// logout callback (post-logout redirect URI).
+// logout callback (post-logout redirect URI). With -front-channel, also
+// register http://127.0.0.1:8080/frontchannel-logout as the client's
+// front-channel logout URI (frontchannel_logout_uri, with
+// frontchannel_logout_session_required).
 package main
 
 import (
@@ -35,7 +38,7 @@ type options struct {
 	addr, providerAddr             string
 	issuer, clientID, clientSecret string
 	scopes                         string
-	embedded                       bool
+	embedded, frontChannel         bool
 }
 
 func main() {
@@ -53,6 +56,7 @@ func parseFlags() options {
 	flag.StringVar(&o.clientID, "client-id", os.Getenv("OIDC_CLIENT_ID"), "client_id at the real provider (env OIDC_CLIENT_ID)")
 	flag.StringVar(&o.clientSecret, "client-secret", os.Getenv("OIDC_CLIENT_SECRET"), "client_secret at the real provider (env OIDC_CLIENT_SECRET)")
 	flag.StringVar(&o.scopes, "scopes", "openid profile email", "scopes requested at login, space-separated")
+	flag.BoolVar(&o.frontChannel, "front-channel", false, "serve front-channel logout at "+demoapp.FrontChannelLogoutPath)
 	flag.Parse()
 	if o.issuer == "" {
 		o.issuer = genAuthIssuer(os.Getenv("GENAUTH_APP_HOST"))
@@ -87,6 +91,7 @@ func run() error {
 	cfg := demoapp.Config{
 		Issuer: o.issuer, ClientID: o.clientID, ClientSecret: o.clientSecret,
 		BaseURL: baseURL, Scopes: strings.Fields(o.scopes), Logger: logger,
+		FrontChannel: o.frontChannel,
 	}
 	if o.embedded {
 		p, err := startProvider(ctx, o.providerAddr, baseURL, &cfg)
