@@ -32,8 +32,9 @@
 // at the provider (RFC 7009; a Revoker also works alone), and
 // Config.SessionCheck looks every session up in a Revocations store, once
 // per request, so that sessions the provider ended through back-channel
-// logout (module github.com/oidc-logout/logout/backchannel), or copies of a
-// cookie replayed after a logout, are signed out. The store is in memory
+// logout (module github.com/oidc-logout/logout/backchannel) or front-channel
+// logout (Config.FrontChannel), or copies of a cookie replayed after a
+// logout, are signed out. The store is in memory
 // (NewMemoryRevocations) or shared by several instances in Redis (module
 // github.com/oidc-logout/logout/redisstore).
 //

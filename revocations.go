@@ -11,10 +11,12 @@ import (
 )
 
 // Revocations records sessions that have ended: sessions that the provider
-// logged out through back-channel logout (by sid or sub), and tombstones of
-// sessions logged out here, so that a replayed copy of a stateless session
-// cookie is not signed in again. The middleware's session check consults it
-// once per request. Implementations must be safe for concurrent use.
+// logged out through back-channel or front-channel logout (by sid or sub),
+// and tombstones of sessions logged out here, so that a replayed copy of a
+// stateless session cookie is not signed in again. The middleware's session
+// check consults it once per request. With front-channel logout on, it
+// also holds a record per provider session seen, whose key never matches a
+// session check. Implementations must be safe for concurrent use.
 //
 // A record holds a time: the sessions matched by its key that began at or
 // before that time are revoked. That lets a logout of every session of a
