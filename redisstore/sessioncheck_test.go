@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ type app struct {
 	handler http.Handler
 }
 
-func newApp(t *testing.T, srv *redistest.Server, prefix string, failOpen bool, opts ...func(*logout.SessionCheckConfig)) *app {
+func newApp(t *testing.T, srv *redistest.Server, prefix string, failOpen bool, opts ...func(*logout.Config)) *app {
 	t.Helper()
 	a := &app{store: sessions.NewCookieStore(hashKey)}
 	a.m = newMiddleware(t, a.store, func(c *logout.Config) {
@@ -38,7 +39,7 @@ func newApp(t *testing.T, srv *redistest.Server, prefix string, failOpen bool, o
 			Timeout:     300 * time.Millisecond,
 		}
 		for _, opt := range opts {
-			opt(c.SessionCheck)
+			opt(c)
 		}
 	})
 	a.handler = a.m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -65,11 +66,15 @@ func (a *app) login(t *testing.T, iat time.Time) *http.Cookie {
 	return w.Result().Cookies()[0]
 }
 
-// get requests path with cookie and returns the recorder.
+// get requests path with cookie, if not nil, and returns the recorder.
 func (a *app) get(t *testing.T, path string, cookie *http.Cookie) *httptest.ResponseRecorder {
 	t.Helper()
+	r := newRequest(http.MethodGet, path)
+	if cookie != nil {
+		r.AddCookie(cookie)
+	}
 	w := httptest.NewRecorder()
-	a.handler.ServeHTTP(w, newRequest(http.MethodGet, path, cookie))
+	a.handler.ServeHTTP(w, r)
 	return w
 }
 
@@ -111,6 +116,29 @@ func TestSessionCheckBackChannelLogoutFromAnotherInstance(t *testing.T) {
 	assert.Equal(t, "out", a.get(t, "/", cookie).Body.String())
 }
 
+func TestFrontChannelLogoutFromAnotherInstance(t *testing.T) {
+	frontChannel := func(c *logout.Config) {
+		c.Issuer = issuer
+		c.FrontChannel = &logout.FrontChannelConfig{Path: "/frontchannel-logout"}
+	}
+	srv := redistest.Start(t)
+	a, b := newApp(t, srv, "fc:", false, frontChannel), newApp(t, srv, "fc:", false, frontChannel)
+	fcURL := "/frontchannel-logout?" + url.Values{"iss": {issuer}, "sid": {"op-s1"}}.Encode()
+
+	// A front-channel logout of a session no instance has seen is ignored.
+	require.Equal(t, http.StatusOK, b.get(t, fcURL, nil).Code)
+	cookie := a.login(t, time.Now().Add(-time.Minute))
+	w := a.get(t, "/", cookie)
+	require.Equal(t, "in", w.Body.String())
+	registered := setCookies(w)[sessionName]
+	require.NotNil(t, registered, "instance a registers the sid")
+
+	// The provider's iframe reaches instance b; both sign the session out.
+	require.Equal(t, http.StatusOK, b.get(t, fcURL, nil).Code)
+	assert.Equal(t, "out", a.get(t, "/", registered).Body.String())
+	assert.Equal(t, "out", b.get(t, "/", cookie).Body.String())
+}
+
 func TestSessionCheckRedisDown(t *testing.T) {
 	for _, tc := range []struct {
 		failOpen bool
@@ -149,7 +177,7 @@ func TestSessionCheckTombstoneWriteFailure(t *testing.T) {
 		t.Run(fmt.Sprintf("TombstoneFailClosed=%v", failClosed), func(t *testing.T) {
 			ctx := context.Background()
 			srv := redistest.Start(t)
-			a := newApp(t, srv, "lost:", false, func(c *logout.SessionCheckConfig) { c.TombstoneFailClosed = failClosed })
+			a := newApp(t, srv, "lost:", false, func(c *logout.Config) { c.SessionCheck.TombstoneFailClosed = failClosed })
 			cookie := a.login(t, time.Now().Add(-time.Minute))
 			admin := srv.NewClient()
 			// Reads keep working; writes fail with NOREPLICAS.
