@@ -39,19 +39,8 @@ func TestBrowserLoginLogoutBack(t *testing.T) {
 	ctx := startChromium(t, chromium)
 	requests := chromeRecordRequests(t, ctx)
 
-	chromeDo(t, ctx, chromedp.Navigate(env.appURL+"/"))
-	assert.Equal(t, demoapp.StatusSignedOut, chromeText(t, ctx, "status"))
-
 	// Log in on the provider's own form.
-	chromeDo(t, ctx, chromeClickAndLoad(chromedp.ID("login")))
-	require.Equal(t, "localhost", chromeHost(t, chromeLocation(t, ctx)), "the login form is the provider's")
-	chromeDo(t, ctx,
-		chromedp.SendKeys(chromedp.ID("username"), env.op.Username()),
-		chromedp.SendKeys(chromedp.ID("password"), env.op.Password()),
-		chromeClickAndLoad(chromedp.ID("submit")),
-	)
-	assert.Equal(t, env.appURL+"/", chromeLocation(t, ctx))
-	assert.Equal(t, demoapp.StatusSignedIn+env.op.Name(), chromeText(t, ctx, "status"))
+	chromeSignIn(t, ctx, env)
 	assert.True(t, chromeHasCookie(t, ctx, env.appURL+"/", demoapp.SessionName), "signed in: app session cookie set")
 	assert.Equal(t, 1, env.op.ActiveSessions())
 
