@@ -15,8 +15,9 @@ import (
 )
 
 // ErrFrontChannelRequest means a front-channel logout request was not a
-// GET with exactly one iss, equal to Config.Issuer, and exactly one
-// non-empty sid. StatusCode maps it to 400.
+// GET with exactly one iss, equal to Config.Issuer (give or take a
+// trailing slash), and exactly one non-empty sid. StatusCode maps it to
+// 400.
 var ErrFrontChannelRequest = errors.New("logout: invalid front-channel logout request")
 
 // maxSIDLength bounds the sid of a front-channel logout request.
@@ -81,12 +82,12 @@ func (m *Middleware) serveFrontChannel(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, fmt.Errorf("%w: %s on front-channel logout path", ErrMethodNotAllowed, r.Method))
 		return
 	}
-	sid, err := frontChannelSID(r.URL.RawQuery, m.check.issuer)
+	iss, sid, err := frontChannelParams(r.URL.RawQuery, m.check.issuer)
 	if err != nil {
 		m.fail(w, r, err)
 		return
 	}
-	ended, err := m.check.endRegisteredSID(r.Context(), m.check.issuer, sid)
+	ended, err := m.check.endRegisteredSID(r.Context(), iss, sid)
 	if err != nil {
 		m.fail(w, r, fmt.Errorf("logout: recording a front-channel logout: %w", err))
 		return
@@ -95,23 +96,27 @@ func (m *Middleware) serveFrontChannel(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// frontChannelSID returns the sid of a front-channel logout query, which
-// must hold exactly one iss, equal to issuer, and exactly one sid.
-func frontChannelSID(rawQuery, issuer string) (string, error) {
+// frontChannelParams returns the iss and sid of a front-channel logout
+// query, which must hold exactly one iss, the configured issuer, and
+// exactly one sid. The iss is returned as the provider spelled it, which is
+// how its id_tokens spell it too, so that the keys it makes are those of
+// the session check; it may differ from the configured issuer by a
+// trailing slash.
+func frontChannelParams(rawQuery, issuer string) (iss, sid string, err error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return "", fmt.Errorf("%w: malformed query", ErrFrontChannelRequest)
+		return "", "", fmt.Errorf("%w: malformed query", ErrFrontChannelRequest)
 	}
-	iss, sid := q["iss"], q["sid"]
+	isses, sids := q["iss"], q["sid"]
 	switch {
-	case len(iss) != 1 || len(sid) != 1:
-		return "", fmt.Errorf("%w: want one iss and one sid", ErrFrontChannelRequest)
-	case iss[0] != issuer:
-		return "", fmt.Errorf("%w: iss is not the configured issuer", ErrFrontChannelRequest)
-	case sid[0] == "" || len(sid[0]) > maxSIDLength:
-		return "", fmt.Errorf("%w: empty or over-long sid", ErrFrontChannelRequest)
+	case len(isses) != 1 || len(sids) != 1:
+		return "", "", fmt.Errorf("%w: want one iss and one sid", ErrFrontChannelRequest)
+	case strings.TrimSuffix(isses[0], "/") != strings.TrimSuffix(issuer, "/"):
+		return "", "", fmt.Errorf("%w: iss is not the configured issuer", ErrFrontChannelRequest)
+	case sids[0] == "" || len(sids[0]) > maxSIDLength:
+		return "", "", fmt.Errorf("%w: empty or over-long sid", ErrFrontChannelRequest)
 	}
-	return sid[0], nil
+	return isses[0], sids[0], nil
 }
 
 // registeredSIDKey is the Revocations key that marks sid as registered

@@ -113,6 +113,30 @@ func TestFrontChannelLogoutIgnoresUnregisteredSID(t *testing.T) {
 	assert.NotEmpty(t, seen.IDToken, "a front-channel logout before the registration does not end the session")
 }
 
+// TestFrontChannelLogoutIssuerSpelling: Config.Issuer with a trailing
+// slash, the provider's tokens and requests without one (or the reverse),
+// is the same provider, and the keys follow the provider's spelling.
+func TestFrontChannelLogoutIssuerSpelling(t *testing.T) {
+	for _, tt := range []struct{ configured, provider string }{
+		{bcIssuer + "/", bcIssuer},
+		{bcIssuer, bcIssuer + "/"},
+	} {
+		t.Run(tt.configured, func(t *testing.T) {
+			store, revs := newCookieStore(), newCounting()
+			m := newFrontChannelMiddleware(t, store, revs, func(c *logout.Config) { c.Issuer = tt.configured })
+			var seen seenSession
+			h := m.Wrap(recordNext(store, &seen))
+			tok := unsignedJWT(t, map[string]any{"iss": tt.provider, "sub": "alice", "sid": "sid-1"})
+			registered := logout.ResponseCookieForTest(get(h, "/", saveSession(t, store, map[any]any{"id_token": tok})), bcSession)
+			require.NotNil(t, registered)
+
+			require.Equal(t, http.StatusOK, get(h, frontChannelURL(tt.provider, "sid-1")).StatusCode)
+			get(h, "/", registered)
+			assert.Empty(t, seen.IDToken, "signed out")
+		})
+	}
+}
+
 func TestFrontChannelLogoutRefusesBadRequests(t *testing.T) {
 	store, revs := newCookieStore(), newCounting()
 	m := newFrontChannelMiddleware(t, store, revs, nil)
@@ -131,7 +155,7 @@ func TestFrontChannelLogoutRefusesBadRequests(t *testing.T) {
 		{"no iss", http.MethodGet, "sid=sid-1", http.StatusBadRequest},
 		{"empty sid", http.MethodGet, "iss=" + url.QueryEscape(bcIssuer) + "&sid=", http.StatusBadRequest},
 		{"other issuer", http.MethodGet, "iss=https%3A%2F%2Fevil.example&sid=sid-1", http.StatusBadRequest},
-		{"issuer with trailing slash", http.MethodGet, "iss=" + url.QueryEscape(bcIssuer+"/") + "&sid=sid-1", http.StatusBadRequest},
+		{"issuer with a path", http.MethodGet, "iss=" + url.QueryEscape(bcIssuer+"/x") + "&sid=sid-1", http.StatusBadRequest},
 		{"two sids", http.MethodGet, good.Encode() + "&sid=sid-2", http.StatusBadRequest},
 		{"two issuers", http.MethodGet, good.Encode() + "&iss=" + url.QueryEscape(bcIssuer), http.StatusBadRequest},
 		{"malformed escape", http.MethodGet, good.Encode() + "&x=%zz", http.StatusBadRequest},

@@ -380,6 +380,7 @@ func chromeHasCookie(t *testing.T, ctx context.Context, rawURL, name string) boo
 // chromeScreenshot saves a full-page PNG screenshot in the test's artifact
 // directory (kept with go test -artifacts) and logs its path.
 func chromeScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot: %v", err)
