@@ -1,8 +1,10 @@
 package logout
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,36 @@ func FuzzCrossSiteCheck(f *testing.F) {
 		}
 		if (err == nil) != want {
 			t.Fatalf("Sec-Fetch-Site %q, Origin %q: passed=%v, want %v", fetchSite, origin, err == nil, want)
+		}
+	})
+}
+
+// FuzzFrontChannelParams checks the front-channel query rule for any raw
+// query: it is accepted only when it decodes to exactly one iss, the
+// issuer give or take a trailing slash, and exactly one sid, non-empty and
+// at most 1024 bytes, and then it returns exactly those.
+func FuzzFrontChannelParams(f *testing.F) {
+	const issuer = "https://op.example.com"
+	f.Add("iss=https%3A%2F%2Fop.example.com&sid=s1")
+	f.Add("iss=https%3A%2F%2Fop.example.com%2F&sid=s1")
+	f.Add("sid=s1&iss=https://op.example.com&sid=s2")
+	f.Add("iss=https%3A%2F%2Fop.example.com&sid=")
+	f.Add("iss=https%3A%2F%2Fop.example.com&sid=%zz")
+	f.Add("iss=https%3A%2F%2Fop.example.com;sid=s1")
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		iss, sid, err := frontChannelParams(rawQuery, issuer)
+		q, perr := url.ParseQuery(rawQuery)
+		want := perr == nil && len(q["iss"]) == 1 && len(q["sid"]) == 1 &&
+			strings.TrimSuffix(q.Get("iss"), "/") == issuer &&
+			q.Get("sid") != "" && len(q.Get("sid")) <= 1024
+		if (err == nil) != want {
+			t.Fatalf("query %q: accepted=%v, want %v (err %v)", rawQuery, err == nil, want, err)
+		}
+		if err == nil && (iss != q.Get("iss") || sid != q.Get("sid")) {
+			t.Fatalf("query %q: got iss %q sid %q", rawQuery, iss, sid)
+		}
+		if err != nil && !errors.Is(err, ErrFrontChannelRequest) {
+			t.Fatalf("query %q: error %v does not wrap ErrFrontChannelRequest", rawQuery, err)
 		}
 	})
 }
