@@ -104,3 +104,28 @@ func ExampleMissingIDTokenPolicy() {
 	fmt.Println(err)
 	// Output: logout: invalid config: Config.OnMissingIDToken ProviderLogoutWithClientID requires Config.ClientID
 }
+
+// Sessions ended by the provider: the session check signs out sessions
+// recorded in a Revocations store, which back-channel logout (module
+// backchannel) and front-channel logout fill. The session check runs on the
+// requests of a wrapped app, and Wrap serves the front-channel path.
+func ExampleFrontChannelConfig() {
+	revoked := logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{}) // or redisstore, shared by instances
+	m, err := logout.New(logout.Config{
+		Store:        sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
+		SessionName:  "app",
+		Issuer:       "https://sso.example.com/realms/main",
+		SessionCheck: &logout.SessionCheckConfig{Revocations: revoked},
+		// Register https://app.example.com/frontchannel-logout as the
+		// client's frontchannel_logout_uri, with the session required.
+		FrontChannel: &logout.FrontChannelConfig{Path: "/frontchannel-logout"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app := http.NewServeMux()
+	handler := m.Wrap(app) // http.ListenAndServe(":8080", handler)
+	_ = handler
+	fmt.Println(m.Handles("/logout"), m.Handles("/frontchannel-logout"))
+	// Output: true true
+}
