@@ -368,8 +368,9 @@ func (m *Middleware) validateOrigins(cfg *Config) error {
 	return nil
 }
 
-// Wrap returns a handler that serves the logout path (and the callback
-// path) and passes every other request to next untouched. It panics if
+// Wrap returns a handler that serves the logout path (and the callback and
+// front-channel logout paths, when configured) and passes every other
+// request to next untouched. It panics if
 // next is nil.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	if next == nil {
@@ -391,7 +392,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 }
 
 // wrapped is the handler Wrap returns. The pass-through path reads only
-// this struct: two string comparisons, two flags, and a call of next.
+// this struct: three string comparisons, two flags, and a call of next.
 type wrapped struct {
 	path string
 	// callbackPath and frontChannelPath are those paths, or path when
@@ -403,8 +404,9 @@ type wrapped struct {
 	m                              *Middleware
 }
 
-// ServeHTTP serves the logout and callback paths and passes every other
-// request to next, after the session check when it is on.
+// ServeHTTP serves the logout, callback and front-channel logout paths and
+// passes every other request to next, after the session check when it is
+// on.
 func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case h.path:
