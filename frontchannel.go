@@ -77,9 +77,7 @@ func (m *Middleware) serveFrontChannel(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache, no-store")
 	h.Set("Pragma", "no-cache")
-	if r.Method != http.MethodGet {
-		h.Set("Allow", "GET")
-		m.fail(w, r, fmt.Errorf("%w: %s on front-channel logout path", ErrMethodNotAllowed, r.Method))
+	if !m.allowMethod(w, r, "front-channel logout", http.MethodGet) {
 		return
 	}
 	iss, sid, err := frontChannelParams(r.URL.RawQuery, m.check.issuer)
@@ -135,11 +133,7 @@ func (c *sessionCheck) endRegisteredSID(ctx context.Context, issuer, sid string)
 	if err != nil || !registered {
 		return false, err
 	}
-	ttl := c.ttl
-	if ttl == 0 {
-		ttl = defaultTombstoneTTL
-	}
-	return true, c.store.Revoke(ctx, SIDKey(issuer, sid), time.Now(), ttl)
+	return true, c.store.Revoke(ctx, SIDKey(issuer, sid), time.Now(), c.tombstoneTTL(nil))
 }
 
 // registerSID registers the session's sid for front-channel logout unless
@@ -149,7 +143,7 @@ func (c *sessionCheck) endRegisteredSID(ctx context.Context, issuer, sid string)
 // tries again.
 func (m *Middleware) registerSID(r *http.Request, sess *sessions.Session, issuer, sid string) bool {
 	c := m.check
-	ttl := c.tombstoneTTL(sess)
+	ttl := c.tombstoneTTL(sess.Options)
 	now := time.Now()
 	if at, ok := registeredAt(sess, sid); ok && now.Sub(at) < ttl/2 {
 		return false

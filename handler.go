@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gorilla/sessions"
 )
@@ -15,9 +17,7 @@ import (
 // id_token and the policy says so).
 func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	setNoStore(w.Header())
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		m.fail(w, r, fmt.Errorf("%w: %s on logout path", ErrMethodNotAllowed, r.Method))
+	if !m.allowMethod(w, r, "logout", http.MethodGet, http.MethodPost) {
 		return
 	}
 	if err := m.checkCrossSite(r); err != nil {
@@ -53,6 +53,18 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 		m.after(r, Event{HadIDToken: idToken != "", ProviderLogout: provider, ReturnTo: returnTo})
 	}
 	redirect(w, target)
+}
+
+// allowMethod reports whether r's method is one of allowed. If it is not,
+// it answers through the error handler with ErrMethodNotAllowed and an
+// Allow header listing allowed; path names the path in the error.
+func (m *Middleware) allowMethod(w http.ResponseWriter, r *http.Request, path string, allowed ...string) bool {
+	if slices.Contains(allowed, r.Method) {
+		return true
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	m.fail(w, r, fmt.Errorf("%w: %s on %s path", ErrMethodNotAllowed, r.Method, path))
+	return false
 }
 
 // runBeforeClear runs, with the session still intact, the app's
@@ -139,9 +151,7 @@ func (m *Middleware) logoutTarget(w http.ResponseWriter, r *http.Request, idToke
 // cookie, deletes the cookie, and redirects to the saved return target.
 func (m *Middleware) serveCallback(w http.ResponseWriter, r *http.Request) {
 	setNoStore(w.Header())
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET")
-		m.fail(w, r, fmt.Errorf("%w: %s on callback path", ErrMethodNotAllowed, r.Method))
+	if !m.allowMethod(w, r, "callback", http.MethodGet) {
 		return
 	}
 	got := r.URL.Query().Get(paramState)

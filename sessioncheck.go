@@ -222,13 +222,12 @@ func (c *sessionCheck) lookup(ctx context.Context, checks []RevocationCheck) (bo
 
 // checksFor appends the look-ups for sess, whose claims are cl, to dst.
 func (c *sessionCheck) checksFor(sess *sessions.Session, cl SessionClaims, dst []RevocationCheck) []RevocationCheck {
-	iss := cl.Issuer
 	if cl.SID != "" {
 		// A sid names one provider session: any logout of it ends it.
-		dst = append(dst, RevocationCheck{Key: SIDKey(iss, cl.SID)})
+		dst = append(dst, RevocationCheck{Key: SIDKey(cl.Issuer, cl.SID)})
 	}
 	if cl.Subject != "" {
-		dst = append(dst, RevocationCheck{Key: SubjectKey(iss, cl.Subject), Since: cl.IssuedAt})
+		dst = append(dst, RevocationCheck{Key: SubjectKey(cl.Issuer, cl.Subject), Since: cl.IssuedAt})
 	}
 	if c.sessionIDs {
 		if id, _ := sess.Values[c.idKey].(string); id != "" {
@@ -352,7 +351,7 @@ func (c *sessionCheck) tombstone(r *http.Request, sess *sessions.Session, logger
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.timeout)
 	defer cancel()
-	ttl := c.tombstoneTTL(sess)
+	ttl := c.tombstoneTTL(sess.Options)
 	for _, k := range keys {
 		if err := c.store.Revoke(ctx, k, time.Now(), ttl); err != nil {
 			logger.LogAttrs(r.Context(), slog.LevelError, "logout: recording the session tombstone failed",
@@ -365,13 +364,15 @@ func (c *sessionCheck) tombstone(r *http.Request, sess *sessions.Session, logger
 	return nil
 }
 
-// tombstoneTTL is how long the tombstones of sess are kept.
-func (c *sessionCheck) tombstoneTTL(sess *sessions.Session) time.Duration {
+// tombstoneTTL is how long a record about a session with options opts
+// (nil when unknown) is kept: TombstoneTTL, else the session's MaxAge,
+// else defaultTombstoneTTL.
+func (c *sessionCheck) tombstoneTTL(opts *sessions.Options) time.Duration {
 	switch {
 	case c.ttl > 0:
 		return c.ttl
-	case sess.Options != nil && sess.Options.MaxAge > 0:
-		return time.Duration(sess.Options.MaxAge) * time.Second
+	case opts != nil && opts.MaxAge > 0:
+		return time.Duration(opts.MaxAge) * time.Second
 	default:
 		return defaultTombstoneTTL
 	}
