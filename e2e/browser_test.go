@@ -364,17 +364,26 @@ func chromeHost(t *testing.T, raw string) string {
 	return u.Hostname()
 }
 
-// chromeHasCookie reports whether the browser would send cookie name to rawURL.
-func chromeHasCookie(t *testing.T, ctx context.Context, rawURL, name string) bool {
+// chromeCookie returns the value of the cookie named name that the
+// browser would send to rawURL (HttpOnly cookies included), and whether
+// there is one.
+func chromeCookie(t *testing.T, ctx context.Context, rawURL, name string) (string, bool) {
 	t.Helper()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{rawURL}})
 	require.NoError(t, err)
 	for _, c := range res.Cookies {
 		if c.Name == name {
-			return true
+			return c.Value, true
 		}
 	}
-	return false
+	return "", false
+}
+
+// chromeHasCookie reports whether the browser would send cookie name to rawURL.
+func chromeHasCookie(t *testing.T, ctx context.Context, rawURL, name string) bool {
+	t.Helper()
+	_, ok := chromeCookie(t, ctx, rawURL, name)
+	return ok
 }
 
 // chromeScreenshot saves a full-page PNG screenshot in the test's artifact

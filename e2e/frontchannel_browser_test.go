@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/securecookie"
 	"github.com/stretchr/testify/assert"
@@ -39,7 +38,9 @@ func TestBrowserFrontChannelLogout(t *testing.T) {
 	home := d.appURL + "/"
 
 	chromeSignIn(t, ctx, &d.browserDemo)
-	sid := d.sessionSID(t, chromeCookieValue(t, ctx, home, demoapp.SessionName))
+	cookie, ok := chromeCookie(t, ctx, home, demoapp.SessionName)
+	require.True(t, ok, "the browser holds the app's session cookie")
+	sid := d.sessionSID(t, cookie)
 	other := newAgent(t)
 	require.Contains(t, d.e.signIn(other).Body, demoapp.StatusSignedIn)
 	otherCookie, ok := other.cookie(home, demoapp.SessionName)
@@ -225,19 +226,4 @@ func randomKey() []byte {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // never fails
 	return key
-}
-
-// chromeCookieValue returns the value of the cookie named name that the
-// browser would send to rawURL; HttpOnly cookies included.
-func chromeCookieValue(t *testing.T, ctx context.Context, rawURL, name string) string {
-	t.Helper()
-	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{rawURL}})
-	require.NoError(t, err)
-	for _, c := range res.Cookies {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	t.Fatalf("the browser holds no cookie %q for %s", name, rawURL)
-	return ""
 }
