@@ -105,13 +105,28 @@ func sessionCookie(t *testing.T, a *App, iss, sub, sid string) *http.Cookie {
 	return nil
 }
 
-func newBackChannelApp(t *testing.T, op *keyedOP, on bool) *App {
+// newTestApp returns the app on issuer with back-channel and front-channel
+// logout on or off.
+func newTestApp(t *testing.T, issuer string, backChannel, frontChannel bool) *App {
 	t.Helper()
 	a, err := New(t.Context(), Config{
-		Issuer: op.srv.URL, ClientID: "demo", BaseURL: "http://127.0.0.1:8080", BackChannel: on,
+		Issuer: issuer, ClientID: "demo", BaseURL: "http://127.0.0.1:8080",
+		BackChannel: backChannel, FrontChannel: frontChannel,
 	})
 	require.NoError(t, err)
 	return a
+}
+
+// assertSignedOut checks that rec is the signed-out home page and expires
+// the session cookie.
+func assertSignedOut(t *testing.T, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	assert.Contains(t, rec.Body.String(), `<p id="status">`+StatusSignedOut+`</p>`)
+	var expired bool
+	for _, c := range rec.Result().Cookies() {
+		expired = expired || (c.Name == SessionName && c.MaxAge < 0)
+	}
+	assert.True(t, expired, "the session cookie is expired: %v", rec.Header().Values("Set-Cookie"))
 }
 
 // get serves GET / with cookie and returns the response.
@@ -135,7 +150,7 @@ func postLogoutToken(a *App, raw string) *httptest.ResponseRecorder {
 
 func TestBackChannelLogoutSignsTheSessionOut(t *testing.T) {
 	op := newKeyedOP(t)
-	a := newBackChannelApp(t, op, true)
+	a := newTestApp(t, op.srv.URL, true, false)
 	iss := op.srv.URL
 	alice := sessionCookie(t, a, iss, "alice", "sid-alice")
 	bob := sessionCookie(t, a, iss, "bob", "sid-bob")
@@ -146,13 +161,7 @@ func TestBackChannelLogoutSignsTheSessionOut(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Contains(t, rec.Header().Get("Cache-Control"), "no-store")
 
-	rec = get(a, alice)
-	assert.Contains(t, rec.Body.String(), `<p id="status">`+StatusSignedOut+`</p>`, "the same cookie is signed out")
-	var expired bool
-	for _, c := range rec.Result().Cookies() {
-		expired = expired || (c.Name == SessionName && c.MaxAge < 0)
-	}
-	assert.True(t, expired, "the session cookie is expired: %v", rec.Header().Values("Set-Cookie"))
+	assertSignedOut(t, get(a, alice)) // the same cookie
 	assert.Contains(t, get(a, bob).Body.String(), StatusSignedIn, "another provider session is untouched")
 
 	assert.Equal(t, http.StatusBadRequest, postLogoutToken(a, token).Code, "a replayed token")
@@ -165,7 +174,7 @@ func TestBackChannelLogoutSignsTheSessionOut(t *testing.T) {
 
 func TestBackChannelIsOffByDefault(t *testing.T) {
 	op := newKeyedOP(t)
-	a := newBackChannelApp(t, op, false)
+	a := newTestApp(t, op.srv.URL, false, false)
 	alice := sessionCookie(t, a, op.srv.URL, "alice", "sid-alice")
 	rec := postLogoutToken(a, logoutToken(t, op.key, op.srv.URL, "demo", "sid-alice", "alice"))
 	assert.Equal(t, http.StatusNotFound, rec.Code)

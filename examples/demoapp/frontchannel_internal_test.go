@@ -10,16 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func newFrontChannelApp(t *testing.T, issuer string, backChannel bool) *App {
-	t.Helper()
-	a, err := New(t.Context(), Config{
-		Issuer: issuer, ClientID: "demo", BaseURL: "http://127.0.0.1:8080",
-		FrontChannel: true, BackChannel: backChannel,
-	})
-	require.NoError(t, err)
-	return a
-}
-
 // frontChannelGet serves the provider's iframe request for iss and sid,
 // without cookies, as a browser that blocks third-party cookies sends it.
 func frontChannelGet(a *App, iss, sid string) *httptest.ResponseRecorder {
@@ -29,19 +19,9 @@ func frontChannelGet(a *App, iss, sid string) *httptest.ResponseRecorder {
 	return rec
 }
 
-func assertSignedOut(t *testing.T, rec *httptest.ResponseRecorder) {
-	t.Helper()
-	assert.Contains(t, rec.Body.String(), `<p id="status">`+StatusSignedOut+`</p>`)
-	var expired bool
-	for _, c := range rec.Result().Cookies() {
-		expired = expired || (c.Name == SessionName && c.MaxAge < 0)
-	}
-	assert.True(t, expired, "the session cookie is expired: %v", rec.Header().Values("Set-Cookie"))
-}
-
 func TestFrontChannelLogoutSignsTheSessionOut(t *testing.T) {
 	op := newKeyedOP(t)
-	a := newFrontChannelApp(t, op.srv.URL, false)
+	a := newTestApp(t, op.srv.URL, false, true)
 	iss := op.srv.URL
 	alice := sessionCookie(t, a, iss, "alice", "sid-alice")
 	bob := sessionCookie(t, a, iss, "bob", "sid-bob")
@@ -65,7 +45,7 @@ func TestFrontChannelLogoutSignsTheSessionOut(t *testing.T) {
 
 func TestFrontChannelIgnoresASessionItHasNotSeen(t *testing.T) {
 	op := newKeyedOP(t)
-	a := newFrontChannelApp(t, op.srv.URL, false)
+	a := newTestApp(t, op.srv.URL, false, true)
 	carol := sessionCookie(t, a, op.srv.URL, "carol", "sid-carol")
 	require.Equal(t, http.StatusOK, frontChannelGet(a, op.srv.URL, "sid-carol").Code)
 	assert.Contains(t, get(a, carol).Body.String(), StatusSignedIn,
@@ -74,7 +54,7 @@ func TestFrontChannelIgnoresASessionItHasNotSeen(t *testing.T) {
 
 func TestFrontChannelAcceptsTheDiscoveredIssuer(t *testing.T) {
 	op := newKeyedOP(t)
-	a := newFrontChannelApp(t, op.srv.URL+"/", false) // the provider spells it without the slash
+	a := newTestApp(t, op.srv.URL+"/", false, true) // the provider spells it without the slash
 	alice := sessionCookie(t, a, op.srv.URL, "alice", "sid-alice")
 	require.Contains(t, get(a, alice).Body.String(), StatusSignedIn)
 	require.Equal(t, http.StatusOK, frontChannelGet(a, op.srv.URL, "sid-alice").Code)
@@ -83,7 +63,7 @@ func TestFrontChannelAcceptsTheDiscoveredIssuer(t *testing.T) {
 
 func TestFrontChannelAndBackChannelShareTheStore(t *testing.T) {
 	op := newKeyedOP(t)
-	a := newFrontChannelApp(t, op.srv.URL, true)
+	a := newTestApp(t, op.srv.URL, true, true)
 	iss := op.srv.URL
 	alice := sessionCookie(t, a, iss, "alice", "sid-alice")
 	bob := sessionCookie(t, a, iss, "bob", "sid-bob")
@@ -99,7 +79,7 @@ func TestFrontChannelAndBackChannelShareTheStore(t *testing.T) {
 
 func TestFrontChannelIsOffByDefault(t *testing.T) {
 	op := newKeyedOP(t)
-	a := newBackChannelApp(t, op, true)
+	a := newTestApp(t, op.srv.URL, true, false)
 	alice := sessionCookie(t, a, op.srv.URL, "alice", "sid-alice")
 	require.Contains(t, get(a, alice).Body.String(), StatusSignedIn)
 	assert.Equal(t, http.StatusNotFound, frontChannelGet(a, op.srv.URL, "sid-alice").Code)
