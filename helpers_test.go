@@ -62,12 +62,7 @@ func sessionCookie(t testing.TB, store sessions.Store, values map[any]any) *http
 
 // newRequest builds a same-origin browser request to the app.
 func newRequest(method, target string, cookies ...*http.Cookie) *http.Request {
-	r := httptest.NewRequest(method, testAppURL+target, nil)
-	r.Header.Set("Sec-Fetch-Site", "same-origin")
-	for _, c := range cookies {
-		r.AddCookie(c)
-	}
-	return r
+	return NewRequestForTest(method, target, cookies...)
 }
 
 func serve(h http.Handler, r *http.Request) *http.Response {

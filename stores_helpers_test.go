@@ -70,14 +70,9 @@ func stLogin(t testing.TB, store sessions.Store, name string, values map[any]any
 	return logout.SaveSessionForTest(t, store, name, values)
 }
 
-// stRequest builds a same-origin browser request to the app.
+// stRequest builds a same-origin browser request to the app (stAppURL).
 func stRequest(method, path string, cookies ...*http.Cookie) *http.Request {
-	r := httptest.NewRequest(method, stAppURL+path, nil)
-	r.Header.Set("Sec-Fetch-Site", "same-origin")
-	for _, c := range cookies {
-		r.AddCookie(c)
-	}
-	return r
+	return logout.NewRequestForTest(method, path, cookies...)
 }
 
 // stMiddleware returns a logout middleware for store; mutate adjusts it.

@@ -11,6 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// NewRequestForTest builds a same-origin browser request to
+// https://app.example.com+target with cookies. It serves the package's
+// internal and external tests alike.
+func NewRequestForTest(method, target string, cookies ...*http.Cookie) *http.Request {
+	r := httptest.NewRequest(method, "https://app.example.com"+target, nil)
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	return r
+}
+
 // SaveSessionForTest saves a new session called name, holding values, in
 // store, and returns the cookie the store sets for it. It serves the
 // package's internal and external tests alike.
