@@ -219,21 +219,42 @@ func (p *Provider) ActiveSessions() int { return p.store.sessionCount() }
 // neither expired, nor revoked, nor ended with their session.
 func (p *Provider) ActiveTokens() int { return p.store.tokenCount() }
 
-// Close stops the provider and waits for its server to exit. It is safe
-// to call more than once.
+// closeGrace is how long Close lets requests in flight finish before it
+// closes every connection.
+const closeGrace = time.Second
+
+// Close stops the provider and waits for its server to exit. Requests in
+// flight get a short grace period; connections still open after it, such
+// as the ones a browser opens ahead of time and keeps, are closed. It is
+// safe to call more than once.
 func (p *Provider) Close() error {
 	p.closeOnce.Do(func() {
 		if p.stopWatch != nil {
 			p.stopWatch()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := p.srv.Shutdown(ctx); err != nil {
-			p.closeErr = fmt.Errorf("provider: shutting down: %w", errors.Join(err, p.srv.Close()))
-		}
+		p.closeErr = shutdown(p.srv, closeGrace)
 		<-p.served
 	})
 	return p.closeErr
+}
+
+// shutdown stops srv gracefully within grace, then forcibly. Running out
+// of grace is not an error: only a listener that fails to close is.
+func shutdown(srv *http.Server, grace time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Shutdown has closed the listeners; Close closes the connections
+		// it was waiting for and reports the listeners as closed already.
+		if err = srv.Close(); errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("provider: shutting down: %w", err)
+	}
+	return nil
 }
 
 // newHandler routes the OpenID Provider's endpoints, the login page and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -227,6 +228,32 @@ func TestStopsWhenTheContextIsDone(t *testing.T) {
 		return err != nil
 	}, 5*time.Second, 20*time.Millisecond)
 	assert.NoError(t, p.Close(), "Close after the context is done")
+}
+
+// TestCloseDoesNotWaitForIdleClients checks that Close neither fails nor
+// waits for clients that hold connections open: one that connected and
+// sent nothing (as browsers do ahead of time) and one stuck halfway
+// through a request. Both connections are closed.
+func TestCloseDoesNotWaitForIdleClients(t *testing.T) {
+	p, err := provider.Start(context.Background(), provider.Config{})
+	require.NoError(t, err)
+	addr := strings.TrimPrefix(p.Issuer(), "http://")
+	silent, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer func() { _ = silent.Close() }()
+	halfway, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer func() { _ = halfway.Close() }()
+	_, err = io.WriteString(halfway, "GET /.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\n")
+	require.NoError(t, err)
+
+	require.NoError(t, p.Close())
+	for name, c := range map[string]net.Conn{"silent": silent, "halfway": halfway} {
+		// Generous: the connection is already closed, so Read returns at once.
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
+		_, err := c.Read(make([]byte, 1))
+		assert.ErrorIs(t, err, io.EOF, "%s connection closed by the server", name)
+	}
 }
 
 func TestStartRejectsABadAddress(t *testing.T) {
