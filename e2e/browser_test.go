@@ -81,28 +81,33 @@ func startBrowserDemo(t *testing.T) *browserDemo {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
 	appURL := "http://" + ln.Addr().String()
-	op, err := provider.Start(t.Context(), provider.Config{
+	op := startProvider(t, provider.Config{
 		RedirectURIs:           []string{appURL + demoapp.CallbackPath},
 		PostLogoutRedirectURIs: []string{appURL + demoapp.LogoutCallbackPath},
 	})
-	if err != nil {
-		_ = ln.Close()
-		require.NoError(t, err)
-	}
-	t.Cleanup(func() { assert.NoError(t, op.Close()) })
 	app, err := demoapp.New(t.Context(), demoapp.Config{
 		Issuer: op.Issuer(), ClientID: op.ClientID(), ClientSecret: op.ClientSecret(), BaseURL: appURL,
 		Scopes: []string{"openid", "profile", "email", "offline_access"},
 	})
-	if err != nil {
-		_ = ln.Close()
-		require.NoError(t, err)
-	}
+	require.NoError(t, err)
 	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { assert.NoError(t, srv.Close()) })
 	return &browserDemo{op: op, appURL: appURL}
+}
+
+// startProvider starts the embedded provider and stops it when the test
+// ends. It is not tied to t.Context(): that context ends before the
+// cleanups run, and the provider must outlive a browser started after it,
+// whose cleanup (registered later, so run earlier) stops it first.
+func startProvider(t *testing.T, cfg provider.Config) *provider.Provider {
+	t.Helper()
+	op, err := provider.Start(context.WithoutCancel(t.Context()), cfg)
+	require.NoError(t, err, "starting the provider")
+	t.Cleanup(func() { assert.NoError(t, op.Close()) })
+	return op
 }
 
 // findChromium returns the path of Chromium or Chrome. Without one the test

@@ -103,12 +103,10 @@ type frontChannelCall struct {
 func startFrontChannelDemo(t *testing.T) *frontChannelDemo {
 	t.Helper()
 	ln, appURL := appListener(t)
-	op, err := provider.Start(t.Context(), provider.Config{
+	op := startProvider(t, provider.Config{
 		RedirectURIs:           []string{appURL.String() + demoapp.CallbackPath},
 		PostLogoutRedirectURIs: []string{appURL.String() + demoapp.LogoutCallbackPath},
 	})
-	require.NoError(t, err, "starting the provider")
-	t.Cleanup(func() { assert.NoError(t, op.Close()) })
 
 	d := &frontChannelDemo{
 		browserDemo: browserDemo{op: op, appURL: appURL.String()},

@@ -3,8 +3,6 @@ package e2e
 import (
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/oidc-logout/logout/examples/demoapp"
 	"github.com/oidc-logout/logout/examples/provider"
 )
@@ -15,12 +13,10 @@ import (
 // are different sites as in production.
 func TestInteropZitadel(t *testing.T) {
 	ln, appURL := appListener(t)
-	p, err := provider.Start(t.Context(), provider.Config{
+	p := startProvider(t, provider.Config{
 		RedirectURIs:           []string{appURL.String() + demoapp.CallbackPath},
 		PostLogoutRedirectURIs: []string{appURL.String() + demoapp.LogoutCallbackPath},
 	})
-	require.NoError(t, err, "starting the provider")
-	t.Cleanup(func() { _ = p.Close() })
 
 	logs := &logRecorder{}
 	app := serveDemoApp(t, ln, appURL, p.Issuer(), p.ClientID(), p.ClientSecret(), logs)
