@@ -36,7 +36,10 @@ func newApp(t *testing.T, srv *redistest.Server, prefix string, failOpen bool, o
 			Revocations: redisstore.NewRevocations(srv.NewClient(), prefix),
 			SessionIDs:  true,
 			FailOpen:    failOpen,
-			Timeout:     300 * time.Millisecond,
+			// No test here waits for this bound to fire (a stopped Redis
+			// refuses connections at once), so it is generous enough
+			// for a starved CPU.
+			Timeout: 10 * time.Second,
 		}
 		for _, opt := range opts {
 			opt(c)

@@ -49,11 +49,7 @@ func revoke(t *testing.T, s logout.Revocations, key string, at time.Time, ttl ti
 
 func expect(t *testing.T, s logout.Revocations, want bool, checks ...logout.RevocationCheck) {
 	t.Helper()
-	got, err := s.Revoked(context.Background(), checks...)
-	if err != nil {
-		t.Fatalf("Revoked(%v): %v", checks, err)
-	}
-	if got != want {
+	if got := revoked(t, s, checks...); got != want {
 		t.Fatalf("Revoked(%v) = %v, want %v", checks, got, want)
 	}
 }
@@ -104,26 +100,40 @@ func testNoChecks(t *testing.T, s logout.Revocations) {
 	expect(t, s, false)
 }
 
+// expiryTTL is the lifetime of the short record in testExpiry: long
+// enough that a starved CPU cannot let it lapse between the write and the
+// first look-up, short enough to keep the suite quick.
+const expiryTTL = 2 * time.Second
+
 func testExpiry(t *testing.T, s logout.Revocations) {
 	short, long := logout.SessionIDKey("short"), logout.SessionIDKey("long")
-	revoke(t, s, short, base, 200*time.Millisecond)
+	written := time.Now()
+	revoke(t, s, short, base, expiryTTL)
 	revoke(t, s, long, base, time.Hour)
-	expect(t, s, true, check(short, time.Time{}))
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		got, err := s.Revoked(context.Background(), check(short, time.Time{}))
-		if err != nil {
-			t.Fatalf("Revoked: %v", err)
-		}
-		if !got {
-			break
-		}
+	if got := revoked(t, s, check(short, time.Time{})); !got && time.Since(written) < expiryTTL {
+		t.Fatalf("a record with a %s TTL is gone after %s", expiryTTL, time.Since(written))
+	}
+	deadline := written.Add(10 * expiryTTL)
+	for revoked(t, s, check(short, time.Time{})) {
 		if time.Now().After(deadline) {
-			t.Fatal("a record with a 200ms TTL is still there after 3s")
+			t.Fatalf("a record with a %s TTL is still there after %s", expiryTTL, time.Since(written))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if d := time.Since(written); d < expiryTTL {
+		t.Fatalf("a record with a %s TTL expired after %s", expiryTTL, d)
+	}
 	expect(t, s, true, check(long, time.Time{}))
+}
+
+// revoked returns what s.Revoked says of checks, failing t on an error.
+func revoked(t *testing.T, s logout.Revocations, checks ...logout.RevocationCheck) bool {
+	t.Helper()
+	got, err := s.Revoked(context.Background(), checks...)
+	if err != nil {
+		t.Fatalf("Revoked(%v): %v", checks, err)
+	}
+	return got
 }
 
 func testConcurrent(t *testing.T, s logout.Revocations) {
