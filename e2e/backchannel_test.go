@@ -76,7 +76,7 @@ func TestInteropOIDCProviderBackChannel(t *testing.T) {
 	}
 
 	// The provider sent the app one logout_token, and the app accepted it.
-	got := calls.wait(t, 1, 5*time.Second)
+	got := calls.wait(t, 1, eventWait)
 	require.Len(t, got, 1, "back-channel requests from the provider")
 	assert.Equal(t, http.StatusOK, got[0].status, "the app's answer to the provider's logout_token: %s", got[0].body)
 	assert.Contains(t, got[0].cacheControl, "no-store")

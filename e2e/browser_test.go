@@ -25,7 +25,12 @@ import (
 )
 
 // browserTimeout bounds the whole browser test.
-const browserTimeout = 60 * time.Second
+const browserTimeout = 3 * time.Minute
+
+// eventWait is how long a test waits for something a browser or a server
+// does on its own schedule: an event, a request, a page load. Only a
+// failing test waits that long, so it has the margin a starved CPU needs.
+const eventWait = 30 * time.Second
 
 // TestBrowserLoginLogoutBack drives headless Chromium through the demo app
 // and the embedded provider: sign in on the provider's form, log out with
@@ -231,7 +236,7 @@ func chromeAssertEndSession(t *testing.T, log *chromeRequestLog, env *browserDem
 	t.Helper()
 	var end, back *url.URL
 	// The request log is filled from another goroutine: give it a moment.
-	for deadline := time.Now().Add(2 * time.Second); (end == nil || back == nil) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(eventWait); (end == nil || back == nil) && time.Now().Before(deadline); {
 		for _, u := range log.all() {
 			switch {
 			case strings.HasPrefix(u.String(), env.op.Issuer()+"/end_session?"):
@@ -273,7 +278,7 @@ func chromeBack(t *testing.T, ctx context.Context, log *chromeRequestLog, want s
 		case typ := <-navs:
 			restored = restored || typ == cdppage.NavigationTypeBackForwardCacheRestore
 			fetchedAgain = typ == cdppage.NavigationTypeNavigation
-		case <-time.After(5 * time.Second):
+		case <-time.After(eventWait):
 			status, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
 			t.Fatalf("after Back the page was not fetched again (restored from the back/forward cache: %v); it shows %q",
 				restored, status)
@@ -288,7 +293,7 @@ func chromeBack(t *testing.T, ctx context.Context, log *chromeRequestLog, want s
 			}
 		}
 		return false
-	}, 2*time.Second, 20*time.Millisecond, "the page was fetched from the server after Back")
+	}, eventWait, 20*time.Millisecond, "the page was fetched from the server after Back")
 	return restored
 }
 
@@ -324,7 +329,7 @@ func chromeWaitLoaded(t *testing.T, ctx context.Context) {
 	t.Helper()
 	const expr = `document.readyState === "complete" && document.getElementById("status") !== null`
 	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(eventWait); time.Now().Before(deadline); {
 		var ok bool
 		if ok, err = chromedp.Run(ctx, chromedp.Evaluate[bool](expr)); err == nil && ok {
 			return

@@ -154,7 +154,7 @@ func (d *frontChannelDemo) loadLogoutPage(t *testing.T, ctx context.Context, sid
 	select {
 	case call := <-d.calls:
 		return call
-	case <-time.After(5 * time.Second):
+	case <-time.After(eventWait):
 		t.Fatal("the logout page's iframe did not reach the app's front-channel logout path")
 		return frontChannelCall{}
 	}
