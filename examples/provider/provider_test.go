@@ -226,7 +226,7 @@ func TestStopsWhenTheContextIsDone(t *testing.T) {
 			_ = resp.Body.Close()
 		}
 		return err != nil
-	}, 5*time.Second, 20*time.Millisecond)
+	}, 30*time.Second, 20*time.Millisecond)
 	assert.NoError(t, p.Close(), "Close after the context is done")
 }
 
