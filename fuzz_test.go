@@ -122,3 +122,22 @@ func FuzzFrontChannelParams(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHasQueryParam checks the quick test that decides whether a request
+// to a callback that is also an app page may be the provider's return: it
+// may say yes when there is no state, but never no when url.ParseQuery
+// finds a non-empty state (the callback would then be skipped).
+func FuzzHasQueryParam(f *testing.F) {
+	f.Add("state=abc")
+	f.Add("a=1&state=&state=x")
+	f.Add("st%61te=x")
+	f.Add("state")
+	f.Add("x=%zz&state=1")
+	f.Fuzz(func(t *testing.T, raw string) {
+		got := hasQueryParam(raw, "state")
+		q, _ := url.ParseQuery(raw)
+		if q.Get("state") != "" && !got {
+			t.Fatalf("hasQueryParam(%q) = false, but ParseQuery finds state %q", raw, q.Get("state"))
+		}
+	})
+}

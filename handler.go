@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -52,7 +53,19 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	if m.after != nil {
 		m.after(r, Event{HadIDToken: idToken != "", ProviderLogout: provider, ReturnTo: returnTo})
 	}
+	csd := m.clearSiteData.final
+	if provider && m.hasCallback {
+		csd = m.clearSiteData.toProvider // this response sets the state cookie
+	}
+	setClearSiteData(w.Header(), csd)
 	redirect(w, target)
+}
+
+// setClearSiteData sets the Clear-Site-Data header to v, unless v is empty.
+func setClearSiteData(h http.Header, v string) {
+	if v != "" {
+		h.Set("Clear-Site-Data", v)
+	}
 }
 
 // allowMethod reports whether r's method is one of allowed. If it is not,
@@ -149,12 +162,18 @@ func (m *Middleware) logoutTarget(w http.ResponseWriter, r *http.Request, idToke
 
 // serveCallback checks the state the provider sends back against the state
 // cookie, deletes the cookie, and redirects to the saved return target.
+// Without a state or a cookie it fails with ErrInvalidState (Wrap passes
+// such requests to the app instead). A state that does not match sends the
+// browser to the same page without it: never to the saved target, and
+// without touching the cookie, which a logout in another tab may still
+// come back for.
 func (m *Middleware) serveCallback(w http.ResponseWriter, r *http.Request) {
 	setNoStore(w.Header())
 	if !m.allowMethod(w, r, "callback", http.MethodGet) {
 		return
 	}
-	got := r.URL.Query().Get(paramState)
+	query := r.URL.Query()
+	got := query.Get(paramState)
 	c, err := r.Cookie(m.stateCookie.name)
 	if got == "" || err != nil {
 		m.fail(w, r, fmt.Errorf("%w: state parameter or cookie missing", ErrInvalidState))
@@ -162,12 +181,16 @@ func (m *Middleware) serveCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	want, returnTo, ok := parseStateCookie(c.Value)
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		m.fail(w, r, fmt.Errorf("%w: state does not match", ErrInvalidState))
+		m.logger.LogAttrs(r.Context(), slog.LevelWarn, "logout: state does not match; sent to the page without it",
+			slog.String("path", r.URL.Path))
+		query.Del(paramState)
+		redirect(w, (&url.URL{Path: r.URL.Path, RawQuery: query.Encode()}).RequestURI())
 		return
 	}
 	http.SetCookie(w, m.stateCookie.expire())
 	if !m.returnTo.allowed(returnTo) {
 		returnTo = m.defaultReturnTo
 	}
+	setClearSiteData(w.Header(), m.clearSiteData.final)
 	redirect(w, returnTo)
 }

@@ -75,14 +75,23 @@ type Config struct {
 	// PostLogoutRedirectURI is where the provider sends the browser back
 	// after logout; it must be absolute and registered at the provider.
 	// When set, a fresh state is sent with it and checked at CallbackPath.
-	// When empty, the provider shows its own page after logout.
+	// When empty, the provider shows its own page after logout. It may be
+	// a dedicated path ("/logout/callback") or any page of the app,
+	// "/" included: see CallbackPath.
 	PostLogoutRedirectURI string
 
 	// CallbackPath is the path the middleware serves as the post-logout
-	// callback: it checks state and redirects to the return target. Default:
-	// the path of PostLogoutRedirectURI, which must then be a dedicated path
-	// such as "/logout/callback", not "/". Set it explicitly when a proxy
-	// rewrites paths.
+	// callback: it checks state and redirects to the return target.
+	// Default: the path of PostLogoutRedirectURI ("/" when it has none).
+	// Set it explicitly when a proxy rewrites paths.
+	//
+	// The callback may be a page of the app, such as "/" or "/homepage":
+	// through Wrap (and the framework adapters' middleware), a request to
+	// it is the provider's return only when it is a GET with a state
+	// parameter and carries the state cookie; every other request to it
+	// goes to the app untouched. Mounted on a mux (mux.Handle(path, m)),
+	// the middleware answers every request to the path, so an app page
+	// there needs Wrap: mux.Handle("/", m.Wrap(home)).
 	CallbackPath string
 	// ReturnToParam is the query (or POST form) parameter of the logout
 	// request that names where the user should land. Default "return_to".
@@ -111,6 +120,22 @@ type Config struct {
 	// StateCookie configures the short-lived cookie that carries state to
 	// the callback.
 	StateCookie StateCookieConfig
+
+	// ClearSiteData lists the Clear-Site-Data types sent when a logout
+	// ends, so that the browser drops what it kept of the signed-in pages.
+	// nil means "cache": the HTTP cache and, in Chromium, the back/forward
+	// cache, which otherwise restores a signed-in page on Back even when it
+	// was sent with Cache-Control: no-store. An empty non-nil slice
+	// ([]string{}) sends no header. Other types: "storage" (localStorage,
+	// IndexedDB, service workers: for apps that keep tokens there),
+	// "cookies" (every cookie of the site, not only the session's),
+	// "executionContexts", and "*" (all of them). The header goes on the
+	// logout response and on the callback's redirect; "cookies" only on the
+	// last response of a logout (the callback's, or a local-only logout's),
+	// since the response that sends the browser to the provider sets the
+	// state cookie. Browsers honour it on secure origins only: https, and
+	// http on localhost and 127.0.0.1.
+	ClearSiteData []string
 
 	// AllowCrossSite turns off the cross-site check of the logout path. By
 	// default a request whose Sec-Fetch-Site is neither "same-origin" nor
@@ -200,7 +225,8 @@ type Middleware struct {
 	defaultReturnTo string
 	returnTo        returnToPolicy
 
-	stateCookie stateCookie
+	stateCookie   stateCookie
+	clearSiteData clearSiteData
 
 	allowCrossSite bool
 	trusted        map[string]struct{}
@@ -245,7 +271,7 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	for _, step := range []func(*Config) error{
 		m.validateSession, m.validateProvider, m.validateCallback, m.validateReturnTo, m.validateOrigins,
-		m.validateRevocation, m.validateSessionCheck, m.validateFrontChannel,
+		m.validateRevocation, m.validateSessionCheck, m.validateFrontChannel, m.validateClearSiteData,
 	} {
 		if err := step(&cfg); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -327,10 +353,7 @@ func (m *Middleware) validateCallback(cfg *Config) error {
 	}
 	m.callbackPath = cfg.CallbackPath
 	if m.callbackPath == "" {
-		m.callbackPath = u.Path
-		if m.callbackPath == "" || m.callbackPath == "/" {
-			return fmt.Errorf("Config.PostLogoutRedirectURI %q: its path would make the whole site the callback; register a dedicated path such as /logout/callback, or set Config.CallbackPath", m.postLogout)
-		}
+		m.callbackPath = orDefault(u.Path, "/")
 	}
 	if !strings.HasPrefix(m.callbackPath, "/") || m.callbackPath == m.path {
 		return fmt.Errorf("Config.CallbackPath %q must start with / and differ from Config.Path", m.callbackPath)
@@ -356,6 +379,12 @@ func (m *Middleware) validateReturnTo(cfg *Config) error {
 	return nil
 }
 
+func (m *Middleware) validateClearSiteData(cfg *Config) error {
+	csd, err := newClearSiteData(cfg.ClearSiteData)
+	m.clearSiteData = csd
+	return err
+}
+
 func (m *Middleware) validateOrigins(cfg *Config) error {
 	m.trusted = make(map[string]struct{}, len(cfg.TrustedOrigins))
 	for _, o := range cfg.TrustedOrigins {
@@ -370,8 +399,10 @@ func (m *Middleware) validateOrigins(cfg *Config) error {
 
 // Wrap returns a handler that serves the logout path (and the callback and
 // front-channel logout paths, when configured) and passes every other
-// request to next untouched. It panics if
-// next is nil.
+// request to next untouched. A request to the callback path goes to next
+// too unless it is the provider's return (a GET with a state parameter
+// and the state cookie), so that the callback may be a page of the app
+// ("/", "/homepage"). It panics if next is nil.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	if next == nil {
 		panic("logout: Wrap called with a nil handler")
@@ -404,26 +435,30 @@ type wrapped struct {
 	m                              *Middleware
 }
 
-// ServeHTTP serves the logout, callback and front-channel logout paths and
-// passes every other request to next, after the session check when it is
-// on.
+// ServeHTTP serves the logout and front-channel logout paths and the
+// provider's return to the callback path, and passes every other request
+// to next, after the session check when it is on.
 func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case h.path:
 		h.m.serveLogout(w, r)
-	case h.callbackPath:
-		h.m.serveCallback(w, r)
+		return
 	case h.frontChannelPath:
 		h.m.serveFrontChannel(w, r)
-	default:
-		if h.check {
-			r = h.m.checkSession(w, r)
+		return
+	case h.callbackPath:
+		if h.m.isProviderReturn(r) {
+			h.m.serveCallback(w, r)
+			return
 		}
-		if h.nextFunc != nil {
-			h.nextFunc(w, r)
-		} else {
-			h.next.ServeHTTP(w, r)
-		}
+	}
+	if h.check {
+		r = h.m.checkSession(w, r)
+	}
+	if h.nextFunc != nil {
+		h.nextFunc(w, r)
+	} else {
+		h.next.ServeHTTP(w, r)
 	}
 }
 
@@ -432,6 +467,8 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // otherwise, whatever the path. It lets the middleware be mounted on a
 // mux: mux.Handle("/logout", m) and, when PostLogoutRedirectURI is set,
 // mux.Handle("/logout/callback", m) (and the front-channel path likewise).
+// Mounted so, it answers every request to the callback path, a plain visit
+// with 400: a callback that is also a page of the app needs Wrap.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case m.hasCallback && p == m.callbackPath:
@@ -443,12 +480,57 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Handles reports whether the middleware serves path itself (the logout,
-// callback or front-channel logout path) instead of passing it on.
-// Framework adapters use it to decide whether to hand a request over.
+// Handles reports whether path is one the middleware may serve itself
+// (the logout, callback or front-channel logout path) instead of passing
+// it on. A request to the callback path may still be the app's: see
+// Intercepts.
 func (m *Middleware) Handles(path string) bool {
 	return path == m.path || (m.hasCallback && path == m.callbackPath) ||
 		(m.hasFrontChannel && path == m.frontChannelPath)
+}
+
+// Intercepts reports whether the handler Wrap returns would serve r
+// itself rather than pass it on: a request to the logout or front-channel
+// logout path, or the provider's return to the callback path (a GET with
+// a state parameter that carries the state cookie). Framework adapters
+// use it to decide whether to hand a request over to ServeHTTP. It does
+// not allocate for requests to other paths, nor for requests to the
+// callback path without a state parameter.
+func (m *Middleware) Intercepts(r *http.Request) bool {
+	switch p := r.URL.Path; {
+	case p == m.path, m.hasFrontChannel && p == m.frontChannelPath:
+		return true
+	case m.hasCallback && p == m.callbackPath:
+		return m.isProviderReturn(r)
+	}
+	return false
+}
+
+// isProviderReturn reports whether a request to the callback path is the
+// provider's return from a logout started in this browser: a GET with a
+// non-empty state parameter and the state cookie. Anything else is a
+// visit to the page, which belongs to the app.
+func (m *Middleware) isProviderReturn(r *http.Request) bool {
+	if r.Method != http.MethodGet || !hasQueryParam(r.URL.RawQuery, paramState) {
+		return false
+	}
+	c, err := r.Cookie(m.stateCookie.name)
+	return err == nil && c.Value != ""
+}
+
+// hasQueryParam reports whether the raw query has a parameter named name
+// with a non-empty value, without decoding it (nor allocating). It errs on
+// the side of yes for an encoded name; the callback decodes the query.
+func hasQueryParam(rawQuery, name string) bool {
+	for rawQuery != "" {
+		var kv string
+		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if v != "" && (k == name || strings.Contains(k, "%")) {
+			return true
+		}
+	}
+	return false
 }
 
 // EndSessionEndpoint returns the provider's end-session endpoint: the

@@ -36,7 +36,9 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"endpoint with userinfo", func(c *Config) { c.EndSessionEndpoint = "https://u:p@op.example.com/end" }, "Config.EndSessionEndpoint"},
 		{"bad issuer", func(c *Config) { c.EndSessionEndpoint, c.Issuer = "", "op.example.com" }, "Config.Issuer"},
 		{"relative post-logout URI", func(c *Config) { c.PostLogoutRedirectURI = "/logout/callback" }, "Config.PostLogoutRedirectURI"},
-		{"post-logout URI at site root", func(c *Config) { c.PostLogoutRedirectURI = "https://app.example.com/" }, "Config.PostLogoutRedirectURI"},
+		{"unknown Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{"cache", "Cache"} }, "Config.ClearSiteData"},
+		{"repeated Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{"cache", "cache"} }, "Config.ClearSiteData"},
+		{"quoted Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{`"cache"`} }, "Config.ClearSiteData"},
 		{"callback equals logout path", func(c *Config) { c.CallbackPath = "/logout" }, "Config.CallbackPath"},
 		{"callback without post-logout URI", func(c *Config) { c.PostLogoutRedirectURI, c.CallbackPath = "", "/cb" }, "Config.CallbackPath"},
 		{"client_id policy without client", func(c *Config) { c.ClientID, c.OnMissingIDToken = "", ProviderLogoutWithClientID }, "Config.OnMissingIDToken"},
@@ -436,25 +438,41 @@ func TestCallbackVerifiesStateAndReturns(t *testing.T) {
 func TestCallbackRefusesBadState(t *testing.T) {
 	store := newTestStore()
 	m := newTestMiddleware(t, store, nil)
-	st, state := logoutThenCallback(t, m, store, "/logout")
-	otherCookie, otherState := logoutThenCallback(t, m, store, "/logout")
-	tests := map[string]*http.Request{
-		"no state, no cookie":    providerReturn(""),
-		"no state":               providerReturn("", st),
-		"no cookie":              providerReturn("?state=" + state),
+	st, state := logoutThenCallback(t, m, store, "/logout?return_to=%2Faccount")
+	otherCookie, otherState := logoutThenCallback(t, m, store, "/logout?return_to=%2Faccount")
+	t.Run("missing", func(t *testing.T) {
+		for name, r := range map[string]*http.Request{
+			"no state, no cookie": providerReturn(""),
+			"no state":            providerReturn("", st),
+			"no cookie":           providerReturn("?state=" + state),
+			"empty state param":   providerReturn("?state=", st),
+		} {
+			resp := serve(m, r)
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+			assert.Empty(t, resp.Header.Get("Location"), "%s: never a redirect", name)
+			assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"), name)
+		}
+	})
+	// A state that does not match sends the browser to the page without
+	// it, never to the saved target, and leaves the cookie for the logout
+	// it belongs to.
+	for name, r := range map[string]*http.Request{
 		"wrong state":            providerReturn("?state=AAAA"+state[4:], st),
 		"state of other logout":  providerReturn("?state="+otherState, st),
 		"cookie of other logout": providerReturn("?state="+state, otherCookie),
 		"malformed cookie":       providerReturn("?state="+state, &http.Cookie{Name: "logout_state", Value: state}),
-		"empty state param":      providerReturn("?state=", st),
-		"prefix of state":        providerReturn("?state="+state[:20], st),
-	}
-	for name, r := range tests {
+		"prefix of state":        providerReturn("?state="+state[:20]+"&lang=de", st),
+	} {
 		t.Run(name, func(t *testing.T) {
 			resp := serve(m, r)
-			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-			assert.Empty(t, resp.Header.Get("Location"), "never a redirect")
-			assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+			assert.Equal(t, http.StatusFound, resp.StatusCode)
+			wantQuery := ""
+			if r.URL.Query().Has("lang") {
+				wantQuery = "?lang=de"
+			}
+			assert.Equal(t, "/logout/callback"+wantQuery, resp.Header.Get("Location"))
+			assert.Empty(t, resp.Header.Values("Set-Cookie"), "the state cookie is left alone")
+			assert.Empty(t, resp.Header.Get("Clear-Site-Data"))
 		})
 	}
 }
