@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,7 +47,9 @@ func TestBrowserLoginLogoutBack(t *testing.T) {
 
 	// Log in on the provider's own form.
 	chromeSignIn(t, ctx, env)
-	assert.True(t, chromeHasCookie(t, ctx, env.appURL+"/", demoapp.SessionName), "signed in: app session cookie set")
+	stolen, ok := chromeCookie(t, ctx, env.appURL+"/", demoapp.SessionName)
+	require.True(t, ok, "signed in: app session cookie set")
+	require.Contains(t, replaySessionCookie(t, env.appURL, stolen), demoapp.StatusSignedIn, "a copy of the cookie signs in before logout")
 	assert.Equal(t, 1, env.op.ActiveSessions())
 
 	// Log out with the app's button, through the provider and back.
@@ -59,6 +62,7 @@ func TestBrowserLoginLogoutBack(t *testing.T) {
 	assert.Zero(t, env.op.ActiveSessions(), "provider session ended")
 	assert.Zero(t, env.op.ActiveTokens(), "tokens revoked")
 	chromeAssertEndSession(t, requests, env)
+	assert.Contains(t, replaySessionCookie(t, env.appURL, stolen), demoapp.StatusSignedOut, "a copy of the cookie taken before logout is signed out")
 
 	// Back must not show the signed-in page. It was sent with no-store, so
 	// the HTTP cache does not keep it; Chromium may still restore it from
@@ -72,6 +76,23 @@ func TestBrowserLoginLogoutBack(t *testing.T) {
 	assert.NotContains(t, body, env.op.Name(), "no signed-in content after Back")
 	assert.NotContains(t, body, `id="logout"`)
 	chromeScreenshot(t, ctx, "browser-signed-out.png")
+}
+
+// replaySessionCookie requests the app's home page outside the browser,
+// with value as the session cookie, as someone who copied the cookie
+// would, and returns the page.
+func replaySessionCookie(t *testing.T, appURL, value string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, appURL+"/", nil)
+	require.NoError(t, err)
+	req.AddCookie(&http.Cookie{Name: demoapp.SessionName, Value: value})
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	return string(body)
 }
 
 // browserDemo is the embedded provider and the demo app, served in process.

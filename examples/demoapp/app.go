@@ -123,18 +123,16 @@ type Config struct {
 	Logger *slog.Logger
 	// BackChannel turns on back-channel logout: the app serves
 	// POST BackChannelLogoutPath, which validates the provider's
-	// logout_token and records the ended session in an in-memory
-	// revocation store, and the middleware's session check signs that
-	// session out on its next request. The store lives in this process
-	// only; several instances would share a Redis store instead.
+	// logout_token and records the ended session in the middleware's
+	// in-memory session-check store, and the session check signs that
+	// session out on its next request.
 	BackChannel bool
 	// FrontChannel turns on front-channel logout: the app serves
 	// GET FrontChannelLogoutPath?iss=ISSUER&sid=SID, which the provider's
 	// logout page loads in an iframe, and the middleware's session check
 	// signs the sessions of that sid out on their next request. The
 	// request needs no cookies, so browsers that block third-party cookies
-	// do not stop it. It shares the in-memory revocation store of
-	// BackChannel when both are on.
+	// do not stop it.
 	FrontChannel bool
 }
 
@@ -175,10 +173,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err := a.discover(ctx, cfg); err != nil {
 		return nil, err
 	}
-	var revs logout.Revocations
-	if cfg.BackChannel || cfg.FrontChannel {
-		revs = logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})
-	}
+	// The session check's store: it keeps the tombstones that refuse a
+	// copy of the session cookie taken before logout, and the sessions
+	// ended by back- and front-channel logout. It lives in this process
+	// only; several instances would share a Redis store instead.
+	revs := logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})
 	a.logout, err = logout.New(logout.Config{
 		Store:       a.store,
 		SessionName: SessionName,
@@ -187,10 +186,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		ClientID:              cfg.ClientID,
 		PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
 		Revocation:            a.revocation, // refresh and access token revoked at logout (RFC 7009)
-		SessionCheck:          sessionCheck(revs),
-		FrontChannel:          frontChannel(cfg.FrontChannel),
-		Logger:                cfg.Logger,
-		HTTPClient:            cfg.HTTPClient,
+		SessionCheck: &logout.SessionCheckConfig{
+			Revocations: revs,
+			// The cookie store is stateless: without this, a copy of the
+			// cookie taken before logout would still sign the user in.
+			SessionIDs: true,
+		},
+		FrontChannel: frontChannel(cfg.FrontChannel),
+		Logger:       cfg.Logger,
+		HTTPClient:   cfg.HTTPClient,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demoapp: %w", err)
@@ -216,15 +220,6 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	mux.HandleFunc("GET "+CallbackPath, a.callback)
 	a.handler = a.logout.Wrap(mux)
 	return a, nil
-}
-
-// sessionCheck returns the middleware's session check on revs, or nil
-// (no check) without a store.
-func sessionCheck(revs logout.Revocations) *logout.SessionCheckConfig {
-	if revs == nil {
-		return nil
-	}
-	return &logout.SessionCheckConfig{Revocations: revs}
 }
 
 // frontChannel returns the middleware's front-channel logout, or nil

@@ -132,6 +132,11 @@ func (a *App) startSession(w http.ResponseWriter, r *http.Request, tokens *oauth
 	sess.Values[keySubject] = idToken.Subject
 	sess.Values[keyName] = claims.Name
 	sess.Values[keyEmail] = claims.Email
+	// A random session id, so that a logout can refuse a copy of this
+	// cookie taken before it (SessionCheckConfig.SessionIDs).
+	if err := a.logout.InitSession(sess); err != nil {
+		return fmt.Errorf("starting session: %w", err)
+	}
 	if err := sess.Save(r, w); err != nil {
 		// securecookie refuses cookies over 4096 bytes: a provider with
 		// large tokens needs a server-side store (see redisstore).
