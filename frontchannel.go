@@ -96,10 +96,8 @@ func (m *Middleware) serveFrontChannel(w http.ResponseWriter, r *http.Request) {
 
 // frontChannelParams returns the iss and sid of a front-channel logout
 // query, which must hold exactly one iss, the configured issuer, and
-// exactly one sid. The iss is returned as the provider spelled it, which is
-// how its id_tokens spell it too, so that the keys it makes are those of
-// the session check; it may differ from the configured issuer by a
-// trailing slash.
+// exactly one sid. The iss may differ from the configured issuer by a
+// trailing slash, which the keys of the session check ignore.
 func frontChannelParams(rawQuery, issuer string) (iss, sid string, err error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -53,13 +54,14 @@ var ErrRevocationsFull = errors.New("logout: revocation store is full")
 // SIDKey returns the Revocations key of a provider session: the sid claim
 // of issuer's tokens (OpenID Connect Front-Channel and Back-Channel
 // Logout). The issuer is part of the key because a sid is unique only per
-// issuer.
+// issuer; a trailing slash of the issuer does not change the key.
 func SIDKey(issuer, sid string) string {
 	return scopedKey("sid:", issuer, sid)
 }
 
 // SubjectKey returns the Revocations key of every session of an end-user:
-// the sub claim of issuer's tokens.
+// the sub claim of issuer's tokens. A trailing slash of the issuer does
+// not change the key.
 func SubjectKey(issuer, sub string) string {
 	return scopedKey("sub:", issuer, sub)
 }
@@ -71,8 +73,12 @@ func SessionIDKey(id string) string {
 }
 
 // scopedKey joins a prefix, the issuer's length, the issuer and a value, so
-// that no two (issuer, value) pairs share a key whatever they contain.
+// that no two (issuer, value) pairs share a key whatever they contain. One
+// trailing slash of the issuer is dropped: with and without it, it names
+// the same provider, and a provider's tokens and front-channel requests may
+// spell it either way.
 func scopedKey(prefix, issuer, value string) string {
+	issuer = strings.TrimSuffix(issuer, "/")
 	return prefix + strconv.Itoa(len(issuer)) + ":" + issuer + ":" + value
 }
 
