@@ -23,15 +23,17 @@ import (
 )
 
 // Middleware returns an echo middleware that serves the logout path and
-// the callback path of m, and calls next for every other request: the only
-// work added is one comparison of the request path and, when
-// Config.SessionCheck is set, the session check (a revoked session goes on
-// signed out).
+// the provider's return to the callback path of m, and calls next for
+// every other request, visits to a callback that is also a page of the
+// app ("/", "/homepage") included: the only work added is one comparison
+// of the request path and, when Config.SessionCheck is set, the session
+// check (a revoked session goes on signed out). See
+// logout.Middleware.Intercepts.
 func Middleware(m *logout.Middleware) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			if !m.Handles(r.URL.Path) {
+			if !m.Intercepts(r) {
 				if checked := m.CheckSession(c.Response(), r); checked != r {
 					c.SetRequest(checked) // the session was revoked: go on signed out
 				}

@@ -23,6 +23,8 @@ func newApp(_ *testing.T, m *logout.Middleware, store *sessions.CookieStore, l f
 		g.Use(echologout.Middleware(m))
 	}
 	g.GET("/login", echo.WrapHandler(fixture.Login(store)))
+	g.GET("/", echo.WrapHandler(fixture.Home(store)))
+	g.GET("/homepage", echo.WrapHandler(fixture.Home(store)))
 	if l.Mount == fixture.AsHandler {
 		g.Any("/logout", echologout.Handler(m))
 		g.GET("/logout/callback", echologout.Handler(m))
@@ -35,6 +37,8 @@ var suite = fixture.Suite{Layouts: fixture.Layouts, New: newApp}
 func TestLogoutAndCallback(t *testing.T) { suite.LogoutAndCallback(t) }
 
 func TestErrors(t *testing.T) { suite.Errors(t) }
+
+func TestAppPageCallback(t *testing.T) { suite.AppPageCallback(t) }
 
 func TestPassThroughContinuesChain(t *testing.T) {
 	var trace []string

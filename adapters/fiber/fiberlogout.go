@@ -38,17 +38,28 @@ import (
 // Config.SessionCheck is on and they carry the session cookie: then the
 // session is checked, and a revoked one is expired and its cookie taken
 // out of the request, so that the handlers after it see it signed out.
+//
+// A request to the callback path is served only when it is the
+// provider's return (see logout.Middleware.Intercepts); any other, such as
+// a visit to a callback that is also a page of the app, goes on with
+// c.Next, after being converted once to find out.
 func Middleware(m *logout.Middleware) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if !m.Handles(c.Path()) {
-			if name := m.SessionCheckCookie(); name != "" && c.Cookies(name) != "" {
-				if err := checkSession(m, c, name); err != nil {
-					return err
-				}
+		if m.Handles(c.Path()) {
+			r, err := toHTTPRequest(c)
+			if err != nil {
+				return err
 			}
-			return c.Next()
+			if m.Intercepts(r) {
+				return serveRequest(m, c, r)
+			}
 		}
-		return serve(m, c)
+		if name := m.SessionCheckCookie(); name != "" && c.Cookies(name) != "" {
+			if err := checkSession(m, c, name); err != nil {
+				return err
+			}
+		}
+		return c.Next()
 	}
 }
 
@@ -69,6 +80,12 @@ func serve(m *logout.Middleware, c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return serveRequest(m, c, r)
+}
+
+// serveRequest runs m on r, the net/http copy of the request of c, and
+// writes its response to fiber's response.
+func serveRequest(m *logout.Middleware, c *fiber.Ctx, r *http.Request) error {
 	w := &responseWriter{c: c, header: make(http.Header)}
 	m.ServeHTTP(w, r)
 	w.WriteHeader(http.StatusOK) // no-op unless nothing was written

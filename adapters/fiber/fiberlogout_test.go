@@ -61,6 +61,8 @@ func newApp(t *testing.T, m *logout.Middleware, store *sessions.CookieStore, l f
 		g.Use(fiberlogout.Middleware(m))
 	}
 	g.Get("/login", adaptor.HTTPHandlerFunc(fixture.Login(store)))
+	g.Get("/", adaptor.HTTPHandlerFunc(fixture.Home(store)))
+	g.Get("/homepage", adaptor.HTTPHandlerFunc(fixture.Home(store)))
 	g.Get("/native-login", nativeLogin(store))
 	if l.Mount == fixture.AsHandler {
 		g.All("/logout", fiberlogout.Handler(m))
@@ -78,6 +80,8 @@ var suite = fixture.Suite{
 func TestLogoutAndCallback(t *testing.T) { suite.LogoutAndCallback(t) }
 
 func TestErrors(t *testing.T) { suite.Errors(t) }
+
+func TestAppPageCallback(t *testing.T) { suite.AppPageCallback(t) }
 
 // defaultApp is the app of the layout {AsMiddleware, ""}, signed in.
 func defaultApp(t *testing.T) (http.Handler, *http.Cookie) {

@@ -24,17 +24,19 @@ import (
 )
 
 // Middleware returns a gin middleware that serves the logout path and the
-// callback path of m and aborts the chain there. Every other request goes
-// on down the chain through c.Next: the only work added is one comparison
-// of the request path, with no allocation, and, when Config.SessionCheck
-// is set, the session check (a revoked session goes on signed out).
+// provider's return to the callback path of m and aborts the chain there.
+// Every other request goes on down the chain through c.Next, visits to a
+// callback that is also a page of the app ("/", "/homepage") included: the
+// only work added is one comparison of the request path, with no
+// allocation, and, when Config.SessionCheck is set, the session check (a
+// revoked session goes on signed out). See logout.Middleware.Intercepts.
 //
 // gin runs the middleware of a group only for routes registered in that
 // group, so register Middleware on the engine (r.Use), or mount Handler on
 // routes instead.
 func Middleware(m *logout.Middleware) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !m.Handles(c.Request.URL.Path) {
+		if !m.Intercepts(c.Request) {
 			if checked := m.CheckSession(c.Writer, c.Request); checked != c.Request {
 				c.Request = checked // the session was revoked: go on signed out
 			}

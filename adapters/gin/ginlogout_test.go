@@ -23,6 +23,8 @@ func newApp(_ *testing.T, m *logout.Middleware, store *sessions.CookieStore, l f
 	}
 	g := r.Group(l.Prefix)
 	g.GET("/login", gin.WrapF(fixture.Login(store)))
+	g.GET("/", gin.WrapF(fixture.Home(store)))
+	g.GET("/homepage", gin.WrapF(fixture.Home(store)))
 	if l.Mount == fixture.AsHandler {
 		g.Any("/logout", ginlogout.Handler(m))
 		g.GET("/logout/callback", ginlogout.Handler(m))
@@ -50,6 +52,8 @@ func TestMain(m *testing.M) {
 func TestLogoutAndCallback(t *testing.T) { suite.LogoutAndCallback(t) }
 
 func TestErrors(t *testing.T) { suite.Errors(t) }
+
+func TestAppPageCallback(t *testing.T) { suite.AppPageCallback(t) }
 
 func TestPassThroughContinuesChain(t *testing.T) {
 	var trace []string
