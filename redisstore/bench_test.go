@@ -34,9 +34,13 @@ func benchRevoked(b *testing.B, n int) {
 // BenchmarkRevokedOneKey is the session check's look-up of one key: a GET.
 func BenchmarkRevokedOneKey(b *testing.B) { benchRevoked(b, 1) }
 
-// BenchmarkRevokedThreeKeys is the look-up of sid, sub and session id: a
-// pipeline of three GETs in one round trip.
-func BenchmarkRevokedThreeKeys(b *testing.B) { benchRevoked(b, 3) }
+// BenchmarkRevokedTwoKeys is the session check's look-up of sid and sub:
+// one MGET.
+func BenchmarkRevokedTwoKeys(b *testing.B) { benchRevoked(b, 2) }
+
+// BenchmarkRevokedFourKeys is the look-up with SessionIDs on: sid, sub,
+// the session id and the id_token hash, one MGET.
+func BenchmarkRevokedFourKeys(b *testing.B) { benchRevoked(b, 4) }
 
 func BenchmarkRevoke(b *testing.B) {
 	ctx := context.Background()
