@@ -22,14 +22,11 @@
 package fiberlogout
 
 import (
-	"bytes"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/adapters/internal/httpconv"
 )
 
 // Middleware returns a fiber middleware that serves the logout path and
@@ -86,9 +83,7 @@ func serve(m *logout.Middleware, c *fiber.Ctx) error {
 // serveRequest runs m on r, the net/http copy of the request of c, and
 // writes its response to fiber's response.
 func serveRequest(m *logout.Middleware, c *fiber.Ctx, r *http.Request) error {
-	w := &responseWriter{c: c, header: make(http.Header)}
-	m.ServeHTTP(w, r)
-	w.WriteHeader(http.StatusOK) // no-op unless nothing was written
+	httpconv.Serve(m, newResponseWriter(c), r)
 	return nil
 }
 
@@ -100,90 +95,24 @@ func checkSession(m *logout.Middleware, c *fiber.Ctx, name string) error {
 	if err != nil {
 		return err
 	}
-	w := &responseWriter{c: c, header: make(http.Header)}
-	if m.CheckSession(w, r) != r {
+	if httpconv.CheckSession(m, newResponseWriter(c), r) {
 		c.Request().Header.DelCookie(name)
 	}
-	w.copyHeaders()
 	return nil
 }
 
-// toHTTPRequest copies the request of c into a new *http.Request. Every
-// string and the body are copied out of fasthttp's buffers, which are
-// reused after the handler returns.
+// toHTTPRequest copies the request of c into a new *http.Request that
+// carries c.UserContext().
 func toHTTPRequest(c *fiber.Ctx) (*http.Request, error) {
 	fc := c.Context()
-	requestURI := string(fc.RequestURI())
-	u, err := url.ParseRequestURI(requestURI)
-	if err != nil {
-		return nil, fmt.Errorf("fiberlogout: request URI: %w", err)
-	}
-	body := bytes.Clone(fc.PostBody())
-	r := &http.Request{
-		Method:        string(fc.Method()),
-		URL:           u,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        make(http.Header),
-		Body:          io.NopCloser(bytes.NewReader(body)),
-		ContentLength: int64(len(body)),
-		Host:          string(fc.Host()),
-		RemoteAddr:    fc.RemoteAddr().String(),
-		RequestURI:    requestURI,
-		TLS:           fc.TLSConnectionState(),
-	}
-	fc.Request.Header.VisitAll(func(k, v []byte) {
-		switch key := string(k); key {
-		case "Host", "Transfer-Encoding":
-			// net/http keeps these out of Header.
-		default:
-			r.Header.Add(key, string(v))
-		}
+	return httpconv.NewRequest(c.UserContext(), fc, func(yield func(k, v []byte) bool) {
+		fc.Request.Header.VisitAll(func(k, v []byte) { yield(k, v) })
 	})
-	return r.WithContext(c.UserContext()), nil
 }
 
-// responseWriter is an http.ResponseWriter that writes to fiber's
-// response. Headers are copied over at WriteHeader: each Set-Cookie is
-// added, every other header replaces what earlier fiber handlers set, as
-// it would on a net/http ResponseWriter.
-type responseWriter struct {
-	c           *fiber.Ctx
-	header      http.Header
-	wroteHeader bool
-}
-
-// Header returns the headers to send.
-func (w *responseWriter) Header() http.Header { return w.header }
-
-// WriteHeader sends the status and the headers; later calls do nothing.
-func (w *responseWriter) WriteHeader(status int) {
-	if w.wroteHeader {
-		return
-	}
-	w.wroteHeader = true
-	w.copyHeaders()
-	w.c.Status(status)
-}
-
-// copyHeaders copies the headers to fiber's response.
-func (w *responseWriter) copyHeaders() {
-	h := &w.c.Response().Header
-	for k, vs := range w.header {
-		for i, v := range vs {
-			if i == 0 && k != "Set-Cookie" {
-				h.Set(k, v)
-			} else {
-				h.Add(k, v)
-			}
-		}
-	}
-}
-
-// Write appends b to the response body.
-func (w *responseWriter) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	w.c.Response().AppendBody(b)
-	return len(b), nil
+// newResponseWriter returns an http.ResponseWriter that writes to the
+// response of c.
+func newResponseWriter(c *fiber.Ctx) *httpconv.ResponseWriter {
+	resp := c.Response()
+	return httpconv.NewResponseWriter(resp, &resp.Header)
 }

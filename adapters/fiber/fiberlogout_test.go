@@ -2,11 +2,7 @@ package fiberlogout_test
 
 import (
 	"context"
-	"io"
-	"maps"
 	"net/http"
-	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,23 +12,12 @@ import (
 	"github.com/oidc-logout/logout"
 	fiberlogout "github.com/oidc-logout/logout/adapters/fiber"
 	"github.com/oidc-logout/logout/adapters/internal/fixture"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // handler serves app to net/http requests through app.Test, so that the
-// fixture drives it as an http.Handler: the status, the headers and the
-// body of fiber's response are copied to w.
+// fixture drives it as an http.Handler.
 func handler(t *testing.T, app *fiber.App) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, err := app.Test(r, -1)
-		require.NoError(t, err)
-		defer func() { _ = resp.Body.Close() }()
-		maps.Copy(w.Header(), resp.Header)
-		w.WriteHeader(resp.StatusCode)
-		_, err = io.Copy(w, resp.Body)
-		require.NoError(t, err)
-	})
+	return fixture.RoundTripHandler(t, func(r *http.Request) (*http.Response, error) { return app.Test(r, -1) })
 }
 
 // nativeLogin signs the user in with fiber's own cookie API: the session
@@ -83,38 +68,9 @@ func TestErrors(t *testing.T) { suite.Errors(t) }
 
 func TestAppPageCallback(t *testing.T) { suite.AppPageCallback(t) }
 
-// defaultApp is the app of the layout {AsMiddleware, ""}, signed in.
-func defaultApp(t *testing.T) (http.Handler, *http.Cookie) {
-	store := fixture.NewStore()
-	app := newApp(t, fixture.NewMiddleware(t, store, ""), store, fixture.Layout{Mount: fixture.AsMiddleware})
-	return app, fixture.SignIn(t, app, "/login")
-}
+func TestPostFormReturnTo(t *testing.T) { suite.PostFormReturnTo(t) }
 
-func TestPostFormReturnTo(t *testing.T) {
-	app, session := defaultApp(t)
-
-	form := url.Values{"return_to": {"/goodbye?x=1"}}.Encode()
-	r := fixture.NewRequest(http.MethodPost, "/logout", session)
-	r.Body = io.NopCloser(strings.NewReader(form))
-	r.ContentLength = int64(len(form))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp := fixture.Serve(app, r)
-	state := fixture.AssertProviderRedirect(t, resp, "/logout/callback")
-
-	back := fixture.Do(app, http.MethodGet, fixture.Callback(t, resp), state)
-	assert.Equal(t, http.StatusFound, back.StatusCode)
-	assert.Equal(t, "/goodbye?x=1", back.Header.Get("Location"), "return target read from the form body")
-}
-
-func TestSameOriginPostWithOrigin(t *testing.T) {
-	// The Origin check compares Origin with the Host the request was
-	// converted with.
-	app, session := defaultApp(t)
-	r := fixture.NewRequest(http.MethodPost, "/logout", session)
-	r.Header.Del("Sec-Fetch-Site")
-	r.Header.Set("Origin", fixture.AppOrigin)
-	fixture.AssertProviderRedirect(t, fixture.Serve(app, r), "/logout/callback")
-}
+func TestSameOriginPostWithOrigin(t *testing.T) { suite.SameOriginPostWithOrigin(t) }
 
 func TestHeadersOfEarlierHandlers(t *testing.T) {
 	store := fixture.NewStore()
@@ -127,42 +83,19 @@ func TestHeadersOfEarlierHandlers(t *testing.T) {
 	})
 	app.Use(fiberlogout.Middleware(fixture.NewMiddleware(t, store, "")))
 	app.Get("/login", adaptor.HTTPHandlerFunc(fixture.Login(store)))
-	h := handler(t, app)
-	session := fixture.SignIn(t, h, "/login")
-
-	resp := fixture.Do(h, http.MethodGet, "/logout", session)
-	fixture.AssertProviderRedirect(t, resp, "/logout/callback")
-	assert.Equal(t, "42", resp.Header.Get("X-Request-Id"), "headers of earlier handlers are kept")
-	assert.Equal(t, []string{"no-store"}, resp.Header.Values("Cache-Control"), "the middleware's header replaces theirs")
-	assert.NotNil(t, fixture.Cookie(resp, "theme"), "cookies of earlier handlers are kept")
-	assert.Len(t, resp.Header.Values("Set-Cookie"), 3)
+	fixture.HeadersOfEarlierHandlers(t, handler(t, app))
 }
 
-type ctxKey struct{}
-
+// TestHooksSeeUserContext: the hooks' request carries c.UserContext().
 func TestHooksSeeUserContext(t *testing.T) {
-	store := fixture.NewStore()
 	var got any
-	m, err := logout.New(logout.Config{
-		Store:              store,
-		SessionName:        fixture.SessionName,
-		EndSessionEndpoint: fixture.Endpoint,
-		BeforeLogout: func(r *http.Request, _ *sessions.Session) error {
-			got = r.Context().Value(ctxKey{})
-			return nil
-		},
-	})
-	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Use(func(c *fiber.Ctx) error {
-		c.SetUserContext(context.WithValue(c.UserContext(), ctxKey{}, "request-42"))
+		c.SetUserContext(context.WithValue(c.UserContext(), fixture.ContextKey{}, fixture.ContextValue))
 		return c.Next()
 	})
-	app.Use(fiberlogout.Middleware(m))
-
-	resp := fixture.Do(handler(t, app), http.MethodGet, "/logout")
-	assert.Equal(t, http.StatusFound, resp.StatusCode)
-	assert.Equal(t, "request-42", got)
+	app.Use(fiberlogout.Middleware(fixture.NewContextHookMiddleware(t, fixture.NewStore(), &got)))
+	fixture.HooksSeeContext(t, handler(t, app), &got)
 }
 
 func TestPassThroughContinuesChain(t *testing.T) {

@@ -12,7 +12,6 @@ require (
 	github.com/gorilla/sessions v1.4.0
 	github.com/oidc-logout/logout v0.0.0-00010101000000-000000000000
 	github.com/oidc-logout/logout/adapters/internal v0.0.0-00010101000000-000000000000
-	github.com/stretchr/testify v1.12.1
 	github.com/valyala/fasthttp v1.51.0
 )
 
@@ -24,6 +23,7 @@ require (
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/mattn/go-runewidth v0.0.16 // indirect
 	github.com/rivo/uniseg v0.2.0 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/tcplisten v1.0.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
