@@ -1,0 +1,136 @@
+package fiber3logout_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/gofiber/fiber/v3"
+	"github.com/gofiber/fiber/v3/middleware/adaptor"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/adapters/fiber/fiber3"
+	"github.com/oidc-logout/logout/adapters/internal/fixture"
+)
+
+// handler serves app to net/http requests through app.Test, so that the
+// fixture drives it as an http.Handler.
+func handler(t *testing.T, app *fiber.App) http.Handler {
+	return fixture.RoundTripHandler(t, func(r *http.Request) (*http.Response, error) { return app.Test(r, fiber.TestConfig{Timeout: 0}) })
+}
+
+// nativeLogin signs the user in with fiber's own cookie API: the session
+// is encoded with the store's codecs and set with c.Cookie.
+func nativeLogin(store *sessions.CookieStore) fiber.Handler {
+	return func(c fiber.Ctx) error {
+		values := map[any]any{"id_token": fixture.IDToken}
+		enc, err := securecookie.EncodeMulti(fixture.SessionName, values, store.Codecs...)
+		if err != nil {
+			return err
+		}
+		c.Cookie(&fiber.Cookie{Name: fixture.SessionName, Value: enc, Path: "/", HTTPOnly: true})
+		return c.SendStatus(http.StatusNoContent)
+	}
+}
+
+// newApp returns a fiber app with the login routes under l.Prefix and
+// the logout middleware installed as l says.
+func newApp(t *testing.T, m *logout.Middleware, store *sessions.CookieStore, l fixture.Layout) http.Handler {
+	app := fiber.New()
+	if l.Mount == fixture.AsMiddleware {
+		app.Use(fiber3logout.Middleware(m))
+	}
+	g := app.Group(l.Prefix)
+	if l.Mount == fixture.AsGroupMiddleware {
+		g.Use(fiber3logout.Middleware(m))
+	}
+	g.Get("/login", adaptor.HTTPHandlerFunc(fixture.Login(store)))
+	g.Get("/", adaptor.HTTPHandlerFunc(fixture.Home(store)))
+	g.Get("/homepage", adaptor.HTTPHandlerFunc(fixture.Home(store)))
+	g.Get("/native-login", nativeLogin(store))
+	if l.Mount == fixture.AsHandler {
+		g.All("/logout", fiber3logout.Handler(m))
+		g.Get("/logout/callback", fiber3logout.Handler(m))
+	}
+	return handler(t, app)
+}
+
+var suite = fixture.Suite{
+	Layouts: fixture.Layouts,
+	Logins:  []string{"/login", "/native-login"},
+	New:     newApp,
+}
+
+func TestLogoutAndCallback(t *testing.T) { suite.LogoutAndCallback(t) }
+
+func TestErrors(t *testing.T) { suite.Errors(t) }
+
+func TestAppPageCallback(t *testing.T) { suite.AppPageCallback(t) }
+
+func TestPostFormReturnTo(t *testing.T) { suite.PostFormReturnTo(t) }
+
+func TestSameOriginPostWithOrigin(t *testing.T) { suite.SameOriginPostWithOrigin(t) }
+
+func TestHeadersOfEarlierHandlers(t *testing.T) {
+	store := fixture.NewStore()
+	app := fiber.New()
+	app.Use(func(c fiber.Ctx) error {
+		c.Set("X-Request-Id", "42")
+		c.Set("Cache-Control", "public, max-age=3600")
+		c.Cookie(&fiber.Cookie{Name: "theme", Value: "dark"})
+		return c.Next()
+	})
+	app.Use(fiber3logout.Middleware(fixture.NewMiddleware(t, store, "")))
+	app.Get("/login", adaptor.HTTPHandlerFunc(fixture.Login(store)))
+	fixture.HeadersOfEarlierHandlers(t, handler(t, app))
+}
+
+// TestHooksSeeUserContext: the hooks' request carries c.Context().
+func TestHooksSeeUserContext(t *testing.T) {
+	var got any
+	app := fiber.New()
+	app.Use(func(c fiber.Ctx) error {
+		c.SetContext(context.WithValue(c.Context(), fixture.ContextKey{}, fixture.ContextValue))
+		return c.Next()
+	})
+	app.Use(fiber3logout.Middleware(fixture.NewContextHookMiddleware(t, fixture.NewStore(), &got)))
+	fixture.HooksSeeContext(t, handler(t, app), &got)
+}
+
+func TestPassThroughContinuesChain(t *testing.T) {
+	var trace []string
+	app := fiber.New()
+	app.Use(func(c fiber.Ctx) error {
+		err := c.Next()
+		trace = append(trace, "outer after next")
+		return err
+	})
+	app.Use(fiber3logout.Middleware(fixture.NewMiddleware(t, fixture.NewStore(), "")))
+	app.Use(func(c fiber.Ctx) error {
+		trace = append(trace, "inner middleware")
+		return c.Next()
+	})
+	app.Get("/hello", func(c fiber.Ctx) error {
+		trace = append(trace, "handler")
+		c.Set("X-App", "1")
+		return c.Status(http.StatusTeapot).SendString("hello")
+	})
+
+	fixture.PassThroughContinuesChain(t, handler(t, app), &trace,
+		[]string{"inner middleware", "handler", "outer after next"},
+		[]string{"outer after next"})
+}
+
+// TestSessionCheckOnPassThrough: with Config.SessionCheck on, a copy of the
+// session cookie taken before the logout is signed out, and expired, on
+// the routes after the middleware, also when they read the session through
+// fiber's adaptor.
+func TestSessionCheckOnPassThrough(t *testing.T) {
+	store := fixture.NewStore()
+	app := fiber.New()
+	app.Use(fiber3logout.Middleware(fixture.NewSessionCheckMiddleware(t, store)))
+	app.Get("/login", adaptor.HTTPHandlerFunc(fixture.Login(store)))
+	app.Get("/me", adaptor.HTTPHandlerFunc(fixture.Me(store)))
+	fixture.SessionCheckOnPassThrough(t, handler(t, app))
+}
