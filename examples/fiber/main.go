@@ -1,7 +1,7 @@
-// Command fiber is a fiber (v2) app that logs users out with the logout
-// middleware.
+// Command fiber is a fiber (v3) app that logs users out with the logout
+// middleware. examples/fiber2 is the same app on fiber v2.
 //
-//	go -C examples run ./fiber           # the middleware on the app: app.Use(fiberlogout.Middleware(m))
+//	go -C examples run ./fiber           # the middleware on the app: app.Use(fiber3logout.Middleware(m))
 //	go -C examples run ./fiber -mount    # the middleware mounted on routes
 //
 // The app's own gorilla/sessions code (the home page and the sign-in) runs
@@ -23,10 +23,10 @@ import (
 	"log"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v3"
+	"github.com/gofiber/fiber/v3/middleware/adaptor"
 	"github.com/oidc-logout/logout"
-	fiberlogout "github.com/oidc-logout/logout/adapters/fiber"
+	"github.com/oidc-logout/logout/adapters/fiber/fiber3"
 
 	"github.com/oidc-logout/logout/examples/internal/frameworkdemo"
 )
@@ -38,7 +38,7 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("open %s/", s.BaseURL)
-	log.Fatal(app.Listen(s.Addr))
+	log.Fatal(app.Listen(s.Addr, fiber.ListenConfig{DisableStartupMessage: true}))
 }
 
 // newApp returns the app: the logout middleware, a home page and the
@@ -49,12 +49,12 @@ func newApp(s frameworkdemo.Settings) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 10 * time.Second})
+	app := fiber.New(fiber.Config{ReadTimeout: 10 * time.Second})
 	if !s.Mount {
-		app.Use(fiberlogout.Middleware(m)) // serves /logout and /logout/callback, passes everything else on
+		app.Use(fiber3logout.Middleware(m)) // serves /logout and /logout/callback, passes everything else on
 	} else {
-		app.All("/logout", fiberlogout.Handler(m)) // every method: the middleware answers 405 itself
-		app.Get("/logout/callback", fiberlogout.Handler(m))
+		app.All("/logout", fiber3logout.Handler(m)) // every method: the middleware answers 405 itself
+		app.Get("/logout/callback", fiber3logout.Handler(m))
 	}
 	app.Get("/", adaptor.HTTPHandlerFunc(demo.Home))
 	app.Get("/login", adaptor.HTTPHandlerFunc(demo.StandInLogin))

@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 
+	"github.com/gofiber/fiber/v3"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,7 +24,7 @@ func serve(t *testing.T, ln net.Listener, s frameworkdemo.Settings) {
 	app, err := newApp(s)
 	require.NoError(t, err)
 	done := make(chan error, 1)
-	go func() { done <- app.Listener(ln) }()
+	go func() { done <- app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true}) }()
 	t.Cleanup(func() {
 		assert.NoError(t, app.Shutdown())
 		assert.NoError(t, <-done)
