@@ -1,6 +1,6 @@
 module github.com/oidc-logout/logout/adapters/echo
 
-go 1.25.0
+go 1.26.0
 
 replace github.com/oidc-logout/logout => ../../
 
@@ -8,8 +8,8 @@ replace github.com/oidc-logout/logout/adapters/internal => ../internal
 
 require (
 	github.com/gorilla/sessions v1.4.0
-	github.com/labstack/echo/v4 v4.16.0
-	github.com/labstack/echo/v5 v5.4.4
+	github.com/labstack/echo/v4 v4.16.4
+	github.com/labstack/echo/v5 v5.4.5
 	github.com/oidc-logout/logout v0.0.0-00010101000000-000000000000
 	github.com/oidc-logout/logout/adapters/internal v0.0.0-00010101000000-000000000000
 )
@@ -23,8 +23,8 @@ require (
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/crypto v0.54.0 // indirect
-	golang.org/x/net v0.57.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/text v0.40.0 // indirect
+	golang.org/x/crypto v0.57.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
 )
