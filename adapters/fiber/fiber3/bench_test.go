@@ -49,3 +49,12 @@ func BenchmarkPassThroughWrapped(b *testing.B) {
 func TestPassThroughAddsNoAllocation(t *testing.T) {
 	fixture.AssertNoExtraAllocs(t, helloApp(wrappedFiber(t)), helloApp(newFiber()), "bare fiber")
 }
+
+// BenchmarkPassThroughNoop measures the same route behind a middleware
+// that only calls c.Next: what any middleware costs on fiber v3, for
+// comparison with BenchmarkPassThroughWrapped.
+func BenchmarkPassThroughNoop(b *testing.B) {
+	app := newFiber()
+	app.Use(func(c fiber.Ctx) error { return c.Next() })
+	fixture.Benchmark(b, helloApp(app))
+}
