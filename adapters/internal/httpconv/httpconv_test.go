@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"testing"
 
 	"github.com/oidc-logout/logout/adapters/internal/httpconv"
@@ -161,4 +162,36 @@ func TestResponseWriter(t *testing.T) {
 			assert.ElementsMatch(t, tc.wantHeader, resp.header)
 		})
 	}
+}
+
+// FuzzNewRequest: whatever the request, NewRequest does not panic, and
+// what it returns stays as it was when the server reuses its buffers.
+func FuzzNewRequest(f *testing.F) {
+	f.Add("/logout?return_to=%2Fbye", "return_to=%2Fbye", "app=a; logout_state=b")
+	f.Add("/frontchannel-logout?iss=https%3A%2F%2Fop&sid=s", "", "")
+	f.Add("*", "", "x")
+	f.Add("http://app.example.com/logout/callback?state=x", "\x00", "\xff")
+	f.Fuzz(func(t *testing.T, uri, body, cookie string) {
+		src := &source{
+			method:  []byte("POST"),
+			uri:     []byte(uri),
+			host:    []byte("app.example.com"),
+			body:    []byte(body),
+			headers: [][2][]byte{{[]byte("Cookie"), []byte(cookie)}},
+		}
+		r, err := httpconv.NewRequest(context.Background(), src, src.all)
+		if err != nil {
+			return
+		}
+		want, err := url.ParseRequestURI(uri) // from the fuzzer's own copy
+		require.NoError(t, err)
+		src.overwrite()
+		assert.Equal(t, uri, r.RequestURI)
+		assert.Equal(t, want.Path, r.URL.Path)
+		assert.Equal(t, want.RawQuery, r.URL.RawQuery)
+		assert.Equal(t, cookie, r.Header.Get("Cookie"))
+		got, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		assert.Equal(t, body, string(got))
+	})
 }
