@@ -40,6 +40,10 @@ func TestErrors(t *testing.T) { suite.Errors(t) }
 
 func TestAppPageCallback(t *testing.T) { suite.AppPageCallback(t) }
 
+func TestPostFormReturnTo(t *testing.T) { suite.PostFormReturnTo(t) }
+
+func TestSameOriginPostWithOrigin(t *testing.T) { suite.SameOriginPostWithOrigin(t) }
+
 func TestPassThroughContinuesChain(t *testing.T) {
 	var trace []string
 	e := echo.New()
