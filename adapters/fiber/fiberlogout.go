@@ -1,6 +1,9 @@
 // Package fiberlogout adapts the logout middleware of
 // github.com/oidc-logout/logout to the fiber web framework (v2), which
-// runs on fasthttp rather than net/http.
+// runs on fasthttp rather than net/http. Package fiber3logout in the
+// fiber3 directory, a module of its own, does the same for fiber v3; its
+// documentation says why both adapters copy requests themselves rather
+// than through fiber's adaptor middleware.
 //
 // Use Middleware on the app or on a group:
 //
