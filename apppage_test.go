@@ -67,7 +67,7 @@ func appPageLogout(t *testing.T, m *Middleware, h http.Handler, path, target str
 	require.Equal(t, testAppURL+path, loc.Query().Get("post_logout_redirect_uri"))
 	st := findCookie(resp, "logout_state")
 	require.NotNil(t, st)
-	assert.Equal(t, path, st.Path, "the state cookie reaches the page, and no further than its path")
+	assert.Equal(t, "/", st.Path, "the state cookie reaches the page, and its deletion the signed-in pages")
 	return st, loc.Query().Get("state")
 }
 
@@ -103,7 +103,7 @@ func TestAppPageAsPostLogoutRedirectURI(t *testing.T) {
 			del := findCookie(resp, "logout_state")
 			require.NotNil(t, del)
 			assert.True(t, expired(del))
-			assert.Equal(t, path, del.Path)
+			assert.Equal(t, "/", del.Path)
 		})
 	}
 }

@@ -1,6 +1,8 @@
 package logout
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +20,7 @@ func FuzzStateCookie(f *testing.F) {
 	f.Add("s1", "/account?tab=1", "s1.L2FjY291bnQ")
 	f.Add("AAAA", "", ".")
 	f.Add("x", "//evil.com", "x.%%%")
-	sc, err := newStateCookie(StateCookieConfig{}, "/logout/callback", true)
+	sc, err := newStateCookie(StateCookieConfig{}, true)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -53,6 +55,48 @@ func FuzzIDTokenClaims(f *testing.F) {
 			t.Fatalf("claims of %q: got %+v", tok, cl)
 		}
 	})
+}
+
+// FuzzIDTokenPayload checks, for any payload, that the session check reads
+// an id_token's iss, sub, sid and iat as a case-sensitive reading by exact
+// name does: "SID" or "ſid" is not sid, a claim of the wrong type spoils
+// the reading as it would a struct's, iat counts only as a JSON number,
+// and nothing is read from a payload that is not exactly one JSON value.
+func FuzzIDTokenPayload(f *testing.F) {
+	f.Add([]byte(`{"iss":"https://op","sub":"u","sid":"s","iat":1700000000}`))
+	f.Add([]byte(`{"SID":"s","Iss":"https://evil","sUb":"x","IAT":1}`))
+	f.Add([]byte(`{"sid":"a","SID":"b"}`))
+	f.Add([]byte("{\"\u017fid\":\"long s\"}"))
+	f.Add([]byte(`{"\u0053ID":"escaped","s\u0069d":"exact"}`))
+	f.Add([]byte(`{"sid":"s","iat":"1700000000"}`))
+	f.Add([]byte(`{"sid":"s"}{"sid":"t"}`))
+	f.Add([]byte(`{"sid":5,"sub":"u"}`))
+	enc := base64.RawURLEncoding.EncodeToString
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		got := idTokenClaims(enc([]byte(`{"alg":"RS256"}`))+"."+enc(payload)+".c2ln", false)
+		if want := exactClaims(payload); got != want {
+			t.Fatalf("claims of %q: got %+v, want %+v", payload, got, want)
+		}
+	})
+}
+
+// exactClaims reads iss, sub, sid and iat from payload by exact name.
+func exactClaims(payload []byte) SessionClaims {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return SessionClaims{}
+	}
+	var cl SessionClaims
+	for name, dst := range map[string]*string{"iss": &cl.Issuer, "sub": &cl.Subject, "sid": &cl.SID} {
+		if raw, ok := m[name]; ok && json.Unmarshal(raw, dst) != nil {
+			return SessionClaims{}
+		}
+	}
+	var iat float64
+	if raw := m["iat"]; len(raw) > 0 && raw[0] != '"' && json.Unmarshal(raw, &iat) == nil && iat > 0 {
+		cl.IssuedAt = time.Unix(int64(iat), 0)
+	}
+	return cl
 }
 
 // FuzzCrossSiteCheck checks the cross-site rule for any header values:

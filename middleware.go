@@ -189,7 +189,15 @@ type Config struct {
 type StateCookieConfig struct {
 	// Name of the cookie. Default "logout_state".
 	Name string
-	// Path of the cookie. Default: CallbackPath, so that it is sent nowhere else.
+	// Path of the cookie. Default "/": the cookie must reach the callback,
+	// wherever it is, and its deletion at the callback must be visible to
+	// the app's signed-in pages. Chromium keeps pages sent with
+	// Cache-Control: no-store in its back/forward cache, and evicts them
+	// when a cookie they can see changes at the end of the logout (the
+	// state cookie is deleted by the callback's response, after the
+	// provider's round trip); with a narrower path, Back after logout may
+	// show a signed-in page again. The cookie lives at most MaxAge and
+	// holds only the random state and the return target.
 	Path string
 	// Domain of the cookie. Default: none (host-only).
 	Domain string
@@ -359,7 +367,7 @@ func (m *Middleware) validateCallback(cfg *Config) error {
 		return fmt.Errorf("Config.CallbackPath %q must start with / and differ from Config.Path", m.callbackPath)
 	}
 	m.hasCallback = true
-	sc, err := newStateCookie(cfg.StateCookie, m.callbackPath, u.Scheme == "https")
+	sc, err := newStateCookie(cfg.StateCookie, u.Scheme == "https")
 	if err != nil {
 		return err
 	}

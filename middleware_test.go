@@ -165,7 +165,7 @@ func TestLogoutRedirectsToProvider(t *testing.T) {
 			assert.True(t, st.HttpOnly)
 			assert.True(t, st.Secure)
 			assert.Equal(t, http.SameSiteLaxMode, st.SameSite)
-			assert.Equal(t, "/logout/callback", st.Path)
+			assert.Equal(t, "/", st.Path, "its deletion at the callback must be visible to the signed-in pages")
 			assert.Equal(t, 600, st.MaxAge)
 			gotState, returnTo, ok := parseStateCookie(st.Value)
 			require.True(t, ok)
@@ -432,7 +432,7 @@ func TestCallbackVerifiesStateAndReturns(t *testing.T) {
 	del := findCookie(resp, "logout_state")
 	require.NotNil(t, del)
 	assert.True(t, expired(del))
-	assert.Equal(t, "/logout/callback", del.Path)
+	assert.Equal(t, "/", del.Path)
 }
 
 func TestCallbackRefusesBadState(t *testing.T) {
@@ -689,7 +689,7 @@ func TestStateCookieFollowsPostLogoutScheme(t *testing.T) {
 	require.NotNil(t, st)
 	assert.False(t, st.Secure, "an http callback could never receive a Secure cookie")
 	assert.Equal(t, 90, st.MaxAge)
-	assert.Equal(t, "/signed-out", st.Path)
+	assert.Equal(t, "/", st.Path)
 	assert.Equal(t, "127.0.0.1", st.Domain)
 }
 

@@ -19,10 +19,10 @@ type stateCookie struct {
 	secure             bool
 }
 
-func newStateCookie(cfg StateCookieConfig, callbackPath string, secure bool) (stateCookie, error) {
+func newStateCookie(cfg StateCookieConfig, secure bool) (stateCookie, error) {
 	c := stateCookie{
 		name:   orDefault(cfg.Name, "logout_state"),
-		path:   orDefault(cfg.Path, callbackPath),
+		path:   orDefault(cfg.Path, "/"),
 		domain: cfg.Domain,
 		maxAge: int(cfg.MaxAge / time.Second),
 		secure: secure,

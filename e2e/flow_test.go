@@ -433,7 +433,7 @@ func (e *interop) checkStateCookieIssued(h http.Header, state string) {
 	c, ok := findCookie(h, stateCookie)
 	require.True(e.t, ok, "logout response should set the state cookie")
 	assert.True(e.t, strings.HasPrefix(c.Value, state+"."), "state cookie carries the state")
-	assert.Equal(e.t, e.callbackPath, c.Path)
+	assert.Equal(e.t, "/", c.Path)
 	assert.True(e.t, c.HttpOnly)
 	assert.Equal(e.t, http.SameSiteLaxMode, c.SameSite)
 	assert.False(e.t, c.Secure, "http post_logout_redirect_uri: the cookie cannot be Secure")
