@@ -1,6 +1,7 @@
 package logout
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -404,13 +405,60 @@ func idTokenClaims(raw string, withHash bool) SessionClaims {
 		SID string          `json:"sid"`
 		Iat json.RawMessage `json:"iat"`
 	}
-	if json.Unmarshal(payload, &p) != nil {
+	if mayHaveCaseVariants(payload) {
+		// encoding/json matches struct fields without regard to case,
+		// but claim names are case-sensitive (RFC 7519), and these claims
+		// must be read as the back-channel and front-channel logouts that
+		// name them read theirs: so by exact name, from a map.
+		var m map[string]json.RawMessage
+		if json.Unmarshal(payload, &m) != nil {
+			return cl
+		}
+		for _, c := range [...]struct {
+			raw json.RawMessage
+			dst *string
+		}{{m["iss"], &p.Iss}, {m["sub"], &p.Sub}, {m["sid"], &p.SID}} {
+			if c.raw != nil && json.Unmarshal(c.raw, c.dst) != nil {
+				return cl // as a struct would fail on a claim of another type
+			}
+		}
+		p.Iat = m["iat"]
+	} else if json.Unmarshal(payload, &p) != nil {
 		return cl
 	}
 	cl.Issuer, cl.Subject, cl.SID = p.Iss, p.Sub, p.SID
 	var iat float64
-	if json.Unmarshal(p.Iat, &iat) == nil && iat > 0 {
+	if len(p.Iat) > 0 && p.Iat[0] != '"' && json.Unmarshal(p.Iat, &iat) == nil && iat > 0 {
 		cl.IssuedAt = time.Unix(int64(iat), 0)
 	}
 	return cl
+}
+
+// mayHaveCaseVariants reports whether payload may hold a member whose
+// name is iss, sub, sid or iat in another case ("SID", "Iss"), which a
+// struct would take for the claim: when it holds a quoted word that is one
+// of them in another case, an escape, which could spell one, or U+017F
+// (ſ), which encoding/json takes for an s. It is false for the id_tokens
+// of every provider seen, whose payloads are then decoded into a struct,
+// at a fraction of a map's cost.
+func mayHaveCaseVariants(payload []byte) bool {
+	if bytes.IndexByte(payload, '\\') >= 0 || bytes.Contains(payload, []byte("\u017f")) {
+		return true
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(payload[i:], '"')
+		if j < 0 || i+j+4 >= len(payload) {
+			return false
+		}
+		i += j + 1
+		if payload[i+3] != '"' {
+			continue
+		}
+		w := payload[i : i+3]
+		for _, name := range [...]string{"iss", "sub", "sid", "iat"} {
+			if string(w) != name && strings.EqualFold(string(w), name) {
+				return true
+			}
+		}
+	}
 }
