@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -49,9 +50,24 @@ type Config struct {
 	// middleware's session check. It also records used jti values.
 	Revocations logout.Revocations
 
-	// Algorithms are the accepted signature algorithms. Default
-	// DefaultAlgorithms. "none" and HMAC algorithms are refused.
+	// Algorithms are the signature algorithms of the client's logout
+	// tokens: the client's registered id_token_signed_response_alg, since
+	// Back-Channel Logout 1.0 (section 2.6) validates a logout token's
+	// signature as an ID Token's, and Core 1.0 (section 3.1.3.7) validates
+	// that with the registered algorithm, RS256 by default. Default
+	// DefaultAlgorithms (RS256 only). A token signed with any other
+	// algorithm is refused, even with a key the provider publishes. "none"
+	// is never allowed; HMAC algorithms (HS256, HS384, HS512) need
+	// ClientSecret.
 	Algorithms []jose.SignatureAlgorithm
+	// ClientSecret is the client's secret, the key of tokens signed with an
+	// HMAC algorithm listed in Algorithms (OpenID Connect Core 1.0 section
+	// 10.1: the octets of its UTF-8 representation). It is the only HMAC
+	// key ever used: a JWKS key or a public key never is. It must be at
+	// least as long as the hash of the longest HMAC algorithm listed (32
+	// bytes for HS256, RFC 7518 section 3.2). It is used for nothing else,
+	// and never logged.
+	ClientSecret string
 	// MaxAge is how old a token's iat may be. Default 5 minutes.
 	MaxAge time.Duration
 	// ClockSkew is the tolerance for iat in the future and for exp.
@@ -89,6 +105,7 @@ type Config struct {
 type Handler struct {
 	issuer, clientID string
 	algs             []jose.SignatureAlgorithm
+	secret           []byte // the HMAC key; nil unless an HS* algorithm is accepted
 	maxAge, skew     time.Duration
 	requireExp       bool
 	ttl              time.Duration
@@ -117,12 +134,12 @@ func newHandler(cfg Config) (*Handler, error) {
 	if u, err := url.Parse(cfg.Issuer); err != nil || !u.IsAbs() || u.Host == "" {
 		return nil, fmt.Errorf("Config.Issuer %q is not an absolute URL", cfg.Issuer)
 	}
-	algs, err := checkAlgorithms(cfg.Algorithms)
+	algs, secret, err := checkAlgorithms(cfg.Algorithms, cfg.ClientSecret)
 	if err != nil {
 		return nil, err
 	}
 	h := &Handler{
-		issuer: cfg.Issuer, clientID: cfg.ClientID, algs: algs,
+		issuer: cfg.Issuer, clientID: cfg.ClientID, algs: algs, secret: secret,
 		maxAge: orDuration(cfg.MaxAge, defaultMaxAge), skew: orDuration(cfg.ClockSkew, defaultSkew),
 		requireExp: cfg.RequireExp, ttl: orDuration(cfg.RevocationTTL, defaultRevocationTTL),
 		store: cfg.Revocations, onLogout: cfg.OnLogout, logger: cfg.Logger, now: cfg.Now,
@@ -152,24 +169,55 @@ func orDuration(v, def time.Duration) time.Duration {
 	return v
 }
 
-// checkAlgorithms refuses "none" and symmetric algorithms.
-func checkAlgorithms(algs []jose.SignatureAlgorithm) ([]jose.SignatureAlgorithm, error) {
+// hmacKeyBytes is the least key length of each HMAC algorithm (RFC 7518,
+// section 3.2: at least the size of the hash output).
+var hmacKeyBytes = map[jose.SignatureAlgorithm]int{jose.HS256: 32, jose.HS384: 48, jose.HS512: 64}
+
+// asymmetricAlgorithms are the other algorithms a logout token may use;
+// their keys come from the provider's JWKS.
+var asymmetricAlgorithms = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512,
+	jose.PS256, jose.PS384, jose.PS512,
+	jose.ES256, jose.ES384, jose.ES512,
+	jose.EdDSA,
+}
+
+// checkAlgorithms returns the accepted algorithms (a copy of algs, or of
+// DefaultAlgorithms when algs is empty) and the HMAC key: the client
+// secret when an HMAC algorithm is accepted, nil otherwise. It refuses
+// "none", unknown names, and HMAC algorithms without a client secret
+// long enough for them.
+func checkAlgorithms(algs []jose.SignatureAlgorithm, secret string) ([]jose.SignatureAlgorithm, []byte, error) {
 	if len(algs) == 0 {
-		return DefaultAlgorithms, nil
+		algs = DefaultAlgorithms
 	}
+	algs = slices.Clone(algs)
+	var hmacKey []byte
 	for _, a := range algs {
-		switch a {
-		case jose.HS256, jose.HS384, jose.HS512, "none", "":
-			return nil, fmt.Errorf("Config.Algorithms: %q is not allowed for logout tokens", a)
+		if minLen, ok := hmacKeyBytes[a]; ok {
+			switch {
+			case secret == "":
+				return nil, nil, fmt.Errorf("Config.Algorithms: %s needs Config.ClientSecret, its only key", a)
+			case len(secret) < minLen:
+				return nil, nil, fmt.Errorf("Config.ClientSecret is shorter than the %d bytes %s needs (RFC 7518, section 3.2)", minLen, a)
+			}
+			hmacKey = []byte(secret)
+			continue
+		}
+		if !slices.Contains(asymmetricAlgorithms, a) {
+			return nil, nil, fmt.Errorf("Config.Algorithms: %q is not allowed for logout tokens", a)
 		}
 	}
-	return algs, nil
+	return algs, hmacKey, nil
 }
 
 // ServeHTTP handles a back-channel logout request: 200 when the logout was
-// recorded, 400 with a JSON error for an invalid request or token, 501
-// when the logout could not be recorded (the revocation store failed), 502
-// when the provider's keys could not be fetched.
+// recorded, 400 with a JSON error for an invalid request or token, 502
+// when the provider's keys could not be fetched, and, when the logout
+// could not be recorded, 503 if the revocation store is full
+// (logout.ErrRevocationsFull) or did not answer in time, 500 for any other
+// store failure. After a 5xx the jti is not recorded, so the provider may
+// send the token again.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache, no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -202,8 +250,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.logger.LogAttrs(r.Context(), slog.LevelError, "backchannel: revocation store failed",
 			slog.String("error", err.Error()))
-		h.respondError(w, r, http.StatusNotImplemented, "server_error", "the logout could not be recorded")
+		if storeUnavailable(err) {
+			h.respondError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "the logout could not be recorded; try again later")
+			return
+		}
+		h.respondError(w, r, http.StatusInternalServerError, "server_error", "the logout could not be recorded")
 	}
+}
+
+// storeUnavailable reports whether a store error is a passing condition
+// (the store is full, or did not answer in time) rather than a fault.
+func storeUnavailable(err error) bool {
+	return errors.Is(err, logout.ErrRevocationsFull) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // readLogoutToken reads the logout_token of a form-encoded body.

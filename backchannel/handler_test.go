@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -74,7 +75,8 @@ func TestLogoutTokenValidation(t *testing.T) {
 		wantMsg string
 	}{
 		{"valid RSA", func() string { return sign(t, rsaKey, p.claims("sid-1", "alice")) }, true, ""},
-		{"valid EC, sub only", func() string { return sign(t, ecKey, p.claims("", "alice")) }, true, ""},
+		{"valid, sub only", func() string { return sign(t, rsaKey, p.claims("", "alice")) }, true, ""},
+		{"ES256 by a published key, RS256 expected", func() string { return sign(t, ecKey, p.claims("sid-1", "alice")) }, false, "algorithm"},
 		{"valid, sid only, aud string, typ JWT, no exp", func() string {
 			c := p.claims("sid-2", "")
 			c["aud"] = testClientID
@@ -208,7 +210,7 @@ func TestReplayedJTI(t *testing.T) {
 }
 
 func TestUnknownKidRefreshesKeys(t *testing.T) {
-	oldKey, newKey := newRSAKey(t, "2024"), newECKey(t, "2025")
+	oldKey, newKey := newRSAKey(t, "2024"), newRSAKey(t, "2025")
 	p := startProvider(t, oldKey)
 	clock := &fakeClock{t: time.Now()}
 	h := newHandler(t, p, newStore(), func(c *backchannel.Config) { c.Now = clock.Now })
@@ -281,13 +283,40 @@ func (failingStore) Revoked(context.Context, ...logout.RevocationCheck) (bool, e
 	return false, errDown
 }
 
+// timeoutStore fails every call as a remote store past its deadline does.
+type timeoutStore struct{}
+
+func (timeoutStore) Revoke(context.Context, string, time.Time, time.Duration) error {
+	return fmt.Errorf("redis: %w", context.DeadlineExceeded)
+}
+
+func (timeoutStore) Revoked(context.Context, ...logout.RevocationCheck) (bool, error) {
+	return false, fmt.Errorf("redis: %w", context.DeadlineExceeded)
+}
+
 func TestStoreFailureAndProviderDown(t *testing.T) {
 	k := newRSAKey(t, "k")
 	p := startProvider(t, k)
 	w := post(newHandler(t, p, failingStore{}, nil), sign(t, k, p.claims("s", "")))
-	assert.Equal(t, http.StatusNotImplemented, w.Code)
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
 	assert.Equal(t, "server_error", decodeError(t, w).Error)
 	assert.NotContains(t, w.Body.String(), "store down", "internal errors stay in the logs")
+
+	// A full store is a passing condition: 503, and the provider may
+	// retry the same token, since its jti was not recorded.
+	full := logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{MaxEntries: 1})
+	require.NoError(t, full.Revoke(t.Context(), "other", time.Now(), time.Hour))
+	h := newHandler(t, p, full, nil)
+	token := sign(t, k, p.claims("s", ""))
+	w = post(h, token)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, "temporarily_unavailable", decodeError(t, w).Error)
+	assert.Contains(t, w.Header().Get("Cache-Control"), "no-store")
+	roomy := logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})
+	assert.Equal(t, http.StatusOK, post(newHandler(t, p, roomy, nil), token).Code, "the retry is accepted")
+
+	slow := newHandler(t, p, timeoutStore{}, nil)
+	assert.Equal(t, http.StatusServiceUnavailable, post(slow, sign(t, k, p.claims("s", ""))).Code, "a store that timed out")
 
 	down := httptest.NewServer(http.NotFoundHandler())
 	issuer := down.URL
@@ -307,11 +336,20 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{"missing fields", backchannel.Config{Issuer: "https://op"}, "required"},
 		{"relative issuer", backchannel.Config{Issuer: "op", ClientID: "c", Revocations: store}, "absolute"},
-		{"HS256", backchannel.Config{Issuer: "https://op", ClientID: "c", Revocations: store, Algorithms: []jose.SignatureAlgorithm{jose.HS256}}, "HS256"},
-		{"none", backchannel.Config{Issuer: "https://op", ClientID: "c", Revocations: store, Algorithms: []jose.SignatureAlgorithm{"none"}}, "none"},
+		{"HS256 without a client secret", backchannel.Config{Algorithms: algs(jose.HS256)}, "HS256 needs Config.ClientSecret"},
+		{"HS256 next to RS256 without a client secret", backchannel.Config{Algorithms: algs(jose.RS256, jose.HS256)}, "ClientSecret"},
+		{"HS256 with a short secret", backchannel.Config{Algorithms: algs(jose.HS256), ClientSecret: strings.Repeat("s", 31)}, "32 bytes"},
+		{"HS512 with a secret long enough for HS256 only", backchannel.Config{Algorithms: algs(jose.HS256, jose.HS512), ClientSecret: testSecret}, "64 bytes"},
+		{"none", backchannel.Config{Algorithms: algs("none")}, "none"},
+		{"empty name", backchannel.Config{Algorithms: algs("")}, "not allowed"},
+		{"unknown", backchannel.Config{Algorithms: algs("RS257")}, "RS257"},
+		{"lower case", backchannel.Config{Algorithms: algs("rs256")}, "rs256"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.cfg.Issuer == "" {
+				tc.cfg.Issuer, tc.cfg.ClientID, tc.cfg.Revocations = "https://op", "c", store
+			}
 			_, err := backchannel.New(tc.cfg)
 			require.ErrorIs(t, err, backchannel.ErrInvalidConfig)
 			assert.Contains(t, err.Error(), tc.want)

@@ -87,6 +87,14 @@ func (p *testProvider) publish(keys ...signingKey) {
 	p.mu.Unlock()
 }
 
+// publishJWKs replaces the JWKS with keys as given, private or
+// symmetric ones included: what a careless provider might publish.
+func (p *testProvider) publishJWKs(keys ...jose.JSONWebKey) {
+	p.mu.Lock()
+	p.published = keys
+	p.mu.Unlock()
+}
+
 // claims returns the claims of a valid logout token for sid and sub.
 func (p *testProvider) claims(sid, sub string) map[string]any {
 	c := map[string]any{
@@ -131,6 +139,47 @@ func signTyped(t testing.TB, k signingKey, claims map[string]any, typ jose.Conte
 	out, err := jws.CompactSerialize()
 	require.NoError(t, err)
 	return out
+}
+
+// testSecret is a client secret long enough for HS256 (32 bytes).
+const testSecret = "client-secret-0123456789abcdefghij"
+
+// algs is shorthand for a list of algorithms.
+func algs(a ...jose.SignatureAlgorithm) []jose.SignatureAlgorithm { return a }
+
+// signHMAC returns claims signed with alg and secret as the HMAC key,
+// with a header of alg only, as providers sign with a client secret.
+func signHMAC(t testing.TB, alg jose.SignatureAlgorithm, secret string, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	require.NoError(t, err)
+	return signPayload(t, jose.SigningKey{Algorithm: alg, Key: []byte(secret)}, nil, payload)
+}
+
+// signRaw signs payload, as given, with k, under a header of alg and kid
+// only: for payloads json.Marshal would not write.
+func signRaw(t testing.TB, k signingKey, payload string) string {
+	t.Helper()
+	return signPayload(t, jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}}, nil, []byte(payload))
+}
+
+func signPayload(t testing.TB, key jose.SigningKey, opts *jose.SignerOptions, payload []byte) string {
+	t.Helper()
+	s, err := jose.NewSigner(key, opts)
+	require.NoError(t, err)
+	jws, err := s.Sign(payload)
+	require.NoError(t, err)
+	out, err := jws.CompactSerialize()
+	require.NoError(t, err)
+	return out
+}
+
+// mustJSON returns the JSON of v.
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }
 
 // unsignedToken returns an "alg":"none" token.

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,15 +35,11 @@ type LogoutToken struct {
 	Expiry   time.Time // zero when the token has no exp
 }
 
-// DefaultAlgorithms are the signature algorithms accepted by default: the
-// asymmetric ones. "none" and the HMAC algorithms (HS256...) are never
-// accepted, since the keys come from the provider's public JWKS.
-var DefaultAlgorithms = []jose.SignatureAlgorithm{
-	jose.RS256, jose.RS384, jose.RS512,
-	jose.PS256, jose.PS384, jose.PS512,
-	jose.ES256, jose.ES384, jose.ES512,
-	jose.EdDSA,
-}
+// DefaultAlgorithms are the signature algorithms accepted when
+// Config.Algorithms is empty: RS256 only, the default of a client's
+// id_token_signed_response_alg (OpenID Connect Core 1.0, section 3.1.3.7).
+// A provider that signs with another algorithm needs Config.Algorithms.
+var DefaultAlgorithms = []jose.SignatureAlgorithm{jose.RS256}
 
 // invalid returns an ErrInvalidToken error with a reason.
 func invalid(format string, args ...any) error {
@@ -48,9 +47,12 @@ func invalid(format string, args ...any) error {
 }
 
 // Verify validates raw as OpenID Connect Back-Channel Logout 1.0, section
-// 2.6, asks: signature by one of the provider's keys with an allowed
-// algorithm, iss, aud, iat within the window, exp when present (or
-// required), the back-channel logout event, sid and/or sub, no nonce. It
+// 2.6, asks: a signature with one of Config.Algorithms, by a key of the
+// provider's JWKS or, for an HMAC algorithm, by Config.ClientSecret; iss,
+// aud, iat within the window, exp when present (or required), the
+// back-channel logout event, sid and/or sub, no nonce. The claims are read
+// strictly: names are case-sensitive, iat and exp must be JSON numbers,
+// no claim may appear twice and nothing may follow the JSON object. It
 // does not check jti for replays; ServeHTTP does. Errors wrap
 // ErrInvalidToken, or ErrKeys when the keys could not be fetched.
 func (h *Handler) Verify(ctx context.Context, raw string) (*LogoutToken, error) {
@@ -83,9 +85,24 @@ func checkType(hdr jose.Header) error {
 	return invalid("typ %q is not a logout token", typ)
 }
 
-// verifySignature checks the signature against the provider's keys named
-// by kid (or all its keys when there is no kid) and returns the payload.
+// verifySignature checks the signature and returns the payload. An HMAC
+// algorithm (accepted only with a client secret) is checked with the
+// client secret and nothing else; any other algorithm with the provider's
+// public keys named by kid (or all of them when there is no kid).
 func (h *Handler) verifySignature(ctx context.Context, jws *jose.JSONWebSignature, hdr jose.Header) ([]byte, error) {
+	alg := jose.SignatureAlgorithm(hdr.Algorithm)
+	if _, isHMAC := hmacKeyBytes[alg]; isHMAC {
+		// ParseSignedCompact accepted alg, so it is in h.algs, which holds
+		// an HMAC algorithm only when h.secret is set; check anyway.
+		if h.secret == nil {
+			return nil, invalid("algorithm %s needs the client secret", alg)
+		}
+		payload, err := jws.Verify(h.secret)
+		if err != nil {
+			return nil, invalid("signature does not verify with the client secret")
+		}
+		return payload, nil
+	}
 	keys, err := h.keys.lookup(ctx, hdr.KeyID)
 	if err != nil {
 		return nil, err
@@ -104,126 +121,192 @@ func (h *Handler) verifySignature(ctx context.Context, jws *jose.JSONWebSignatur
 	return nil, invalid("signature does not verify with the provider's keys")
 }
 
-// tokenClaims are the claims of a logout token as sent.
-type tokenClaims struct {
-	Iss    string                     `json:"iss"`
-	Sub    string                     `json:"sub"`
-	Aud    audience                   `json:"aud"`
-	Iat    *json.Number               `json:"iat"`
-	Exp    *json.Number               `json:"exp"`
-	Jti    string                     `json:"jti"`
-	Sid    string                     `json:"sid"`
-	Events map[string]json.RawMessage `json:"events"`
-	Nonce  json.RawMessage            `json:"nonce"`
+// claimSet is a logout token's payload: each member of its JSON object,
+// by exact name.
+type claimSet map[string]json.RawMessage
+
+// parseClaimSet decodes a JSON object strictly: member names are kept as
+// they are (no case folding), a name that appears twice is refused (RFC
+// 7519, section 4), and nothing but white space may follow the object.
+func parseClaimSet(data []byte) (claimSet, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	set := claimSet{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, errors.New("not a valid JSON object")
+		}
+		name, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, errors.New("not a valid JSON object")
+		}
+		if _, dup := set[name]; dup {
+			return nil, fmt.Errorf("%q appears twice", name)
+		}
+		set[name] = value
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, errors.New("not a valid JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data follows the JSON object")
+	}
+	return set, nil
 }
 
-// audience is the aud claim: a string or an array of strings.
-type audience []string
+// str returns the string claim name, and whether it is present. A claim
+// that is present but not a JSON string (null included) is an error.
+func (c claimSet) str(name string) (string, bool, error) {
+	raw, ok := c[name]
+	if !ok {
+		return "", false, nil
+	}
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", true, invalid("%s is not a string", name)
+	}
+	return s, true, nil
+}
 
-// UnmarshalJSON accepts a string or an array of strings.
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*a = audience{one}
-		return nil
+// numericDate returns the NumericDate claim name (seconds since the epoch,
+// maybe fractional), and whether it is present. A claim that is present
+// but not a JSON number (a numeric string or null included), or not a
+// plausible date, is an error.
+func (c claimSet) numericDate(name string) (time.Time, bool, error) {
+	raw, ok := c[name]
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return time.Time{}, true, invalid("%s is not a number", name)
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || f <= 0 || f > 1e12 {
+		return time.Time{}, true, invalid("%s is not a plausible date", name)
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)), true, nil
+}
+
+// audience returns the aud claim: a string or an array of strings.
+func (c claimSet) audience() ([]string, error) {
+	raw, ok := c["aud"]
+	if !ok {
+		return nil, invalid("aud is missing")
+	}
+	if one, _, err := c.str("aud"); err == nil {
+		return []string{one}, nil
 	}
 	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("aud is neither a string nor an array of strings")
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &many) != nil {
+		return nil, invalid("aud is neither a string nor an array of strings")
 	}
-	*a = many
-	return nil
+	return many, nil
 }
 
-// checkClaims validates the claims of a verified payload.
+// checkClaims reads and validates the claims of a verified payload.
 func (h *Handler) checkClaims(payload []byte) (*LogoutToken, error) {
-	var c tokenClaims
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&c); err != nil {
+	c, err := parseClaimSet(payload)
+	if err != nil {
 		return nil, invalid("claims: %v", err)
 	}
-	for _, check := range []func(*tokenClaims) error{h.checkIssuerAudience, h.checkTimes, checkLogoutClaims} {
-		if err := check(&c); err != nil {
+	t := &LogoutToken{}
+	for _, step := range []func(claimSet, *LogoutToken) error{h.checkIssuerAudience, h.checkTimes, checkLogoutClaims} {
+		if err := step(c, t); err != nil {
 			return nil, err
 		}
 	}
-	t := &LogoutToken{Issuer: c.Iss, Subject: c.Sub, SID: c.Sid, Audience: c.Aud, JTI: c.Jti}
-	t.IssuedAt, _ = numericDate(c.Iat)
-	t.Expiry, _ = numericDate(c.Exp)
 	return t, nil
 }
 
-func (h *Handler) checkIssuerAudience(c *tokenClaims) error {
-	if c.Iss != h.issuer {
-		return invalid("iss %q is not the configured issuer", c.Iss)
+func (h *Handler) checkIssuerAudience(c claimSet, t *LogoutToken) error {
+	iss, _, err := c.str("iss")
+	if err != nil {
+		return err
 	}
-	for _, a := range c.Aud {
-		if a == h.clientID {
-			return nil
-		}
+	if iss != h.issuer {
+		return invalid("iss %q is not the configured issuer", iss)
 	}
-	return invalid("aud does not contain the client_id")
+	aud, err := c.audience()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(aud, h.clientID) {
+		return invalid("aud does not contain the client_id")
+	}
+	t.Issuer, t.Audience = iss, aud
+	return nil
 }
 
-func (h *Handler) checkTimes(c *tokenClaims) error {
+func (h *Handler) checkTimes(c claimSet, t *LogoutToken) error {
 	now := h.now()
-	iat, ok := numericDate(c.Iat)
+	iat, ok, err := c.numericDate("iat")
 	switch {
+	case err != nil:
+		return err
 	case !ok:
-		return invalid("iat is missing or not a number")
+		return invalid("iat is missing")
 	case iat.After(now.Add(h.skew)):
 		return invalid("iat is in the future")
 	case iat.Before(now.Add(-h.maxAge - h.skew)):
 		return invalid("iat is older than %v", h.maxAge)
 	}
-	if c.Exp == nil {
-		if h.requireExp {
-			return invalid("exp is missing")
-		}
-		return nil
-	}
-	exp, ok := numericDate(c.Exp)
-	if !ok {
-		return invalid("exp is not a number")
-	}
-	if !now.Before(exp.Add(h.skew)) {
+	exp, ok, err := c.numericDate("exp")
+	switch {
+	case err != nil:
+		return err
+	case !ok && h.requireExp:
+		return invalid("exp is missing")
+	case ok && !now.Before(exp.Add(h.skew)):
 		return invalid("the token has expired")
 	}
+	t.IssuedAt, t.Expiry = iat, exp
 	return nil
 }
 
 // checkLogoutClaims checks what makes a JWT a logout token and not, say,
 // an ID token: the event, sid or sub, no nonce, a jti.
-func checkLogoutClaims(c *tokenClaims) error {
-	ev, ok := c.Events[EventBackChannelLogout]
+func checkLogoutClaims(c claimSet, t *LogoutToken) error {
+	rawEvents, ok := c["events"]
 	if !ok {
 		return invalid("events does not contain %s", EventBackChannelLogout)
 	}
-	if t := bytes.TrimSpace(ev); len(t) == 0 || t[0] != '{' {
+	events, err := parseClaimSet(rawEvents)
+	if err != nil {
+		return invalid("events: %v", err)
+	}
+	ev, ok := events[EventBackChannelLogout]
+	if !ok {
+		return invalid("events does not contain %s", EventBackChannelLogout)
+	}
+	if len(ev) == 0 || ev[0] != '{' {
 		return invalid("the back-channel logout event is not a JSON object")
 	}
-	if c.Nonce != nil {
+	if _, ok := c["nonce"]; ok {
 		return invalid("a logout token must not contain nonce")
 	}
-	if c.Sid == "" && c.Sub == "" {
+	sid, _, err := c.str("sid")
+	if err != nil {
+		return err
+	}
+	sub, _, err := c.str("sub")
+	if err != nil {
+		return err
+	}
+	if sid == "" && sub == "" {
 		return invalid("neither sid nor sub is present")
 	}
-	if c.Jti == "" {
+	jti, _, err := c.str("jti")
+	if err != nil {
+		return err
+	}
+	if jti == "" {
 		return invalid("jti is missing")
 	}
+	t.SID, t.Subject, t.JTI = sid, sub, jti
 	return nil
-}
-
-// numericDate converts a JWT NumericDate (seconds, maybe fractional).
-func numericDate(n *json.Number) (time.Time, bool) {
-	if n == nil {
-		return time.Time{}, false
-	}
-	f, err := n.Float64()
-	if err != nil || f <= 0 || f > 1e12 {
-		return time.Time{}, false
-	}
-	sec := int64(f)
-	return time.Unix(sec, int64((f-float64(sec))*1e9)), true
 }
