@@ -24,6 +24,9 @@ type nodeOPConfig struct {
 	RedirectURI            string
 	PostLogoutRedirectURI  string
 	BackchannelLogoutURI   string // optional
+	// IDTokenSignedResponseAlg is the client's id_token_signed_response_alg;
+	// optional, the provider's default is RS256.
+	IDTokenSignedResponseAlg string
 }
 
 // nodeOP is a running oidc-provider child process.
@@ -66,6 +69,7 @@ func startNodeOP(t *testing.T, cfg nodeOPConfig) *nodeOP {
 		"OP_REDIRECT_URIS="+cfg.RedirectURI,
 		"OP_POST_LOGOUT_REDIRECT_URIS="+cfg.PostLogoutRedirectURI,
 		"OP_BACKCHANNEL_LOGOUT_URI="+cfg.BackchannelLogoutURI,
+		"OP_ID_TOKEN_SIGNED_RESPONSE_ALG="+cfg.IDTokenSignedResponseAlg,
 		"NODE_NO_WARNINGS=1",
 	)
 	stderr := &syncBuffer{}

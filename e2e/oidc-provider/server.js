@@ -11,6 +11,9 @@
 //   OP_REDIRECT_URIS               space-separated redirect_uris (required)
 //   OP_POST_LOGOUT_REDIRECT_URIS   space-separated post_logout_redirect_uris (required)
 //   OP_BACKCHANNEL_LOGOUT_URI      the client's backchannel_logout_uri (optional)
+//   OP_ID_TOKEN_SIGNED_RESPONSE_ALG the client's id_token_signed_response_alg (optional,
+//                                  default RS256); HS256 signs id_tokens and logout_tokens
+//                                  with the client secret, as GenAuth apps can
 //
 // When it listens, it prints one JSON line on stdout:
 // {"issuer":"http://localhost:PORT","port":PORT}. Diagnostics go to stderr.
@@ -49,7 +52,19 @@ function clientMetadata() {
     client.backchannel_logout_uri = process.env.OP_BACKCHANNEL_LOGOUT_URI;
     client.backchannel_logout_session_required = true;
   }
+  if (process.env.OP_ID_TOKEN_SIGNED_RESPONSE_ALG) {
+    client.id_token_signed_response_alg = process.env.OP_ID_TOKEN_SIGNED_RESPONSE_ALG;
+  }
   return client;
+}
+
+// idTokenSigningAlgValues are the id_token (and logout_token) algorithms the
+// provider offers: its defaults, and the client's when that is another one
+// (oidc-provider leaves HS256 out by default).
+function idTokenSigningAlgValues() {
+  const algs = ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'];
+  const alg = process.env.OP_ID_TOKEN_SIGNED_RESPONSE_ALG;
+  return alg && !algs.includes(alg) ? [alg, ...algs] : algs;
 }
 
 // signingKey returns a fresh RSA private key as a JWK: the provider's id_tokens
@@ -80,6 +95,7 @@ function configuration() {
   return {
     fetch: loopbackFetch(),
     clients: [clientMetadata()],
+    enabledJWA: { idTokenSigningAlgValues: idTokenSigningAlgValues() },
     jwks: { keys: [signingKey()] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     findAccount(_ctx, id) {

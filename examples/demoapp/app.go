@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/sessions"
 	"golang.org/x/oauth2"
 
@@ -134,6 +135,15 @@ type Config struct {
 	// request needs no cookies, so browsers that block third-party cookies
 	// do not stop it.
 	FrontChannel bool
+	// IDTokenSignedResponseAlg is the client's registered
+	// id_token_signed_response_alg, which signs its id_tokens and its
+	// logout_tokens. Default "": id_tokens are verified with the
+	// provider's JWKS under any algorithm its discovery document names,
+	// and logout_tokens must be RS256 (the backchannel module's default).
+	// "HS256" (GenAuth apps can sign with the app secret) verifies both with
+	// ClientSecret and with nothing else; any other value is the one
+	// algorithm accepted for both, with the provider's JWKS.
+	IDTokenSignedResponseAlg string
 }
 
 // App is the demo web app; it is an http.Handler.
@@ -201,14 +211,22 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	mux := http.NewServeMux()
 	if cfg.BackChannel {
-		bc, err := backchannel.New(backchannel.Config{
+		bcCfg := backchannel.Config{
 			Issuer:      a.issuer,
 			ClientID:    cfg.ClientID,
 			JWKSURI:     a.jwksURI,
 			Revocations: revs, // the store of the session check
 			HTTPClient:  cfg.HTTPClient,
 			Logger:      cfg.Logger,
-		})
+		}
+		if alg := cfg.IDTokenSignedResponseAlg; alg != "" {
+			// Logout tokens are signed as the client's id_tokens are.
+			bcCfg.Algorithms = []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}
+			if isHMAC(alg) {
+				bcCfg.ClientSecret = cfg.ClientSecret
+			}
+		}
+		bc, err := backchannel.New(bcCfg)
 		if err != nil {
 			return nil, fmt.Errorf("demoapp: %w", err)
 		}
@@ -307,7 +325,18 @@ func (a *App) discover(ctx context.Context, cfg Config) error {
 	if meta.RevocationEndpoint != "" {
 		a.revocation = &logout.RevocationConfig{Endpoint: meta.RevocationEndpoint, ClientSecret: cfg.ClientSecret}
 	}
-	a.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID})
+	switch alg := cfg.IDTokenSignedResponseAlg; {
+	case alg == "":
+		a.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID})
+	case isHMAC(alg):
+		if cfg.ClientSecret == "" {
+			return fmt.Errorf("demoapp: Config.IDTokenSignedResponseAlg %s needs Config.ClientSecret", alg)
+		}
+		keys := clientSecretKeys{alg: jose.SignatureAlgorithm(alg), secret: []byte(cfg.ClientSecret)}
+		a.verifier = oidc.NewVerifier(meta.Issuer, keys, &oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: []string{alg}})
+	default:
+		a.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: []string{alg}})
+	}
 	a.oauth = oauth2.Config{
 		ClientID:     cfg.ClientID,
 		ClientSecret: cfg.ClientSecret,
@@ -316,6 +345,36 @@ func (a *App) discover(ctx context.Context, cfg Config) error {
 		Scopes:       cfg.Scopes,
 	}
 	return nil
+}
+
+// isHMAC reports whether alg is an HMAC algorithm, whose key is the
+// client secret.
+func isHMAC(alg string) bool {
+	return alg == string(jose.HS256) || alg == string(jose.HS384) || alg == string(jose.HS512)
+}
+
+// clientSecretKeys verifies id_tokens signed with an HMAC algorithm and
+// the client secret (OpenID Connect Core 1.0, section 10.1), as GenAuth's
+// own SDKs verify HS256 id_tokens. It is go-oidc's KeySet for such a
+// client; the verifier has already checked that the token's algorithm is
+// alg, and the key is the secret whatever the token's header says.
+type clientSecretKeys struct {
+	alg    jose.SignatureAlgorithm
+	secret []byte
+}
+
+// VerifySignature returns the payload of jwt if its signature verifies
+// with the client secret.
+func (k clientSecretKeys) VerifySignature(_ context.Context, jwt string) ([]byte, error) {
+	jws, err := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{k.alg})
+	if err != nil {
+		return nil, fmt.Errorf("demoapp: parsing the id_token: %w", err)
+	}
+	payload, err := jws.Verify(k.secret)
+	if err != nil {
+		return nil, fmt.Errorf("demoapp: the id_token's signature does not verify with the client secret: %w", err)
+	}
+	return payload, nil
 }
 
 // ServeHTTP serves the app.
