@@ -10,7 +10,14 @@
 // state. The state also goes into a short-lived HttpOnly, SameSite=Lax
 // cookie; when the provider sends the browser back to the callback path,
 // the middleware compares the two in constant time, deletes the cookie, and
-// redirects to the return target the user asked for at logout.
+// redirects to the return target the user asked for at logout. The
+// callback may be a dedicated path or any page of the app, "/" included:
+// through Wrap, only the provider's return (a GET with a state parameter
+// and the state cookie) is the middleware's, and every other request to
+// that page is the app's. The state cookie is site-wide, so that its
+// deletion at the callback makes Chromium drop signed-in pages from its
+// back/forward cache, and the responses that end a logout carry
+// Clear-Site-Data ("cache" by default; see Config.ClearSiteData).
 //
 // For GenAuth (Authing) applications the endpoint is
 // {appHost}/oidc/session/end (see GenAuthEndpoint); for other providers it is
