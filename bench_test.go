@@ -64,6 +64,14 @@ func BenchmarkPassThroughWrappedStruct(b *testing.B) {
 	benchmarkHandler(b, m.Wrap(teapot{}), httptest.NewRequest(http.MethodGet, "/dashboard", nil))
 }
 
+// BenchmarkPassThroughAppPageCallback is a visit to the app's home page
+// when "/" is also the post-logout callback: one scan of the query is
+// added to the pass-through.
+func BenchmarkPassThroughAppPageCallback(b *testing.B) {
+	m := newTestMiddleware(b, newTestStore(), func(c *Config) { c.PostLogoutRedirectURI = testAppURL + "/" })
+	benchmarkHandler(b, m.Wrap(okHandler), httptest.NewRequest(http.MethodGet, "/?tab=1&lang=de", nil))
+}
+
 // helloHandler is a small but real handler: a header and a short body.
 var helloHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
