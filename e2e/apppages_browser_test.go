@@ -38,10 +38,12 @@ import (
 // again from the server (not restored from the back/forward cache) and
 // shows the user signed out. It holds with Clear-Site-Data off too: what
 // evicts the page is the deletion, by the callback's response, of the state
-// cookie, which the page can see. The last case scopes that cookie to the
-// callback page, and shows what happens then: Chromium restores the
-// signed-in page, with the user's name, without asking the server, even
-// with Clear-Site-Data: "cache" on both responses of the logout.
+// cookie, which the page can see. The last two cases show what happens
+// without that deletion, without a post-logout redirect URI (the user
+// stays on the provider's page) and with the state cookie scoped to the
+// callback page: Chromium restores the signed-in page, with the user's
+// name, without asking the server, even with Clear-Site-Data: "cache" on
+// the responses of the logout.
 func TestBrowserBackAfterLogoutAppPages(t *testing.T) {
 	chromium := findChromium(t)
 	for _, tt := range []struct {
@@ -54,6 +56,11 @@ func TestBrowserBackAfterLogoutAppPages(t *testing.T) {
 		{"home page", plainAppConfig{page: "/"}, false},
 		{"another page", plainAppConfig{page: "/homepage"}, false},
 		{"without Clear-Site-Data", plainAppConfig{page: "/homepage", clearSiteData: []string{}}, false},
+		// Without a post-logout redirect URI there is no callback and no
+		// state cookie; the user stays on the provider's page, and Back
+		// restores the signed-in page: docs/browser.md tells apps to
+		// register a page.
+		{"no post-logout redirect URI", plainAppConfig{page: "/homepage", noPostLogout: true}, true},
 		{"state cookie scoped to the callback", plainAppConfig{page: "/homepage", statePath: "/homepage"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,7 +79,7 @@ func TestBrowserBackAfterLogoutAppPages(t *testing.T) {
 				return
 			}
 			assert.Equal(t, cdppage.NavigationTypeBackForwardCacheRestore, typ,
-				"with the state cookie out of its sight, Chromium restores the signed-in page")
+				"without a change of a cookie it can see, Chromium restores the signed-in page")
 			assert.Equal(t, plainSignedIn+app.op.Name(), status)
 		})
 	}
@@ -93,6 +100,9 @@ type plainAppConfig struct {
 	clearSiteData []string
 	// statePath is Config.StateCookie.Path.
 	statePath string
+	// noPostLogout leaves PostLogoutRedirectURI empty: the user stays on
+	// the provider's page after logout, and there is no state cookie.
+	noPostLogout bool
 }
 
 // plainApp is the app, the provider it signs in with, and its address.
@@ -149,7 +159,7 @@ func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg pla
 		tokenURL: p.Endpoint().TokenURL, authURL: p.Endpoint().AuthURL,
 		verifier: p.Verifier(&oidc.Config{ClientID: op.ClientID()}),
 	}
-	m, err := logout.New(logout.Config{
+	lc := logout.Config{
 		Store:                 store,
 		SessionName:           plainSession,
 		Issuer:                op.Issuer(),
@@ -158,7 +168,11 @@ func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg pla
 		DefaultReturnTo:       cfg.page,
 		ClearSiteData:         cfg.clearSiteData,
 		StateCookie:           logout.StateCookieConfig{Path: cfg.statePath},
-	})
+	}
+	if cfg.noPostLogout {
+		lc.PostLogoutRedirectURI, lc.StateCookie = "", logout.StateCookieConfig{}
+	}
+	m, err := logout.New(lc)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
@@ -294,16 +308,21 @@ func plainSignIn(t *testing.T, ctx context.Context, app *plainApp) {
 
 // plainLogout clicks the logout button of the signed-in page and checks
 // that the browser, after the provider, lands on the registered page,
-// signed out and without state in the address. It returns the time from
-// the click to the landing page's load.
+// signed out and without state in the address (or stays on the
+// provider's page, without a post-logout redirect URI). It returns the
+// time from the click to the landing page's load.
 func plainLogout(t *testing.T, ctx context.Context, app *plainApp) time.Duration {
 	t.Helper()
 	start := time.Now()
 	chromeDo(t, ctx, chromeClickAndLoad(chromedp.ID("logout")))
 	took := time.Since(start)
+	assert.Zero(t, app.op.ActiveSessions(), "provider session ended")
+	if app.cfg.noPostLogout {
+		assert.Equal(t, "localhost", chromeHost(t, chromeLocation(t, ctx)), "the provider's own page")
+		return took
+	}
 	assert.Equal(t, app.url+app.cfg.page, chromeLocation(t, ctx), "the registered page, without state")
 	assert.Equal(t, plainSignedOut, chromeText(t, ctx, "status"))
-	assert.Zero(t, app.op.ActiveSessions(), "provider session ended")
 	assert.False(t, chromeHasCookie(t, ctx, app.url+app.cfg.page, "logout_state"), "state cookie deleted")
 	return took
 }
