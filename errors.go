@@ -24,8 +24,11 @@ var (
 	ErrPrefetch = errors.New("logout: prefetch of the logout path refused")
 	// ErrMethodNotAllowed means the request used a method the path does not accept.
 	ErrMethodNotAllowed = errors.New("logout: method not allowed")
-	// ErrInvalidState means the post-logout callback had no state, no state
-	// cookie, or a state that does not match the cookie.
+	// ErrInvalidState means a request that the middleware served as the
+	// post-logout callback had no state or no state cookie. Through Wrap
+	// such requests go to the app instead, and a state that does not match
+	// the cookie is no error: the browser is sent to the callback page
+	// without it.
 	ErrInvalidState = errors.New("logout: missing or invalid state")
 	// ErrSessionSave means the session could not be cleared; the user is
 	// not logged out.
