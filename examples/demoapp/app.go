@@ -366,7 +366,7 @@ type clientSecretKeys struct {
 // VerifySignature returns the payload of jwt if its signature verifies
 // with the client secret.
 func (k clientSecretKeys) VerifySignature(_ context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{k.alg})
+	jws, err := jose.ParseSignedCompact(jwt, []jose.SignatureAlgorithm{k.alg})
 	if err != nil {
 		return nil, fmt.Errorf("demoapp: parsing the id_token: %w", err)
 	}
