@@ -37,12 +37,12 @@
 //
 // Back-end logout is opt-in: Config.Revocation revokes the session's tokens
 // at the provider (RFC 7009; a Revoker also works alone), and
-// Config.SessionCheck looks every session up in a Revocations store, once
+// Config.SessionCheck looks every session up in a ledger, once
 // per request, so that sessions the provider ended through back-channel
 // logout (module github.com/oidc-logout/logout/backchannel) or front-channel
 // logout (Config.FrontChannel), or copies of a cookie replayed after a
 // logout, are signed out. The store is in memory
-// (NewMemoryRevocations) or shared by several instances in Redis (module
+// (NewMemoryLedger) or shared by several instances in Redis (module
 // github.com/oidc-logout/logout/redisstore).
 //
 // BuildURL, GenAuthEndpoint and NewState are the pure building blocks, for

@@ -106,16 +106,16 @@ func ExampleMissingIDTokenPolicy() {
 }
 
 // Sessions ended by the provider: the session check signs out sessions
-// recorded in a Revocations store, which back-channel logout (module
+// recorded in a ledger, which back-channel logout (module
 // backchannel) and front-channel logout fill. The session check runs on the
 // requests of a wrapped app, and Wrap serves the front-channel path.
 func ExampleFrontChannelConfig() {
-	revoked := logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{}) // or redisstore, shared by instances
+	revoked := logout.NewMemoryLedger(logout.MemoryLedgerConfig{}) // or redisstore, shared by instances
 	m, err := logout.New(logout.Config{
 		Store:        sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
 		SessionName:  "app",
 		Issuer:       "https://sso.example.com/realms/main",
-		SessionCheck: &logout.SessionCheckConfig{Revocations: revoked},
+		SessionCheck: &logout.SessionCheckConfig{Ledger: revoked},
 		// Register https://app.example.com/frontchannel-logout as the
 		// client's frontchannel_logout_uri, with the session required.
 		FrontChannel: &logout.FrontChannelConfig{Path: "/frontchannel-logout"},

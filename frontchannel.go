@@ -36,7 +36,7 @@ const frontChannelSIDValue = "logout_frontchannel_sid"
 // The request is an unauthenticated GET, and browsers that block
 // third-party cookies send it without the app's cookies. So the
 // middleware does not rely on cookies: it records the sid as revoked in
-// the session check's Revocations store, and the session check signs the
+// the session check's ledger, and the session check signs the
 // session out on its next request. To keep anyone who can send a GET from
 // filling that store with made-up sids, only sids that the middleware
 // registered are recorded: the session check registers a session's sid,
@@ -115,23 +115,17 @@ func frontChannelParams(rawQuery, issuer string) (iss, sid string, err error) {
 	return isses[0], sids[0], nil
 }
 
-// registeredSIDKey is the Revocations key that marks sid as registered
-// for front-channel logout. It never matches a session check.
-func registeredSIDKey(issuer, sid string) string {
-	return scopedKey("fcsid:", issuer, sid)
-}
-
 // endRegisteredSID records sid as revoked if it was registered, and
 // reports whether it was. The writes are not cancelled when the browser
 // goes away.
 func (c *sessionCheck) endRegisteredSID(ctx context.Context, issuer, sid string) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 	defer cancel()
-	registered, err := c.store.Revoked(ctx, RevocationCheck{Key: registeredSIDKey(issuer, sid)})
+	registered, err := c.store.Seen(ctx, LedgerQuery{Key: registeredSIDKey(issuer, sid)})
 	if err != nil || !registered {
 		return false, err
 	}
-	return true, c.store.Revoke(ctx, SIDKey(issuer, sid), time.Now(), c.tombstoneTTL(nil))
+	return true, c.store.Record(ctx, SIDKey(issuer, sid), time.Now(), c.tombstoneTTL(nil))
 }
 
 // registerSID registers the session's sid for front-channel logout unless
@@ -148,7 +142,7 @@ func (m *Middleware) registerSID(r *http.Request, sess *sessions.Session, issuer
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), c.timeout)
 	defer cancel()
-	if err := c.store.Revoke(ctx, registeredSIDKey(issuer, sid), now, ttl); err != nil {
+	if err := c.store.Record(ctx, registeredSIDKey(issuer, sid), now, ttl); err != nil {
 		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: registering the session for front-channel logout failed",
 			slog.String("error", err.Error()))
 		return false

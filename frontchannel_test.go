@@ -22,10 +22,10 @@ const fcPath = "/frontchannel-logout"
 
 // newFrontChannelMiddleware returns a middleware with the session check on
 // revs and front-channel logout at fcPath.
-func newFrontChannelMiddleware(t *testing.T, store *sessions.CookieStore, revs *countingRevocations, mutate func(*logout.Config)) *logout.Middleware {
+func newFrontChannelMiddleware(t *testing.T, store *sessions.CookieStore, revs *countingLedger, mutate func(*logout.Config)) *logout.Middleware {
 	t.Helper()
 	return newCheckedMiddleware(t, store, func(c *logout.Config) {
-		c.SessionCheck.Revocations = revs
+		c.SessionCheck.Ledger = revs
 		c.FrontChannel = &logout.FrontChannelConfig{Path: fcPath}
 		if mutate != nil {
 			mutate(c)
@@ -269,7 +269,7 @@ func TestFrontChannelConfigValidation(t *testing.T) {
 				SessionName:        bcSession,
 				Issuer:             bcIssuer,
 				EndSessionEndpoint: bcIssuer + "/session/end",
-				SessionCheck:       &logout.SessionCheckConfig{Revocations: newCounting()},
+				SessionCheck:       &logout.SessionCheckConfig{Ledger: newCounting()},
 				FrontChannel:       &logout.FrontChannelConfig{Path: fcPath},
 			}
 			tt.mutate(&cfg)

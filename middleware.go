@@ -174,7 +174,7 @@ type Config struct {
 	// tokens at the provider during logout (RFC 7009). See RevocationConfig.
 	Revocation *RevocationConfig
 	// SessionCheck, when set, checks every request's session against a
-	// Revocations store, so that sessions ended by back-channel logout (or
+	// ledger, so that sessions ended by back-channel logout (or
 	// replayed after a logout) are signed out. See SessionCheckConfig.
 	SessionCheck *SessionCheckConfig
 	// FrontChannel, when set, serves OpenID Connect Front-Channel Logout

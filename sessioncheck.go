@@ -26,13 +26,13 @@ const (
 
 // SessionCheckConfig turns on the session check: on every request that
 // is not for the logout or callback path and that carries the session
-// cookie, the session is looked up in Revocations, once. A session that
+// cookie, the session is looked up in the Ledger, once. A session that
 // was revoked (by back-channel logout, or by a logout here when SessionIDs
 // is on) is cleared, and the request goes on to the next handler as
 // signed out.
 type SessionCheckConfig struct {
-	// Revocations is the store of revoked sessions. Required.
-	Revocations Revocations
+	// Ledger is the store of revoked sessions. Required.
+	Ledger Ledger
 	// Claims returns the session's identity at the provider. Default: the
 	// iss, sub, sid and iat claims of the id_token kept in the session
 	// under Config.IDTokenKey, read without checking its signature; that
@@ -44,7 +44,7 @@ type SessionCheckConfig struct {
 	// SessionIDs closes the replay hole of stateless cookie stores: each
 	// session gets a random id (stored in it under SessionIDKey on first
 	// use, or by Middleware.InitSession at login), and a logout records a
-	// tombstone of that id, and of the session's id_token, in Revocations,
+	// tombstone of that id, and of the session's id_token, in the Ledger,
 	// so that a copy of the cookie taken before the logout is treated as
 	// signed out. Server-side stores do not need it: logout deletes their
 	// record.
@@ -64,7 +64,7 @@ type SessionCheckConfig struct {
 	// decode.
 	TombstoneFailClosed bool
 
-	// FailOpen lets a request through with its session when Revocations
+	// FailOpen lets a request through with its session when the Ledger
 	// fails (the failure is logged). By default the check fails closed:
 	// the request is served as signed out, without deleting the session,
 	// so that the user is signed in again once the store is back.
@@ -94,7 +94,7 @@ type SessionClaims struct {
 
 // sessionCheck is the middleware's part of the session check.
 type sessionCheck struct {
-	store      Revocations
+	store      Ledger
 	claims     func(*sessions.Session) SessionClaims
 	sessionIDs bool
 	idKey      string
@@ -114,14 +114,14 @@ func (m *Middleware) validateSessionCheck(cfg *Config) error {
 	if sc == nil {
 		return nil
 	}
-	if sc.Revocations == nil {
-		return errors.New("Config.SessionCheck.Revocations is required")
+	if sc.Ledger == nil {
+		return errors.New("Config.SessionCheck.Ledger is required")
 	}
 	if sc.TombstoneTTL < 0 || sc.Timeout < 0 {
 		return errors.New("Config.SessionCheck: TombstoneTTL and Timeout must not be negative")
 	}
 	c := &sessionCheck{
-		store:               sc.Revocations,
+		store:               sc.Ledger,
 		claims:              sc.Claims,
 		sessionIDs:          sc.SessionIDs,
 		idKey:               orDefault(sc.SessionIDKey, defaultSessionIDKey),
@@ -168,7 +168,7 @@ func (m *Middleware) SessionCheckCookie() string {
 	return m.sessionName
 }
 
-// checkSession looks the request's session up in the revocation store and
+// checkSession looks the request's session up in the ledger and
 // returns the request next should see: r itself, or a copy without the
 // session when it is revoked (or the store failed and the policy is
 // fail-closed).
@@ -186,7 +186,7 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 	if cl.Issuer == "" {
 		cl.Issuer = c.issuer
 	}
-	var buf [4]RevocationCheck
+	var buf [4]LedgerQuery
 	if checks := c.checksFor(sess, cl, buf[:0]); len(checks) > 0 {
 		revoked, err := c.lookup(r.Context(), checks)
 		switch {
@@ -212,30 +212,30 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 
 // lookup asks the store, bounded by the timeout; the in-memory store
 // cannot block, so it is asked directly.
-func (c *sessionCheck) lookup(ctx context.Context, checks []RevocationCheck) (bool, error) {
-	if _, local := c.store.(*MemoryRevocations); local {
-		return c.store.Revoked(ctx, checks...)
+func (c *sessionCheck) lookup(ctx context.Context, checks []LedgerQuery) (bool, error) {
+	if _, local := c.store.(*MemoryLedger); local {
+		return c.store.Seen(ctx, checks...)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	return c.store.Revoked(ctx, checks...)
+	return c.store.Seen(ctx, checks...)
 }
 
 // checksFor appends the look-ups for sess, whose claims are cl, to dst.
-func (c *sessionCheck) checksFor(sess *sessions.Session, cl SessionClaims, dst []RevocationCheck) []RevocationCheck {
+func (c *sessionCheck) checksFor(sess *sessions.Session, cl SessionClaims, dst []LedgerQuery) []LedgerQuery {
 	if cl.SID != "" {
 		// A sid names one provider session: any logout of it ends it.
-		dst = append(dst, RevocationCheck{Key: SIDKey(cl.Issuer, cl.SID)})
+		dst = append(dst, LedgerQuery{Key: SIDKey(cl.Issuer, cl.SID)})
 	}
 	if cl.Subject != "" {
-		dst = append(dst, RevocationCheck{Key: SubjectKey(cl.Issuer, cl.Subject), Since: cl.IssuedAt})
+		dst = append(dst, LedgerQuery{Key: SubjectKey(cl.Issuer, cl.Subject), Since: cl.IssuedAt})
 	}
 	if c.sessionIDs {
 		if id, _ := sess.Values[c.idKey].(string); id != "" {
-			dst = append(dst, RevocationCheck{Key: SessionIDKey(id)})
+			dst = append(dst, LedgerQuery{Key: SessionIDKey(id)})
 		}
 		if cl.TokenHash != "" {
-			dst = append(dst, RevocationCheck{Key: SessionIDKey(cl.TokenHash)})
+			dst = append(dst, LedgerQuery{Key: SessionIDKey(cl.TokenHash)})
 		}
 	}
 	return dst
@@ -354,7 +354,7 @@ func (c *sessionCheck) tombstone(r *http.Request, sess *sessions.Session, logger
 	defer cancel()
 	ttl := c.tombstoneTTL(sess.Options)
 	for _, k := range keys {
-		if err := c.store.Revoke(ctx, k, time.Now(), ttl); err != nil {
+		if err := c.store.Record(ctx, k, time.Now(), ttl); err != nil {
 			logger.LogAttrs(r.Context(), slog.LevelError, "logout: recording the session tombstone failed",
 				slog.String("error", err.Error()))
 			if c.tombstoneFailClosed {

@@ -68,35 +68,35 @@ func recordNext(store sessions.Store, seen *seenSession) http.Handler {
 	})
 }
 
-// countingRevocations counts look-ups and can be made to fail.
-type countingRevocations struct {
-	logout.Revocations
+// countingLedger counts look-ups and can be made to fail.
+type countingLedger struct {
+	logout.Ledger
 	lookups    atomic.Int64
 	revokes    atomic.Int64
 	fail       atomic.Bool // every call fails
-	failWrites atomic.Bool // Revoke fails
+	failWrites atomic.Bool // Record fails
 }
 
 var errStoreDown = errors.New("store down")
 
-func (c *countingRevocations) Revoked(ctx context.Context, checks ...logout.RevocationCheck) (bool, error) {
+func (c *countingLedger) Seen(ctx context.Context, checks ...logout.LedgerQuery) (bool, error) {
 	c.lookups.Add(1)
 	if c.fail.Load() {
 		return false, errStoreDown
 	}
-	return c.Revocations.Revoked(ctx, checks...)
+	return c.Ledger.Seen(ctx, checks...)
 }
 
-func (c *countingRevocations) Revoke(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
+func (c *countingLedger) Record(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
 	c.revokes.Add(1)
 	if c.fail.Load() || c.failWrites.Load() {
 		return errStoreDown
 	}
-	return c.Revocations.Revoke(ctx, key, at, ttl)
+	return c.Ledger.Record(ctx, key, at, ttl)
 }
 
-func newCounting() *countingRevocations {
-	return &countingRevocations{Revocations: logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})}
+func newCounting() *countingLedger {
+	return &countingLedger{Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{})}
 }
 
 func newCheckedMiddleware(t testing.TB, store sessions.Store, mutate func(*logout.Config)) *logout.Middleware {
@@ -107,7 +107,7 @@ func newCheckedMiddleware(t testing.TB, store sessions.Store, mutate func(*logou
 		EndSessionEndpoint: bcIssuer + "/session/end",
 		Issuer:             bcIssuer,
 		ClientID:           bcClient,
-		SessionCheck:       &logout.SessionCheckConfig{Revocations: newCounting()},
+		SessionCheck:       &logout.SessionCheckConfig{Ledger: newCounting()},
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -130,7 +130,7 @@ func get(h http.Handler, path string, cookies ...*http.Cookie) *http.Response {
 func TestSessionCheckRevokedBySID(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
-	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
 	tok := unsignedJWT(t, map[string]any{"iss": bcIssuer, "sub": "alice", "sid": "op-sess-1", "iat": time.Now().Unix()})
 	cookie := saveSession(t, store, map[any]any{"id_token": tok, "cart": "3 items"})
 	other := &http.Cookie{Name: "other", Value: "keep-me"}
@@ -142,7 +142,7 @@ func TestSessionCheckRevokedBySID(t *testing.T) {
 	assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "no Set-Cookie for a session that is not revoked")
 	assert.EqualValues(t, 1, revs.lookups.Load())
 
-	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "op-sess-1"), time.Now(), time.Hour))
+	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(bcIssuer, "op-sess-1"), time.Now(), time.Hour))
 	seen = seenSession{}
 	resp = get(h, "/account", cookie, other)
 	assert.Empty(t, seen.IDToken, "next sees a signed-out request")
@@ -157,9 +157,9 @@ func TestSessionCheckRevokedBySID(t *testing.T) {
 func TestSessionCheckSubjectSinceLogin(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
-	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
 	logoutAt := time.Now().Truncate(time.Second)
-	require.NoError(t, revs.Revoke(context.Background(), logout.SubjectKey(bcIssuer, "bob"), logoutAt, time.Hour))
+	require.NoError(t, revs.Record(context.Background(), logout.SubjectKey(bcIssuer, "bob"), logoutAt, time.Hour))
 	tests := []struct {
 		name        string
 		claims      map[string]any
@@ -187,7 +187,7 @@ func TestSessionCheckSubjectSinceLogin(t *testing.T) {
 func TestSessionCheckSkipsRequestsWithoutSession(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
-	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
 	var seen seenSession
 	h := m.Wrap(recordNext(store, &seen))
 	get(h, "/")                                                  // no cookie
@@ -204,7 +204,7 @@ func TestSessionCheckStoreFailure(t *testing.T) {
 			revs.fail.Store(true)
 			var logs bytes.Buffer
 			m := newCheckedMiddleware(t, store, func(c *logout.Config) {
-				c.SessionCheck.Revocations, c.SessionCheck.FailOpen = revs, failOpen
+				c.SessionCheck.Ledger, c.SessionCheck.FailOpen = revs, failOpen
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			})
 			tok := unsignedJWT(t, map[string]any{"sub": "alice", "sid": "s"})
@@ -228,7 +228,7 @@ func TestSessionCheckReplayedCookieAfterLogout(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) {
-		c.SessionCheck.Revocations, c.SessionCheck.SessionIDs = revs, true
+		c.SessionCheck.Ledger, c.SessionCheck.SessionIDs = revs, true
 	})
 	var seen seenSession
 	h := m.Wrap(recordNext(store, &seen))
@@ -270,7 +270,7 @@ func TestSessionCheckTombstoneFailure(t *testing.T) {
 			var logs bytes.Buffer
 			var handled error
 			m := newCheckedMiddleware(t, store, func(c *logout.Config) {
-				c.SessionCheck.Revocations, c.SessionCheck.SessionIDs = revs, true
+				c.SessionCheck.Ledger, c.SessionCheck.SessionIDs = revs, true
 				c.SessionCheck.TombstoneFailClosed = failClosed
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 				c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -323,8 +323,8 @@ func TestSessionCheckInitSession(t *testing.T) {
 func TestSessionCheckLoginAfterRevocationInSameRequest(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
-	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
-	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "old"), time.Now(), time.Hour))
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
+	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(bcIssuer, "old"), time.Now(), time.Hour))
 	old := saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sid": "old", "sub": "x"})})
 	newTok := unsignedJWT(t, map[string]any{"sid": "new", "sub": "x"})
 	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -359,13 +359,13 @@ func TestSessionCheckCustomClaims(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) {
-		c.SessionCheck.Revocations = revs
+		c.SessionCheck.Ledger = revs
 		c.SessionCheck.Claims = func(s *sessions.Session) logout.SessionClaims {
 			sid, _ := s.Values["op_sid"].(string)
 			return logout.SessionClaims{SID: sid}
 		}
 	})
-	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "abc"), time.Now(), time.Hour))
+	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(bcIssuer, "abc"), time.Now(), time.Hour))
 	var seen seenSession
 	resp := get(m.Wrap(recordNext(store, &seen)), "/", saveSession(t, store, map[any]any{"op_sid": "abc", "id_token": "x"}))
 	assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
@@ -378,7 +378,7 @@ func TestSessionCheckConfig(t *testing.T) {
 		SessionCheck: &logout.SessionCheckConfig{},
 	})
 	require.ErrorIs(t, err, logout.ErrInvalidConfig)
-	assert.Contains(t, err.Error(), "SessionCheck.Revocations")
+	assert.Contains(t, err.Error(), "SessionCheck.Ledger")
 }
 
 // benchmarkSessionRequests serves requests carrying a signed-in session
@@ -408,20 +408,20 @@ func benchmarkSessionRequests(b *testing.B, check bool) {
 	}
 }
 
-// BenchmarkWrapWithRevocationCheck measures a wrapped request with the
+// BenchmarkWrapWithSessionCheck measures a wrapped request with the
 // session check on (memory store) whose handler reads the session: the
 // session is decoded once and shared through sessions.Registry.
-func BenchmarkWrapWithRevocationCheck(b *testing.B) { benchmarkSessionRequests(b, true) }
+func BenchmarkWrapWithSessionCheck(b *testing.B) { benchmarkSessionRequests(b, true) }
 
 // BenchmarkWrapSessionReadNoCheck is the same request with the check off,
-// the baseline for BenchmarkWrapWithRevocationCheck.
+// the baseline for BenchmarkWrapWithSessionCheck.
 func BenchmarkWrapSessionReadNoCheck(b *testing.B) { benchmarkSessionRequests(b, false) }
 
 func TestCheckSessionForAdapters(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
-	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Revocations = revs })
-	require.NoError(t, revs.Revoke(context.Background(), logout.SIDKey(bcIssuer, "s"), time.Now(), time.Hour))
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
+	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(bcIssuer, "s"), time.Now(), time.Hour))
 	r := httptest.NewRequest(http.MethodGet, "/page", nil)
 	r.AddCookie(saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sid": "s"})}))
 	w := httptest.NewRecorder()

@@ -239,8 +239,8 @@ func TestCookieStoreReplayAfterLogout(t *testing.T) {
 	}{
 		{"without the session check the old cookie still signs in", nil, "in"},
 		{"with SessionIDs the old cookie is signed out", &logout.SessionCheckConfig{
-			Revocations: logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{}),
-			SessionIDs:  true,
+			Ledger:     logout.NewMemoryLedger(logout.MemoryLedgerConfig{}),
+			SessionIDs: true,
 		}, "out"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,7 @@ package backchannel_test
 // oidcc-client-front-channel-logout-rp. The tests below replay each test
 // module of those plans against an app made of this repository's parts
 // (the logout middleware with its session check and front-channel logout,
-// and the back-channel handler, on one revocation store), with a stand-in
+// and the back-channel handler, on one ledger), with a stand-in
 // for the suite's OpenID Provider that does what the suite does
 // (net.openid.conformance.openid.client.logout and
 // condition.as.logout in openid-certification/conformance-suite):
@@ -345,7 +345,7 @@ func (env *conformanceEnv) assertCopySignedOut(t *testing.T, r *caseResult) {
 func (env *conformanceEnv) assertCopyUntouched(t *testing.T, r *caseResult) {
 	t.Helper()
 	assert.False(t, env.app.revoked(t, r.sid), "nothing recorded for the sid")
-	assert.False(t, env.app.revoked(t, backchannel.JTIKey(env.op.issuer, env.op.lastJTI())), "the jti is not recorded")
+	assert.False(t, env.app.revoked(t, logout.JTIKey(env.op.issuer, env.op.lastJTI())), "the jti is not recorded")
 	assert.Equal(t, "signed in as alice", env.app.getWith(t, "/", r.copy), "the pre-logout copy of the session cookie")
 }
 
@@ -686,12 +686,12 @@ func (op *suiteOP) parseFrontChannelPage(t *testing.T, resp *http.Response) (str
 
 // rpApp is the app under test: the logout middleware (session check,
 // front-channel logout) wrapping the app's routes, the back-channel
-// handler, and one revocation store.
+// handler, and one ledger.
 type rpApp struct {
 	url     string
 	op      *suiteOP
 	store   *sessions.CookieStore
-	revs    *logout.MemoryRevocations
+	revs    *logout.MemoryLedger
 	handler http.Handler
 }
 
@@ -704,11 +704,11 @@ func newRPApp(t *testing.T, op *suiteOP, appURL string) *rpApp {
 		Store: a.store, SessionName: rpSessionName,
 		Issuer: op.issuer, ClientID: op.client.id, // end_session_endpoint by discovery
 		PostLogoutRedirectURI: appURL + rpCallbackPath,
-		SessionCheck:          &logout.SessionCheckConfig{Revocations: a.revs},
+		SessionCheck:          &logout.SessionCheckConfig{Ledger: a.revs},
 		FrontChannel:          &logout.FrontChannelConfig{Path: rpFrontChannelPath},
 	})
 	require.NoError(t, err)
-	bcCfg := backchannel.Config{Issuer: op.issuer, ClientID: op.client.id, Revocations: a.revs}
+	bcCfg := backchannel.Config{Issuer: op.issuer, ClientID: op.client.id, Ledger: a.revs}
 	if op.client.alg == jose.HS256 {
 		bcCfg.Algorithms, bcCfg.ClientSecret = algs(jose.HS256), op.client.secret
 	}

@@ -26,10 +26,10 @@ const sessionName = "app_session"
 
 // testApp is an app with a login handler, a page that shows who is signed
 // in, the logout middleware with the session check on, and the
-// back-channel logout handler, sharing one revocation store.
+// back-channel logout handler, sharing one ledger.
 type testApp struct {
 	store    *sessions.CookieStore
-	revs     *logout.MemoryRevocations
+	revs     *logout.MemoryLedger
 	mw       *logout.Middleware
 	bc       *backchannel.Handler
 	handler  http.Handler
@@ -40,11 +40,11 @@ type testApp struct {
 
 // slowStore widens the window between look-up and record, so that a
 // missing lock around jti checks shows up as a double-counted logout.
-type slowStore struct{ logout.Revocations }
+type slowStore struct{ logout.Ledger }
 
-func (s slowStore) Revoked(ctx context.Context, checks ...logout.RevocationCheck) (bool, error) {
+func (s slowStore) Seen(ctx context.Context, checks ...logout.LedgerQuery) (bool, error) {
 	time.Sleep(5 * time.Millisecond)
-	return s.Revocations.Revoked(ctx, checks...)
+	return s.Ledger.Seen(ctx, checks...)
 }
 
 func newTestApp(t testing.TB, sessionIDs bool) *testApp {
@@ -57,7 +57,7 @@ func newTestApp(t testing.TB, sessionIDs bool) *testApp {
 	a.mw, err = logout.New(logout.Config{
 		Store: a.store, SessionName: sessionName, ClientID: testClientID,
 		Issuer: a.provider.issuer, EndSessionEndpoint: a.provider.issuer + "/session/end",
-		SessionCheck: &logout.SessionCheckConfig{Revocations: a.revs, SessionIDs: sessionIDs},
+		SessionCheck: &logout.SessionCheckConfig{Ledger: a.revs, SessionIDs: sessionIDs},
 	})
 	require.NoError(t, err)
 	a.bc = newHandler(t, a.provider, slowStore{a.revs}, func(c *backchannel.Config) {

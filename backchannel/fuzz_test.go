@@ -28,7 +28,7 @@ var fuzzNow = time.Unix(1_700_000_000, 0)
 func fuzzHandler(f *testing.F) *Handler {
 	h, err := New(Config{
 		Issuer: fuzzIssuer, ClientID: fuzzClientID,
-		Revocations:  logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{}),
+		Ledger:       logout.NewMemoryLedger(logout.MemoryLedgerConfig{}),
 		Algorithms:   []jose.SignatureAlgorithm{jose.RS256, jose.HS256},
 		ClientSecret: fuzzSecret, MinKeyRefresh: time.Hour,
 		Now: func() time.Time { return fuzzNow },

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -21,12 +20,12 @@ import (
 
 // Defaults.
 const (
-	defaultMaxAge        = 5 * time.Minute
-	defaultSkew          = time.Minute
-	defaultRevocationTTL = 30 * 24 * time.Hour
-	defaultHTTPTimeout   = 10 * time.Second
-	defaultMinRefresh    = 10 * time.Second
-	maxBodyBytes         = 64 << 10
+	defaultMaxAge          = 5 * time.Minute
+	defaultSkew            = time.Minute
+	defaultEndedSessionTTL = 30 * 24 * time.Hour
+	defaultHTTPTimeout     = 10 * time.Second
+	defaultMinRefresh      = 10 * time.Second
+	maxBodyBytes           = 64 << 10
 )
 
 // ErrInvalidConfig is wrapped by every error New returns.
@@ -35,7 +34,7 @@ var ErrInvalidConfig = errors.New("backchannel: invalid config")
 // ErrReplay means a logout token's jti was seen before.
 var ErrReplay = fmt.Errorf("%w: jti was already used", ErrInvalidToken)
 
-// Config configures a Handler. Issuer, ClientID and Revocations are
+// Config configures a Handler. Issuer, ClientID and Ledger are
 // required.
 type Config struct {
 	// Issuer is the provider's issuer, compared exactly with the token's
@@ -46,9 +45,9 @@ type Config struct {
 	// JWKSURI is the provider's JWKS URL. Default: jwks_uri from
 	// {Issuer}/.well-known/openid-configuration, read at the first request.
 	JWKSURI string
-	// Revocations records the ended sessions; give the same store to the
+	// Ledger records the ended sessions; give the same store to the
 	// middleware's session check. It also records used jti values.
-	Revocations logout.Revocations
+	Ledger logout.Ledger
 
 	// Algorithms are the signature algorithms of the client's logout
 	// tokens: the client's registered id_token_signed_response_alg, since
@@ -77,9 +76,9 @@ type Config struct {
 	// requires exp, but some providers still omit it, so by default exp is
 	// checked only when present.
 	RequireExp bool
-	// RevocationTTL is how long a revocation is kept: at least as long as
-	// the app's sessions live. Default 30 days.
-	RevocationTTL time.Duration
+	// EndedSessionTTL is how long an ended session is kept in the Ledger:
+	// at least as long as the app's sessions live. Default 30 days.
+	EndedSessionTTL time.Duration
 
 	// HTTPClient fetches discovery and JWKS. Default: a client with
 	// HTTPTimeout.
@@ -109,7 +108,7 @@ type Handler struct {
 	maxAge, skew     time.Duration
 	requireExp       bool
 	ttl              time.Duration
-	store            logout.Revocations
+	store            logout.Ledger
 	keys             *keySource
 	onLogout         func(context.Context, *LogoutToken)
 	logger           *slog.Logger
@@ -128,8 +127,8 @@ func New(cfg Config) (*Handler, error) {
 }
 
 func newHandler(cfg Config) (*Handler, error) {
-	if cfg.Issuer == "" || cfg.ClientID == "" || cfg.Revocations == nil {
-		return nil, errors.New("Config.Issuer, Config.ClientID and Config.Revocations are required")
+	if cfg.Issuer == "" || cfg.ClientID == "" || cfg.Ledger == nil {
+		return nil, errors.New("Config.Issuer, Config.ClientID and Config.Ledger are required")
 	}
 	if u, err := url.Parse(cfg.Issuer); err != nil || !u.IsAbs() || u.Host == "" {
 		return nil, fmt.Errorf("Config.Issuer %q is not an absolute URL", cfg.Issuer)
@@ -141,8 +140,8 @@ func newHandler(cfg Config) (*Handler, error) {
 	h := &Handler{
 		issuer: cfg.Issuer, clientID: cfg.ClientID, algs: algs, secret: secret,
 		maxAge: orDuration(cfg.MaxAge, defaultMaxAge), skew: orDuration(cfg.ClockSkew, defaultSkew),
-		requireExp: cfg.RequireExp, ttl: orDuration(cfg.RevocationTTL, defaultRevocationTTL),
-		store: cfg.Revocations, onLogout: cfg.OnLogout, logger: cfg.Logger, now: cfg.Now,
+		requireExp: cfg.RequireExp, ttl: orDuration(cfg.EndedSessionTTL, defaultEndedSessionTTL),
+		store: cfg.Ledger, onLogout: cfg.OnLogout, logger: cfg.Logger, now: cfg.Now,
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -214,8 +213,8 @@ func checkAlgorithms(algs []jose.SignatureAlgorithm, secret string) ([]jose.Sign
 // ServeHTTP handles a back-channel logout request: 200 when the logout was
 // recorded, 400 with a JSON error for an invalid request or token, 502
 // when the provider's keys could not be fetched, and, when the logout
-// could not be recorded, 503 if the revocation store is full
-// (logout.ErrRevocationsFull) or did not answer in time, 500 for any other
+// could not be recorded, 503 if the ledger is full
+// (logout.ErrLedgerFull) or did not answer in time, 500 for any other
 // store failure. After a 5xx the jti is not recorded, so the provider may
 // send the token again.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -248,7 +247,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrKeys):
 		h.respondError(w, r, http.StatusBadGateway, "temporarily_unavailable", "the provider's keys could not be fetched")
 	default:
-		h.logger.LogAttrs(r.Context(), slog.LevelError, "backchannel: revocation store failed",
+		h.logger.LogAttrs(r.Context(), slog.LevelError, "backchannel: ledger failed",
 			slog.String("error", err.Error()))
 		if storeUnavailable(err) {
 			h.respondError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "the logout could not be recorded; try again later")
@@ -261,7 +260,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // storeUnavailable reports whether a store error is a passing condition
 // (the store is full, or did not answer in time) rather than a fault.
 func storeUnavailable(err error) bool {
-	return errors.Is(err, logout.ErrRevocationsFull) ||
+	return errors.Is(err, logout.ErrLedgerFull) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
@@ -294,8 +293,8 @@ func readLogoutToken(w http.ResponseWriter, r *http.Request) (string, error) {
 func (h *Handler) record(ctx context.Context, t *LogoutToken) error {
 	h.jtiMu.Lock()
 	defer h.jtiMu.Unlock()
-	jtiKey := JTIKey(t.Issuer, t.JTI)
-	seen, err := h.store.Revoked(ctx, logout.RevocationCheck{Key: jtiKey})
+	jtiKey := logout.JTIKey(t.Issuer, t.JTI)
+	seen, err := h.store.Seen(ctx, logout.LedgerQuery{Key: jtiKey})
 	if err != nil {
 		return fmt.Errorf("backchannel: checking jti: %w", err)
 	}
@@ -306,19 +305,14 @@ func (h *Handler) record(ctx context.Context, t *LogoutToken) error {
 	if t.SID != "" {
 		key = logout.SIDKey(t.Issuer, t.SID)
 	}
-	if err := h.store.Revoke(ctx, key, t.IssuedAt, h.ttl); err != nil {
+	if err := h.store.Record(ctx, key, t.IssuedAt, h.ttl); err != nil {
 		return fmt.Errorf("backchannel: recording the logout: %w", err)
 	}
 	// A replay outside the iat window is refused by the iat check.
-	if err := h.store.Revoke(ctx, jtiKey, t.IssuedAt, h.maxAge+2*h.skew); err != nil {
+	if err := h.store.Record(ctx, jtiKey, t.IssuedAt, h.maxAge+2*h.skew); err != nil {
 		return fmt.Errorf("backchannel: recording jti: %w", err)
 	}
 	return nil
-}
-
-// JTIKey returns the Revocations key under which a used jti is recorded.
-func JTIKey(issuer, jti string) string {
-	return "jti:" + strconv.Itoa(len(issuer)) + ":" + issuer + ":" + jti
 }
 
 // respondError writes a JSON error (section 2.8) and logs it.

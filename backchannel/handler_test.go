@@ -20,9 +20,9 @@ import (
 	"github.com/oidc-logout/logout/backchannel"
 )
 
-func newHandler(t testing.TB, p *testProvider, store logout.Revocations, mutate func(*backchannel.Config)) *backchannel.Handler {
+func newHandler(t testing.TB, p *testProvider, store logout.Ledger, mutate func(*backchannel.Config)) *backchannel.Handler {
 	t.Helper()
-	cfg := backchannel.Config{Issuer: p.issuer, ClientID: testClientID, Revocations: store}
+	cfg := backchannel.Config{Issuer: p.issuer, ClientID: testClientID, Ledger: store}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -31,8 +31,8 @@ func newHandler(t testing.TB, p *testProvider, store logout.Revocations, mutate 
 	return h
 }
 
-func newStore() *logout.MemoryRevocations {
-	return logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})
+func newStore() *logout.MemoryLedger {
+	return logout.NewMemoryLedger(logout.MemoryLedgerConfig{})
 }
 
 // post sends a back-channel logout request carrying token.
@@ -58,9 +58,9 @@ func decodeError(t *testing.T, w *httptest.ResponseRecorder) errorBody {
 	return b
 }
 
-func revoked(t *testing.T, s logout.Revocations, key string, since time.Time) bool {
+func revoked(t *testing.T, s logout.Ledger, key string, since time.Time) bool {
 	t.Helper()
-	ok, err := s.Revoked(context.Background(), logout.RevocationCheck{Key: key, Since: since})
+	ok, err := s.Seen(context.Background(), logout.LedgerQuery{Key: key, Since: since})
 	require.NoError(t, err)
 	return ok
 }
@@ -278,19 +278,19 @@ type failingStore struct{}
 
 var errDown = errors.New("store down")
 
-func (failingStore) Revoke(context.Context, string, time.Time, time.Duration) error { return errDown }
-func (failingStore) Revoked(context.Context, ...logout.RevocationCheck) (bool, error) {
+func (failingStore) Record(context.Context, string, time.Time, time.Duration) error { return errDown }
+func (failingStore) Seen(context.Context, ...logout.LedgerQuery) (bool, error) {
 	return false, errDown
 }
 
 // timeoutStore fails every call as a remote store past its deadline does.
 type timeoutStore struct{}
 
-func (timeoutStore) Revoke(context.Context, string, time.Time, time.Duration) error {
+func (timeoutStore) Record(context.Context, string, time.Time, time.Duration) error {
 	return fmt.Errorf("redis: %w", context.DeadlineExceeded)
 }
 
-func (timeoutStore) Revoked(context.Context, ...logout.RevocationCheck) (bool, error) {
+func (timeoutStore) Seen(context.Context, ...logout.LedgerQuery) (bool, error) {
 	return false, fmt.Errorf("redis: %w", context.DeadlineExceeded)
 }
 
@@ -304,15 +304,15 @@ func TestStoreFailureAndProviderDown(t *testing.T) {
 
 	// A full store is a passing condition: 503, and the provider may
 	// retry the same token, since its jti was not recorded.
-	full := logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{MaxEntries: 1})
-	require.NoError(t, full.Revoke(t.Context(), "other", time.Now(), time.Hour))
+	full := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 1})
+	require.NoError(t, full.Record(t.Context(), "other", time.Now(), time.Hour))
 	h := newHandler(t, p, full, nil)
 	token := sign(t, k, p.claims("s", ""))
 	w = post(h, token)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Equal(t, "temporarily_unavailable", decodeError(t, w).Error)
 	assert.Contains(t, w.Header().Get("Cache-Control"), "no-store")
-	roomy := logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})
+	roomy := logout.NewMemoryLedger(logout.MemoryLedgerConfig{})
 	assert.Equal(t, http.StatusOK, post(newHandler(t, p, roomy, nil), token).Code, "the retry is accepted")
 
 	slow := newHandler(t, p, timeoutStore{}, nil)
@@ -321,7 +321,7 @@ func TestStoreFailureAndProviderDown(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	issuer := down.URL
 	down.Close()
-	h, err := backchannel.New(backchannel.Config{Issuer: issuer, ClientID: testClientID, Revocations: newStore()})
+	h, err := backchannel.New(backchannel.Config{Issuer: issuer, ClientID: testClientID, Ledger: newStore()})
 	require.NoError(t, err)
 	w = post(h, sign(t, k, map[string]any{"iss": issuer}))
 	assert.Equal(t, http.StatusBadGateway, w.Code)
@@ -335,7 +335,7 @@ func TestNewValidates(t *testing.T) {
 		want string
 	}{
 		{"missing fields", backchannel.Config{Issuer: "https://op"}, "required"},
-		{"relative issuer", backchannel.Config{Issuer: "op", ClientID: "c", Revocations: store}, "absolute"},
+		{"relative issuer", backchannel.Config{Issuer: "op", ClientID: "c", Ledger: store}, "absolute"},
 		{"HS256 without a client secret", backchannel.Config{Algorithms: algs(jose.HS256)}, "HS256 needs Config.ClientSecret"},
 		{"HS256 next to RS256 without a client secret", backchannel.Config{Algorithms: algs(jose.RS256, jose.HS256)}, "ClientSecret"},
 		{"HS256 with a short secret", backchannel.Config{Algorithms: algs(jose.HS256), ClientSecret: strings.Repeat("s", 31)}, "32 bytes"},
@@ -348,7 +348,7 @@ func TestNewValidates(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.cfg.Issuer == "" {
-				tc.cfg.Issuer, tc.cfg.ClientID, tc.cfg.Revocations = "https://op", "c", store
+				tc.cfg.Issuer, tc.cfg.ClientID, tc.cfg.Ledger = "https://op", "c", store
 			}
 			_, err := backchannel.New(tc.cfg)
 			require.ErrorIs(t, err, backchannel.ErrInvalidConfig)

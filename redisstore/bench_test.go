@@ -15,39 +15,39 @@ import (
 	"github.com/oidc-logout/logout/redisstore/redistest"
 )
 
-func benchRevoked(b *testing.B, n int) {
+func benchSeen(b *testing.B, n int) {
 	ctx := context.Background()
-	rev := redisstore.NewRevocations(redistest.Start(b).NewClient(), "")
-	checks := make([]logout.RevocationCheck, n)
+	rev := redisstore.NewLedger(redistest.Start(b).NewClient(), "")
+	checks := make([]logout.LedgerQuery, n)
 	for i := range checks {
-		checks[i] = logout.RevocationCheck{Key: logout.SessionIDKey(string(rune('a' + i))), Since: base}
+		checks[i] = logout.LedgerQuery{Key: logout.SessionIDKey(string(rune('a' + i))), Since: base}
 	}
-	require.NoError(b, rev.Revoke(ctx, checks[n-1].Key, base.Add(-time.Second), time.Hour))
+	require.NoError(b, rev.Record(ctx, checks[n-1].Key, base.Add(-time.Second), time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
-		if ok, err := rev.Revoked(ctx, checks...); err != nil || ok {
-			b.Fatalf("Revoked = %v, %v", ok, err)
+		if ok, err := rev.Seen(ctx, checks...); err != nil || ok {
+			b.Fatalf("Seen = %v, %v", ok, err)
 		}
 	}
 }
 
-// BenchmarkRevokedOneKey is the session check's look-up of one key: a GET.
-func BenchmarkRevokedOneKey(b *testing.B) { benchRevoked(b, 1) }
+// BenchmarkSeenOneKey is the session check's look-up of one key: a GET.
+func BenchmarkSeenOneKey(b *testing.B) { benchSeen(b, 1) }
 
-// BenchmarkRevokedTwoKeys is the session check's look-up of sid and sub:
+// BenchmarkSeenTwoKeys is the session check's look-up of sid and sub:
 // one MGET.
-func BenchmarkRevokedTwoKeys(b *testing.B) { benchRevoked(b, 2) }
+func BenchmarkSeenTwoKeys(b *testing.B) { benchSeen(b, 2) }
 
-// BenchmarkRevokedFourKeys is the look-up with SessionIDs on: sid, sub,
+// BenchmarkSeenFourKeys is the look-up with SessionIDs on: sid, sub,
 // the session id and the id_token hash, one MGET.
-func BenchmarkRevokedFourKeys(b *testing.B) { benchRevoked(b, 4) }
+func BenchmarkSeenFourKeys(b *testing.B) { benchSeen(b, 4) }
 
 func BenchmarkRevoke(b *testing.B) {
 	ctx := context.Background()
-	rev := redisstore.NewRevocations(redistest.Start(b).NewClient(), "")
+	rev := redisstore.NewLedger(redistest.Start(b).NewClient(), "")
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := rev.Revoke(ctx, "k", base, time.Hour); err != nil {
+		if err := rev.Record(ctx, "k", base, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -102,19 +102,19 @@ func BenchmarkLogoutRedisStore(b *testing.B) {
 // middleware with the session check on Redis (sid, sub and session id
 // looked up in one round trip), next to the same with the in-memory store.
 func BenchmarkWrapWithRedisCheck(b *testing.B) {
-	benchWrapCheck(b, redisstore.NewRevocations(redistest.Start(b).NewClient(), ""))
+	benchWrapCheck(b, redisstore.NewLedger(redistest.Start(b).NewClient(), ""))
 }
 
 // BenchmarkWrapWithMemoryCheck is BenchmarkWrapWithRedisCheck on
-// logout.MemoryRevocations.
+// logout.MemoryLedger.
 func BenchmarkWrapWithMemoryCheck(b *testing.B) {
-	benchWrapCheck(b, logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{}))
+	benchWrapCheck(b, logout.NewMemoryLedger(logout.MemoryLedgerConfig{}))
 }
 
-func benchWrapCheck(b *testing.B, rev logout.Revocations) {
+func benchWrapCheck(b *testing.B, rev logout.Ledger) {
 	store := sessions.NewCookieStore(hashKey)
 	m := newMiddleware(b, store, func(c *logout.Config) {
-		c.SessionCheck = &logout.SessionCheckConfig{Revocations: rev, SessionIDs: true}
+		c.SessionCheck = &logout.SessionCheckConfig{Ledger: rev, SessionIDs: true}
 	})
 	h := m.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	r := newRequest(http.MethodGet, "/login")

@@ -1,7 +1,7 @@
 // Package redisstore keeps the logout middleware's state in Redis, with
 // github.com/redis/go-redis/v9:
 //
-//   - Revocations implements logout.Revocations, so that every instance of
+//   - Ledger implements logout.Ledger, so that every instance of
 //     an app behind a load balancer sees the back-channel logouts and
 //     session tombstones recorded by any of them;
 //   - Store is a gorilla/sessions store that keeps session values in Redis

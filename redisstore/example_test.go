@@ -26,7 +26,7 @@ func Example() {
 		ClientID:              "client-id",
 		PostLogoutRedirectURI: "https://app.example.com/logout/callback",
 		SessionCheck: &logout.SessionCheckConfig{
-			Revocations: redisstore.NewRevocations(client, "myapp:revoked:"),
+			Ledger: redisstore.NewLedger(client, "myapp:revoked:"),
 		},
 	})
 	if err != nil {

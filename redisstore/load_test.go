@@ -29,7 +29,7 @@ func TestConcurrentLoginsAndLogouts(t *testing.T) {
 	client := srv.NewClient()
 	store := redisstore.NewStore(client, hashKey)
 	m := newMiddleware(t, store, func(c *logout.Config) {
-		c.SessionCheck = &logout.SessionCheckConfig{Revocations: redisstore.NewRevocations(client, "")}
+		c.SessionCheck = &logout.SessionCheckConfig{Ledger: redisstore.NewLedger(client, "")}
 	})
 	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := store.Get(r, sessionName)

@@ -33,9 +33,9 @@ func newApp(t *testing.T, srv *redistest.Server, prefix string, failOpen bool, o
 	a := &app{store: sessions.NewCookieStore(hashKey)}
 	a.m = newMiddleware(t, a.store, func(c *logout.Config) {
 		c.SessionCheck = &logout.SessionCheckConfig{
-			Revocations: redisstore.NewRevocations(srv.NewClient(), prefix),
-			SessionIDs:  true,
-			FailOpen:    failOpen,
+			Ledger:     redisstore.NewLedger(srv.NewClient(), prefix),
+			SessionIDs: true,
+			FailOpen:   failOpen,
 			// No test here waits for this bound to fire (a stopped Redis
 			// refuses connections at once), so it is generous enough
 			// for a starved CPU.
@@ -106,16 +106,16 @@ func TestSessionCheckBackChannelLogoutFromAnotherInstance(t *testing.T) {
 	srv := redistest.Start(t)
 	a := newApp(t, srv, "bcl:", false)
 	// The back-channel receiver runs on another instance with its own client.
-	receiver := redisstore.NewRevocations(srv.NewClient(), "bcl:")
+	receiver := redisstore.NewLedger(srv.NewClient(), "bcl:")
 	loginAt := time.Now().Add(-time.Minute)
 	cookie := a.login(t, loginAt)
 
 	// A logout of every session of alice that ended before this login
 	// leaves it alone.
-	require.NoError(t, receiver.Revoke(ctx, logout.SubjectKey(issuer, "alice"), loginAt.Add(-time.Hour), time.Hour))
+	require.NoError(t, receiver.Record(ctx, logout.SubjectKey(issuer, "alice"), loginAt.Add(-time.Hour), time.Hour))
 	assert.Equal(t, "in", a.get(t, "/", cookie).Body.String())
 
-	require.NoError(t, receiver.Revoke(ctx, logout.SIDKey(issuer, "op-s1"), time.Now(), time.Hour))
+	require.NoError(t, receiver.Record(ctx, logout.SIDKey(issuer, "op-s1"), time.Now(), time.Hour))
 	assert.Equal(t, "out", a.get(t, "/", cookie).Body.String())
 }
 
@@ -185,7 +185,7 @@ func TestSessionCheckTombstoneWriteFailure(t *testing.T) {
 			admin := srv.NewClient()
 			// Reads keep working; writes fail with NOREPLICAS.
 			require.NoError(t, admin.ConfigSet(ctx, "min-replicas-to-write", "1").Err())
-			require.ErrorContains(t, redisstore.NewRevocations(admin, "lost:").Revoke(ctx, "probe", time.Now(), time.Minute), "NOREPLICAS")
+			require.ErrorContains(t, redisstore.NewLedger(admin, "lost:").Record(ctx, "probe", time.Now(), time.Minute), "NOREPLICAS")
 
 			w := a.get(t, "/logout", cookie)
 			if failClosed {

@@ -187,7 +187,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	// copy of the session cookie taken before logout, and the sessions
 	// ended by back- and front-channel logout. It lives in this process
 	// only; several instances would share a Redis store instead.
-	revs := logout.NewMemoryRevocations(logout.MemoryRevocationsConfig{})
+	revs := logout.NewMemoryLedger(logout.MemoryLedgerConfig{})
 	a.logout, err = logout.New(logout.Config{
 		Store:       a.store,
 		SessionName: SessionName,
@@ -197,7 +197,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
 		Revocation:            a.revocation, // refresh and access token revoked at logout (RFC 7009)
 		SessionCheck: &logout.SessionCheckConfig{
-			Revocations: revs,
+			Ledger: revs,
 			// The cookie store is stateless: without this, a copy of the
 			// cookie taken before logout would still sign the user in.
 			SessionIDs: true,
@@ -212,12 +212,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	mux := http.NewServeMux()
 	if cfg.BackChannel {
 		bcCfg := backchannel.Config{
-			Issuer:      a.issuer,
-			ClientID:    cfg.ClientID,
-			JWKSURI:     a.jwksURI,
-			Revocations: revs, // the store of the session check
-			HTTPClient:  cfg.HTTPClient,
-			Logger:      cfg.Logger,
+			Issuer:     a.issuer,
+			ClientID:   cfg.ClientID,
+			JWKSURI:    a.jwksURI,
+			Ledger:     revs, // the store of the session check
+			HTTPClient: cfg.HTTPClient,
+			Logger:     cfg.Logger,
 		}
 		if alg := cfg.IDTokenSignedResponseAlg; alg != "" {
 			// Logout tokens are signed as the client's id_tokens are.

@@ -30,7 +30,7 @@
 //   - adaptor.ConvertRequest leaves the strings of the *http.Request, the
 //     query among them, in fasthttp's buffers, which are reused after the
 //     request, while the middleware keeps the sid of a front-channel
-//     logout in the revocation store;
+//     logout in the ledger;
 //   - adaptor.HTTPHandler adds the middleware's headers to those of
 //     earlier handlers rather than replacing them (two Cache-Control
 //     headers instead of no-store), and hands the handler fasthttp's

@@ -9,7 +9,7 @@
 // Every string and the body are copied out of the server's buffers, which
 // are reused once the handler returns: the middleware keeps some of them
 // beyond the request (the sid of a front-channel logout, as a key in the
-// revocation store).
+// ledger).
 package httpconv
 
 import (

@@ -12,18 +12,18 @@ import (
 	"github.com/oidc-logout/logout"
 )
 
-// DefaultRevocationsPrefix is the key prefix of Revocations records when
-// NewRevocations is given none.
-const DefaultRevocationsPrefix = "logout:revoked:"
+// DefaultLedgerPrefix is the key prefix of Ledger records when
+// NewLedger is given none.
+const DefaultLedgerPrefix = "logout:ledger:"
 
-// Revocations is a logout.Revocations kept in Redis, so that every instance
+// Ledger is a logout.Ledger kept in Redis, so that every instance
 // of an app sees the logouts recorded by any of them: back-channel logouts
 // by sid or sub, and the tombstones of sessions logged out with the session
 // check's SessionIDs option.
 //
 // Each record is one string key, prefix + record key, holding the record's
-// time in Unix milliseconds (rounded up) and expiring with its TTL. Revoke
-// merges with an existing record in one atomic script; Revoked reads every
+// time in Unix milliseconds (rounded up) and expiring with its TTL. Record
+// merges with an existing record in one atomic script; Seen reads every
 // key of a request in one round trip: one MGET on a single server (a
 // *redis.Client, also with Sentinel), pipelined GETs with a cluster or ring
 // client, where the keys may live on different nodes.
@@ -32,23 +32,23 @@ const DefaultRevocationsPrefix = "logout:revoked:"
 // SessionCheckConfig.FailOpen decides what a failed look-up means. Create
 // the client with ContextTimeoutEnabled so that the session check's
 // Timeout bounds each look-up.
-type Revocations struct {
+type Ledger struct {
 	client redis.UniversalClient
 	prefix string
 	single bool // one server: MGET; otherwise pipelined GETs
 }
 
-var _ logout.Revocations = (*Revocations)(nil)
+var _ logout.Ledger = (*Ledger)(nil)
 
-// NewRevocations returns a Revocations that keeps its records under prefix
-// (DefaultRevocationsPrefix when empty). Apps that share a Redis database
+// NewLedger returns a Ledger that keeps its records under prefix
+// (DefaultLedgerPrefix when empty). Apps that share a Redis database
 // and must not see each other's logouts use different prefixes.
-func NewRevocations(client redis.UniversalClient, prefix string) *Revocations {
+func NewLedger(client redis.UniversalClient, prefix string) *Ledger {
 	if prefix == "" {
-		prefix = DefaultRevocationsPrefix
+		prefix = DefaultLedgerPrefix
 	}
 	_, single := client.(*redis.Client)
-	return &Revocations{client: client, prefix: prefix, single: single}
+	return &Ledger{client: client, prefix: prefix, single: single}
 }
 
 // revokeScript sets KEYS[1] to the later of its time and ARGV[1], expiring
@@ -66,23 +66,23 @@ redis.call('SET', KEYS[1], at, 'PX', ttl)
 return 1
 `)
 
-// Revoke records key with time at for at least ttl; see
-// logout.Revocations.Revoke.
-func (r *Revocations) Revoke(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
+// Record records key with time at for at least ttl; see
+// logout.Ledger.Record.
+func (r *Ledger) Record(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
 	if ttl <= 0 {
-		return fmt.Errorf("redisstore: revoking %q: ttl must be positive, got %v", key, ttl)
+		return fmt.Errorf("redisstore: recording %q: ttl must be positive, got %v", key, ttl)
 	}
 	ms := ceilMillis(ttl)
 	err := revokeScript.Run(ctx, r.client, []string{r.prefix + key}, strconv.FormatInt(unixMilliCeil(at), 10), ms).Err()
 	if err != nil {
-		return fmt.Errorf("redisstore: revoking %q: %w", key, err)
+		return fmt.Errorf("redisstore: recording %q: %w", key, err)
 	}
 	return nil
 }
 
-// Revoked reports whether any of checks matches an unexpired record, with
-// one round trip; see logout.Revocations.Revoked.
-func (r *Revocations) Revoked(ctx context.Context, checks ...logout.RevocationCheck) (bool, error) {
+// Seen reports whether any of checks matches an unexpired record, with
+// one round trip; see logout.Ledger.Seen.
+func (r *Ledger) Seen(ctx context.Context, checks ...logout.LedgerQuery) (bool, error) {
 	switch {
 	case len(checks) == 0:
 		return false, nil
@@ -90,14 +90,14 @@ func (r *Revocations) Revoked(ctx context.Context, checks ...logout.RevocationCh
 		v, err := r.client.Get(ctx, r.prefix+checks[0].Key).Result()
 		return r.match(checks[0], v, err)
 	case r.single:
-		return r.revokedMGet(ctx, checks)
+		return r.seenMGet(ctx, checks)
 	default:
-		return r.revokedPipelined(ctx, checks)
+		return r.seenPipelined(ctx, checks)
 	}
 }
 
-// revokedMGet looks checks up with one MGET, on a single server.
-func (r *Revocations) revokedMGet(ctx context.Context, checks []logout.RevocationCheck) (bool, error) {
+// seenMGet looks checks up with one MGET, on a single server.
+func (r *Ledger) seenMGet(ctx context.Context, checks []logout.LedgerQuery) (bool, error) {
 	var buf [4]string
 	keys := buf[:0]
 	for _, c := range checks {
@@ -105,7 +105,7 @@ func (r *Revocations) revokedMGet(ctx context.Context, checks []logout.Revocatio
 	}
 	vals, err := r.client.MGet(ctx, keys...).Result()
 	if err != nil {
-		return false, fmt.Errorf("redisstore: checking revocations: %w", err)
+		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
 	}
 	for i, c := range checks {
 		v, ok := vals[i].(string)
@@ -119,9 +119,9 @@ func (r *Revocations) revokedMGet(ctx context.Context, checks []logout.Revocatio
 	return false, nil
 }
 
-// revokedPipelined looks checks up with pipelined GETs, which a cluster or
+// seenPipelined looks checks up with pipelined GETs, which a cluster or
 // ring client sends to each key's node.
-func (r *Revocations) revokedPipelined(ctx context.Context, checks []logout.RevocationCheck) (bool, error) {
+func (r *Ledger) seenPipelined(ctx context.Context, checks []logout.LedgerQuery) (bool, error) {
 	cmds := make([]*redis.StringCmd, len(checks))
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range checks {
@@ -130,7 +130,7 @@ func (r *Revocations) revokedPipelined(ctx context.Context, checks []logout.Revo
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, fmt.Errorf("redisstore: checking revocations: %w", err)
+		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
 	}
 	for i, c := range checks {
 		if revoked, err := r.match(c, cmds[i].Val(), cmds[i].Err()); revoked || err != nil {
@@ -141,12 +141,12 @@ func (r *Revocations) revokedPipelined(ctx context.Context, checks []logout.Revo
 }
 
 // match interprets the reply to GET for one check.
-func (r *Revocations) match(c logout.RevocationCheck, v string, err error) (bool, error) {
+func (r *Ledger) match(c logout.LedgerQuery, v string, err error) (bool, error) {
 	switch {
 	case errors.Is(err, redis.Nil):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("redisstore: checking revocations: %w", err)
+		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
 	}
 	at, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {

@@ -1,7 +1,7 @@
-// Package revocationstest checks that an implementation of
-// logout.Revocations honours the interface's contract. A store's own tests
+// Package ledgertest checks that an implementation of
+// logout.Ledger honours the interface's contract. A store's own tests
 // call Run with a constructor of fresh, empty stores.
-package revocationstest
+package ledgertest
 
 import (
 	"context"
@@ -16,14 +16,14 @@ import (
 // Run runs the contract tests against stores made by newStore. Each
 // subtest gets a fresh, empty store; newStore may register cleanups with
 // t.Cleanup. The TTL test sleeps for about half a second.
-func Run(t *testing.T, newStore func(t *testing.T) logout.Revocations) {
+func Run(t *testing.T, newStore func(t *testing.T) logout.Ledger) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, logout.Revocations)
+		fn   func(*testing.T, logout.Ledger)
 	}{
-		{"UnknownKeyIsNotRevoked", testUnknown},
-		{"RevokedKeyMatches", testRevoked},
+		{"UnknownKeyIsNotSeen", testUnknown},
+		{"RecordedKeyMatches", testRecorded},
 		{"SinceComparesTimes", testSince},
 		{"LaterTimeWins", testLaterTimeWins},
 		{"AnyOfSeveralKeys", testSeveralKeys},
@@ -40,36 +40,36 @@ func Run(t *testing.T, newStore func(t *testing.T) logout.Revocations) {
 // compare exactly.
 var base = time.Unix(1_700_000_000, 0)
 
-func revoke(t *testing.T, s logout.Revocations, key string, at time.Time, ttl time.Duration) {
+func revoke(t *testing.T, s logout.Ledger, key string, at time.Time, ttl time.Duration) {
 	t.Helper()
-	if err := s.Revoke(context.Background(), key, at, ttl); err != nil {
-		t.Fatalf("Revoke(%q): %v", key, err)
+	if err := s.Record(context.Background(), key, at, ttl); err != nil {
+		t.Fatalf("Record(%q): %v", key, err)
 	}
 }
 
-func expect(t *testing.T, s logout.Revocations, want bool, checks ...logout.RevocationCheck) {
+func expect(t *testing.T, s logout.Ledger, want bool, checks ...logout.LedgerQuery) {
 	t.Helper()
 	if got := revoked(t, s, checks...); got != want {
-		t.Fatalf("Revoked(%v) = %v, want %v", checks, got, want)
+		t.Fatalf("Seen(%v) = %v, want %v", checks, got, want)
 	}
 }
 
-func check(key string, since time.Time) logout.RevocationCheck {
-	return logout.RevocationCheck{Key: key, Since: since}
+func check(key string, since time.Time) logout.LedgerQuery {
+	return logout.LedgerQuery{Key: key, Since: since}
 }
 
-func testUnknown(t *testing.T, s logout.Revocations) {
+func testUnknown(t *testing.T, s logout.Ledger) {
 	expect(t, s, false, check(logout.SIDKey("https://op.example", "nope"), time.Time{}))
 }
 
-func testRevoked(t *testing.T, s logout.Revocations) {
+func testRecorded(t *testing.T, s logout.Ledger) {
 	key := logout.SessionIDKey("abc")
 	revoke(t, s, key, base, time.Hour)
 	expect(t, s, true, check(key, time.Time{}))
 	expect(t, s, false, check(logout.SessionIDKey("abd"), time.Time{}))
 }
 
-func testSince(t *testing.T, s logout.Revocations) {
+func testSince(t *testing.T, s logout.Ledger) {
 	key := logout.SubjectKey("https://op.example", "alice")
 	revoke(t, s, key, base, time.Hour)
 	expect(t, s, true, check(key, base.Add(-time.Minute)))
@@ -77,7 +77,7 @@ func testSince(t *testing.T, s logout.Revocations) {
 	expect(t, s, false, check(key, base.Add(time.Second)))
 }
 
-func testLaterTimeWins(t *testing.T, s logout.Revocations) {
+func testLaterTimeWins(t *testing.T, s logout.Ledger) {
 	key := logout.SubjectKey("https://op.example", "bob")
 	revoke(t, s, key, base.Add(time.Minute), time.Hour)
 	revoke(t, s, key, base, time.Hour) // an earlier, late-arriving record
@@ -86,7 +86,7 @@ func testLaterTimeWins(t *testing.T, s logout.Revocations) {
 	expect(t, s, true, check(key, base.Add(2*time.Minute)))
 }
 
-func testSeveralKeys(t *testing.T, s logout.Revocations) {
+func testSeveralKeys(t *testing.T, s logout.Ledger) {
 	sid := logout.SIDKey("https://op.example", "s1")
 	sub := logout.SubjectKey("https://op.example", "carol")
 	revoke(t, s, sub, base, time.Hour)
@@ -96,7 +96,7 @@ func testSeveralKeys(t *testing.T, s logout.Revocations) {
 	expect(t, s, true, check(sid, time.Time{}), check(sub, base.Add(time.Second)))
 }
 
-func testNoChecks(t *testing.T, s logout.Revocations) {
+func testNoChecks(t *testing.T, s logout.Ledger) {
 	expect(t, s, false)
 }
 
@@ -105,7 +105,7 @@ func testNoChecks(t *testing.T, s logout.Revocations) {
 // first look-up, short enough to keep the suite quick.
 const expiryTTL = 2 * time.Second
 
-func testExpiry(t *testing.T, s logout.Revocations) {
+func testExpiry(t *testing.T, s logout.Ledger) {
 	short, long := logout.SessionIDKey("short"), logout.SessionIDKey("long")
 	written := time.Now()
 	revoke(t, s, short, base, expiryTTL)
@@ -126,17 +126,17 @@ func testExpiry(t *testing.T, s logout.Revocations) {
 	expect(t, s, true, check(long, time.Time{}))
 }
 
-// revoked returns what s.Revoked says of checks, failing t on an error.
-func revoked(t *testing.T, s logout.Revocations, checks ...logout.RevocationCheck) bool {
+// seen returns what s.Seen says of checks, failing t on an error.
+func revoked(t *testing.T, s logout.Ledger, checks ...logout.LedgerQuery) bool {
 	t.Helper()
-	got, err := s.Revoked(context.Background(), checks...)
+	got, err := s.Seen(context.Background(), checks...)
 	if err != nil {
-		t.Fatalf("Revoked(%v): %v", checks, err)
+		t.Fatalf("Seen(%v): %v", checks, err)
 	}
 	return got
 }
 
-func testConcurrent(t *testing.T, s logout.Revocations) {
+func testConcurrent(t *testing.T, s logout.Ledger) {
 	const workers, perWorker = 16, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -146,11 +146,11 @@ func testConcurrent(t *testing.T, s logout.Revocations) {
 			defer wg.Done()
 			for i := range perWorker {
 				key := logout.SessionIDKey(fmt.Sprintf("w%d-%d", w, i))
-				if err := s.Revoke(context.Background(), key, base, time.Hour); err != nil {
+				if err := s.Record(context.Background(), key, base, time.Hour); err != nil {
 					errs <- err
 					return
 				}
-				if ok, err := s.Revoked(context.Background(), check(key, time.Time{})); err != nil || !ok {
+				if ok, err := s.Seen(context.Background(), check(key, time.Time{})); err != nil || !ok {
 					errs <- fmt.Errorf("key %s: revoked=%v err=%v", key, ok, err)
 					return
 				}
