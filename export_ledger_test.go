@@ -1,9 +1,13 @@
 package logout
 
-// MemoryHeapLen exposes the size of a MemoryLedger' expiry heap to
+// MemoryHeapLen exposes the size of a MemoryLedger's expiry heap to
 // the external tests.
 func MemoryHeapLen(m *MemoryLedger) int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return len(m.expiry)
 }
+
+// MemoryExpireBatch is how many expired records one Record call drops at
+// most.
+const MemoryExpireBatch = expireBatch

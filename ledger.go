@@ -1,10 +1,10 @@
 package logout
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -55,45 +55,98 @@ type LedgerQuery struct {
 	Since time.Time
 }
 
-// ErrLedgerFull means a MemoryLedger holds as many unexpired
-// records as it may, so a new record was refused rather than an older one
-// forgotten.
+// ErrLedgerFull means a MemoryLedger configured with RefuseWhenFull holds
+// as many unexpired records as it may, so a new record was refused rather
+// than an older one forgotten.
 var ErrLedgerFull = errors.New("logout: ledger is full")
+
+// Defaults of MemoryLedgerConfig.
+const (
+	defaultMemoryMaxEntries = 100000
+	// expireBatch bounds how many expired records one Record call drops,
+	// so that no call stops the world however many records expire at
+	// once.
+	expireBatch = 32
+	// fullLogEvery is the least time between two log records about a
+	// full MemoryLedger.
+	fullLogEvery = 10 * time.Second
+)
 
 // MemoryLedgerConfig configures NewMemoryLedger.
 type MemoryLedgerConfig struct {
-	// MaxEntries bounds the number of records kept. When it is reached and
-	// no record has expired, Record fails with ErrLedgerFull. Default
-	// 100000.
+	// MaxEntries bounds the number of records kept. Default 100000.
+	//
+	// When it is reached and no record has expired, the new record is
+	// kept and the unexpired record closest to its expiry is forgotten
+	// (evicted): the one whose loss harms least, since it would have gone
+	// soonest anyway. Each eviction is counted (MemoryLedger.Stats) and
+	// logged to Logger, at most once every 10 seconds. A store that
+	// evicts is too small: raise MaxEntries.
 	MaxEntries int
+	// RefuseWhenFull makes a full store refuse the new record with
+	// ErrLedgerFull instead of evicting one, so that no record is ever
+	// forgotten before its TTL. The caller then sees the failure: the
+	// back-channel handler answers 503 and the provider retries, but a
+	// logout's tombstone is refused too, and the middleware reports that
+	// only when SessionCheckConfig.TombstoneFailClosed is set. Refusals
+	// are counted and logged as evictions are.
+	RefuseWhenFull bool
+	// Logger receives a warning when the store is full. Default: none;
+	// Stats still counts.
+	Logger *slog.Logger
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
 
-// MemoryLedger is an in-memory Ledger for a single app instance.
-// It holds at most MaxEntries records and forgets each one when its TTL
-// has passed; expired records are dropped as new ones come in, so it needs
-// no background goroutine and no Close. Several instances behind a load
-// balancer need a shared store instead (see the redisstore module).
-type MemoryLedger struct {
-	max int
-	now func() time.Time
-
-	mu      sync.RWMutex
-	records map[string]memRecord
-	expiry  expiryHeap
+// MemoryLedgerStats are the counters of a MemoryLedger.
+type MemoryLedgerStats struct {
+	// Records is the number of records held, expired ones included until
+	// they are dropped.
+	Records int
+	// Evicted counts unexpired records forgotten because the store was
+	// full.
+	Evicted uint64
+	// Refused counts records refused with ErrLedgerFull (RefuseWhenFull).
+	Refused uint64
 }
 
+// MemoryLedger is an in-memory Ledger for a single app instance.
+// It holds at most MaxEntries records and forgets each one when its TTL
+// has passed. Expired records are dropped a few at a time as new ones come
+// in, so it needs no background goroutine and no Close, and no call does
+// more than a bounded amount of work: a look-up never waits behind a
+// sweep. Several instances behind a load balancer need a shared store
+// instead (see the redisstore module).
+type MemoryLedger struct {
+	max    int
+	refuse bool
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu      sync.RWMutex
+	records map[string]*memRecord
+	expiry  []*memRecord // a min-heap on expires; each record knows its index
+	stats   MemoryLedgerStats
+	logged  time.Time // when fullness was last logged
+}
+
+// memRecord is one record. Times are Unix nanoseconds: 8 bytes each
+// rather than a time.Time's 24.
 type memRecord struct {
-	at      time.Time
-	expires time.Time
+	key     string
+	at      int64
+	expires int64
+	index   int
 }
 
 // NewMemoryLedger returns an empty MemoryLedger.
 func NewMemoryLedger(cfg MemoryLedgerConfig) *MemoryLedger {
-	m := &MemoryLedger{max: cfg.MaxEntries, now: cfg.Now, records: make(map[string]memRecord)}
+	m := &MemoryLedger{
+		max: cfg.MaxEntries, refuse: cfg.RefuseWhenFull, logger: cfg.Logger, now: cfg.Now,
+		records: make(map[string]*memRecord),
+	}
 	if m.max <= 0 {
-		m.max = 100000
+		m.max = defaultMemoryMaxEntries
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -101,49 +154,79 @@ func NewMemoryLedger(cfg MemoryLedgerConfig) *MemoryLedger {
 	return m
 }
 
-// Record records key; see Ledger.Record.
-func (m *MemoryLedger) Record(_ context.Context, key string, at time.Time, ttl time.Duration) error {
+// Record records key; see Ledger.Record. A full store evicts the record
+// closest to its expiry, or refuses with ErrLedgerFull under
+// RefuseWhenFull; see MemoryLedgerConfig.MaxEntries.
+func (m *MemoryLedger) Record(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("logout: recording %q: ttl must be positive, got %v", key, ttl)
 	}
 	now := m.now()
-	rec := memRecord{at: at, expires: now.Add(ttl)}
+	atNs, nowNs, expires := at.UnixNano(), now.UnixNano(), now.Add(ttl).UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.dropExpired(now)
-	old, ok := m.records[key]
-	if ok && old.expires.After(now) {
-		rec = mergeRecords(old, rec)
-	} else if len(m.records) >= m.max {
-		return fmt.Errorf("%w: %d records", ErrLedgerFull, len(m.records))
+	m.dropExpired(nowNs, expireBatch)
+	if rec, ok := m.records[key]; ok {
+		if rec.expires <= nowNs { // expired but not yet dropped: a new record
+			rec.at = atNs
+		} else if atNs > rec.at {
+			rec.at = atNs
+		}
+		if expires > rec.expires || rec.expires <= nowNs {
+			rec.expires = expires
+			m.fix(rec.index)
+		}
+		return nil
 	}
+	if len(m.records) >= m.max {
+		if err := m.makeRoom(ctx, nowNs); err != nil {
+			return err
+		}
+	}
+	rec := &memRecord{key: key, at: atNs, expires: expires, index: len(m.expiry)}
 	m.records[key] = rec
-	if !ok || rec.expires != old.expires {
-		heap.Push(&m.expiry, expiryItem{key: key, expires: rec.expires})
-	}
-	m.compact()
+	m.expiry = append(m.expiry, rec)
+	m.up(rec.index)
 	return nil
 }
 
-// mergeRecords keeps the later time and the later expiry of two records.
-func mergeRecords(a, b memRecord) memRecord {
-	if b.at.After(a.at) {
-		a.at = b.at
+// makeRoom frees one place in a full store: the record closest to its
+// expiry goes, unless it is unexpired and the store refuses instead.
+func (m *MemoryLedger) makeRoom(ctx context.Context, now int64) error {
+	if m.expiry[0].expires <= now {
+		m.remove(0)
+		return nil
 	}
-	if b.expires.After(a.expires) {
-		a.expires = b.expires
+	if m.refuse {
+		m.stats.Refused++
+		m.logFull(ctx, now, "logout: memory ledger is full; record refused")
+		return fmt.Errorf("%w: %d records", ErrLedgerFull, len(m.records))
 	}
-	return a
+	m.stats.Evicted++
+	m.remove(0)
+	m.logFull(ctx, now, "logout: memory ledger is full; the record closest to its expiry was evicted")
+	return nil
+}
+
+// logFull logs that the store is full, at most once every fullLogEvery.
+func (m *MemoryLedger) logFull(ctx context.Context, now int64, msg string) {
+	if m.logger == nil || time.Duration(now-m.logged.UnixNano()) < fullLogEvery && !m.logged.IsZero() {
+		return
+	}
+	m.logged = time.Unix(0, now)
+	m.logger.LogAttrs(ctx, slog.LevelWarn, msg,
+		slog.Int("max_entries", m.max),
+		slog.Uint64("evicted", m.stats.Evicted), slog.Uint64("refused", m.stats.Refused))
 }
 
 // Seen reports whether any of checks matches; see Ledger.Seen.
 func (m *MemoryLedger) Seen(_ context.Context, checks ...LedgerQuery) (bool, error) {
-	now := m.now()
+	now := m.now().UnixNano()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	for _, c := range checks {
 		rec, ok := m.records[c.Key]
-		if ok && now.Before(rec.expires) && !rec.at.Before(c.Since) {
+		if ok && now < rec.expires && (c.Since.IsZero() || rec.at >= c.Since.UnixNano()) {
 			return true, nil
 		}
 	}
@@ -158,45 +241,82 @@ func (m *MemoryLedger) Len() int {
 	return len(m.records)
 }
 
-// dropExpired deletes the records whose expiry has passed. The heap may
-// hold stale items for records that were extended; they are skipped.
-func (m *MemoryLedger) dropExpired(now time.Time) {
-	for len(m.expiry) > 0 && !now.Before(m.expiry[0].expires) {
-		it := heap.Pop(&m.expiry).(expiryItem)
-		if rec, ok := m.records[it.key]; ok && rec.expires.Equal(it.expires) {
-			delete(m.records, it.key)
+// Stats returns the store's counters.
+func (m *MemoryLedger) Stats() MemoryLedgerStats {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s := m.stats
+	s.Records = len(m.records)
+	return s
+}
+
+// dropExpired deletes at most limit records whose expiry has passed,
+// earliest first.
+func (m *MemoryLedger) dropExpired(now int64, limit int) {
+	for i := 0; i < limit && len(m.expiry) > 0 && m.expiry[0].expires <= now; i++ {
+		m.remove(0)
+	}
+}
+
+// remove deletes the record at heap index i.
+func (m *MemoryLedger) remove(i int) {
+	rec := m.expiry[i]
+	last := len(m.expiry) - 1
+	if i != last {
+		m.swap(i, last)
+	}
+	m.expiry[last] = nil
+	m.expiry = m.expiry[:last]
+	if i != last {
+		m.fix(i)
+	}
+	delete(m.records, rec.key)
+}
+
+// The heap of expiries, with each record's index kept up to date so that
+// a record whose expiry changes is moved in place: the heap never holds
+// stale items and never needs rebuilding.
+
+func (m *MemoryLedger) swap(i, j int) {
+	h := m.expiry
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+func (m *MemoryLedger) fix(i int) {
+	if !m.down(i) {
+		m.up(i)
+	}
+}
+
+func (m *MemoryLedger) up(i int) {
+	h := m.expiry
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].expires <= h[i].expires {
+			return
 		}
+		m.swap(i, p)
+		i = p
 	}
 }
 
-// compact rebuilds the heap when stale items make it much larger than the
-// map, so that memory stays bounded by MaxEntries.
-func (m *MemoryLedger) compact() {
-	if len(m.expiry) <= 2*len(m.records)+16 {
-		return
+// down sifts i down and reports whether it moved.
+func (m *MemoryLedger) down(i int) bool {
+	h, start := m.expiry, i
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			break
+		}
+		if r := c + 1; r < len(h) && h[r].expires < h[c].expires {
+			c = r
+		}
+		if h[i].expires <= h[c].expires {
+			break
+		}
+		m.swap(i, c)
+		i = c
 	}
-	m.expiry = m.expiry[:0]
-	for k, rec := range m.records {
-		m.expiry = append(m.expiry, expiryItem{key: k, expires: rec.expires})
-	}
-	heap.Init(&m.expiry)
-}
-
-type expiryItem struct {
-	key     string
-	expires time.Time
-}
-
-// expiryHeap is a min-heap of record expiries.
-type expiryHeap []expiryItem
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiryItem)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return it
+	return i > start
 }

@@ -1,8 +1,12 @@
 package logout_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,9 +51,13 @@ func isSeen(t *testing.T, s logout.Ledger, key string) bool {
 	return ok
 }
 
-func TestMemoryLedgerBounded(t *testing.T) {
+func TestMemoryLedgerRefuseWhenFull(t *testing.T) {
 	clock := newFakeClock()
-	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 3, Now: clock.Now})
+	var logs bytes.Buffer
+	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{
+		MaxEntries: 3, RefuseWhenFull: true, Now: clock.Now,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
 	ctx := context.Background()
 	for i := range 3 {
 		require.NoError(t, s.Record(ctx, fmt.Sprint(i), clock.Now(), time.Duration(i+1)*time.Minute))
@@ -58,6 +66,8 @@ func TestMemoryLedgerBounded(t *testing.T) {
 	require.ErrorIs(t, err, logout.ErrLedgerFull)
 	assert.False(t, isSeen(t, s, "3"))
 	assert.True(t, isSeen(t, s, "0"), "a full store must not forget a live record")
+	assert.Equal(t, logout.MemoryLedgerStats{Records: 3, Refused: 1}, s.Stats())
+	assert.Contains(t, logs.String(), "record refused")
 
 	// Updating a key already held is not a new record.
 	require.NoError(t, s.Record(ctx, "2", clock.Now(), 2*time.Hour))
@@ -68,6 +78,81 @@ func TestMemoryLedgerBounded(t *testing.T) {
 	require.NoError(t, s.Record(ctx, "3", clock.Now(), time.Hour))
 	assert.Equal(t, 3, s.Len())
 	assert.True(t, isSeen(t, s, "3"))
+}
+
+func TestMemoryLedgerFullEvictsClosestToExpiry(t *testing.T) {
+	clock := newFakeClock()
+	var logs bytes.Buffer
+	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{
+		MaxEntries: 3, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	ctx := context.Background()
+	ttls := map[string]time.Duration{"a": time.Hour, "b": time.Minute, "c": 2 * time.Hour}
+	for _, k := range []string{"a", "b", "c"} {
+		require.NoError(t, s.Record(ctx, k, clock.Now(), ttls[k]))
+	}
+	// The new record is kept: a logout is never silently lost.
+	require.NoError(t, s.Record(ctx, "new", clock.Now(), 30*time.Minute))
+	assert.True(t, isSeen(t, s, "new"))
+	assert.False(t, isSeen(t, s, "b"), "the record closest to its expiry goes")
+	assert.True(t, isSeen(t, s, "a"))
+	assert.True(t, isSeen(t, s, "c"))
+	assert.Equal(t, logout.MemoryLedgerStats{Records: 3, Evicted: 1}, s.Stats())
+	assert.Contains(t, logs.String(), "evicted")
+	assert.NotContains(t, logs.String(), `"b"`, "keys are not logged")
+
+	// An expired record makes room without counting as an eviction.
+	clock.Advance(31 * time.Minute)
+	require.NoError(t, s.Record(ctx, "later", clock.Now(), time.Hour))
+	assert.Equal(t, uint64(1), s.Stats().Evicted)
+	assert.True(t, isSeen(t, s, "later"))
+
+	// Fullness is logged at most every 10 seconds.
+	require.NoError(t, s.Record(ctx, "x", clock.Now(), 3*time.Hour))
+	n := strings.Count(logs.String(), "\n")
+	require.NoError(t, s.Record(ctx, "y", clock.Now(), 3*time.Hour))
+	require.NoError(t, s.Record(ctx, "z", clock.Now(), 3*time.Hour))
+	assert.Equal(t, uint64(4), s.Stats().Evicted)
+	assert.Equal(t, n, strings.Count(logs.String(), "\n"), "one log line per 10 seconds at most")
+}
+
+// A back-channel logout writes two records per token; a full store must
+// keep the newest ones.
+func TestMemoryLedgerFullKeepsEveryNewRecord(t *testing.T) {
+	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 100})
+	ctx := context.Background()
+	for i := range 1000 {
+		require.NoError(t, s.Record(ctx, fmt.Sprint(i), time.Now(), time.Hour+time.Duration(i)*time.Second))
+		require.True(t, isSeen(t, s, fmt.Sprint(i)))
+	}
+	assert.Equal(t, 100, s.Len())
+	assert.Equal(t, 100, logout.MemoryHeapLen(s))
+	for i := 900; i < 1000; i++ {
+		assert.True(t, isSeen(t, s, fmt.Sprint(i)), "record %d", i)
+	}
+}
+
+// Expired records are dropped a batch at a time: no Record call sweeps
+// the whole store while holding the lock.
+func TestMemoryLedgerExpiresIncrementally(t *testing.T) {
+	clock := newFakeClock()
+	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 20000, Now: clock.Now})
+	ctx := context.Background()
+	for i := range 10000 {
+		require.NoError(t, s.Record(ctx, fmt.Sprint(i), clock.Now(), time.Minute))
+	}
+	clock.Advance(time.Hour)
+	for i := range 100 {
+		before := s.Len()
+		require.NoError(t, s.Record(ctx, fmt.Sprint("new", i), clock.Now(), time.Hour))
+		assert.Equal(t, before+1-logout.MemoryExpireBatch, s.Len())
+		assert.False(t, isSeen(t, s, fmt.Sprint(i*10)), "expired records never match")
+	}
+	for i := range 10000 {
+		require.NoError(t, s.Record(ctx, fmt.Sprint("more", i), clock.Now(), time.Hour))
+	}
+	assert.Equal(t, 10100, s.Len(), "every expired record is dropped in time")
+	assert.Equal(t, s.Len(), logout.MemoryHeapLen(s))
 }
 
 func TestMemoryLedgerExtendKeepsLaterExpiry(t *testing.T) {
@@ -117,5 +202,79 @@ func TestKeysAreUnambiguous(t *testing.T) {
 	} {
 		assert.False(t, keys[k], "duplicate key %q", k)
 		keys[k] = true
+	}
+}
+
+// fillExpired returns a MemoryLedger of n records that expire at once,
+// and the clock, advanced past their expiry.
+func fillExpired(b *testing.B, n int) (*logout.MemoryLedger, *fakeClock) {
+	clock := newFakeClock()
+	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 2 * n, Now: clock.Now})
+	for i := range n {
+		require.NoError(b, s.Record(context.Background(), logout.SessionIDKey(fmt.Sprint("old", i)), clock.Now(), time.Minute))
+	}
+	clock.Advance(time.Hour)
+	return s, clock
+}
+
+// BenchmarkMemoryLedgerSeenWhileExpiring measures look-ups while new
+// records come in and 1M expired ones are dropped: max-µs is the slowest
+// look-up, which waits for at most one Record.
+func BenchmarkMemoryLedgerSeenWhileExpiring(b *testing.B) {
+	s, clock := fillExpired(b, 1_000_000)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = s.Record(ctx, logout.SessionIDKey(fmt.Sprint("new", i)), clock.Now(), time.Hour)
+		}
+	}()
+	q := logout.LedgerQuery{Key: logout.SessionIDKey("absent")}
+	var worst time.Duration
+	for b.Loop() {
+		start := time.Now()
+		_, _ = s.Seen(ctx, q)
+		worst = max(worst, time.Since(start))
+	}
+	close(stop)
+	<-done
+	b.ReportMetric(float64(worst.Microseconds()), "max-µs")
+}
+
+// BenchmarkMemoryLedgerRecord measures inserting a new record into an
+// empty store and into one of 1M live records, and the memory each record
+// takes.
+func BenchmarkMemoryLedgerRecord(b *testing.B) {
+	for _, n := range []int{0, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			ctx := context.Background()
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 1 << 30})
+			for i := range n {
+				require.NoError(b, s.Record(ctx, logout.SessionIDKey(fmt.Sprintf("%043d", i)), time.Now(), time.Hour))
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			// Minus the 51 bytes of each key's text.
+			perRecord := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(max(n, 1))
+			i := 0
+			for b.Loop() {
+				i++
+				_ = s.Record(ctx, logout.SessionIDKey(fmt.Sprintf("new%040d", i)), time.Now(), time.Hour)
+			}
+			runtime.KeepAlive(s)
+			if n > 0 {
+				b.ReportMetric(perRecord-51, "B/record")
+			}
+		})
 	}
 }
