@@ -49,7 +49,17 @@ type discoverer struct {
 	refreshing bool
 }
 
-func newDiscoverer(issuer string, client *http.Client, timeout time.Duration) *discoverer {
+// newDiscoverer returns a discoverer for issuer. Each request is bounded
+// by client's timeout, or defaultHTTPTimeout when client has none; a nil
+// client is one with defaultHTTPTimeout.
+func newDiscoverer(issuer string, client *http.Client) *discoverer {
+	timeout := defaultHTTPTimeout
+	switch {
+	case client == nil:
+		client = &http.Client{Timeout: timeout}
+	case client.Timeout > 0:
+		timeout = client.Timeout
+	}
 	return &discoverer{
 		issuer:  strings.TrimRight(issuer, "/"),
 		client:  client,

@@ -126,7 +126,7 @@ func TestDiscoveryTimeout(t *testing.T) {
 	slow := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
 	t.Cleanup(slow.Close)
 	t.Cleanup(func() { close(release) })
-	m := discoveryMiddleware(t, slow.URL, func(c *Config) { c.HTTPTimeout = 50 * time.Millisecond })
+	m := discoveryMiddleware(t, slow.URL, func(c *Config) { c.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond} })
 	start := time.Now()
 	_, err := m.EndSessionEndpoint(context.Background())
 	assert.ErrorIs(t, err, ErrDiscovery)

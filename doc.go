@@ -40,7 +40,7 @@
 // Config.SessionCheck looks every session up in a ledger, once
 // per request, so that sessions the provider ended through back-channel
 // logout (module github.com/oidc-logout/logout/backchannel) or front-channel
-// logout (Config.FrontChannel), or copies of a cookie replayed after a
+// logout (Config.FrontChannelPath), or copies of a cookie replayed after a
 // logout, are signed out. The store is in memory
 // (NewMemoryLedger) or shared by several instances in Redis (module
 // github.com/oidc-logout/logout/redisstore).

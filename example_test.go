@@ -92,33 +92,33 @@ func ExampleNew_genAuth() {
 }
 
 // Without an id_token (an expired or never-established session), the
-// default is a local logout; ProviderLogoutWithClientID goes to the
+// default is a local logout; ProviderLogoutWithoutIDToken goes to the
 // provider anyway, identified by client_id.
-func ExampleMissingIDTokenPolicy() {
+func ExampleConfig_providerLogoutWithoutIDToken() {
 	_, err := logout.New(logout.Config{
-		Store:              sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
-		SessionName:        "app",
-		EndSessionEndpoint: "https://op.example.com/end",
-		OnMissingIDToken:   logout.ProviderLogoutWithClientID, // needs ClientID
+		Store:                        sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
+		SessionName:                  "app",
+		EndSessionEndpoint:           "https://op.example.com/end",
+		ProviderLogoutWithoutIDToken: true, // needs ClientID
 	})
 	fmt.Println(err)
-	// Output: logout: invalid config: Config.OnMissingIDToken ProviderLogoutWithClientID requires Config.ClientID
+	// Output: logout: invalid config: Config.ProviderLogoutWithoutIDToken needs Config.ClientID
 }
 
 // Sessions ended by the provider: the session check signs out sessions
 // recorded in a ledger, which back-channel logout (module
 // backchannel) and front-channel logout fill. The session check runs on the
 // requests of a wrapped app, and Wrap serves the front-channel path.
-func ExampleFrontChannelConfig() {
-	revoked := logout.NewMemoryLedger(logout.MemoryLedgerConfig{}) // or redisstore, shared by instances
+func ExampleConfig_frontChannelPath() {
+	ended := logout.NewMemoryLedger(logout.MemoryLedgerConfig{}) // or redisstore, shared by instances
 	m, err := logout.New(logout.Config{
 		Store:        sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
 		SessionName:  "app",
 		Issuer:       "https://sso.example.com/realms/main",
-		SessionCheck: &logout.SessionCheckConfig{Ledger: revoked},
+		SessionCheck: &logout.SessionCheckConfig{Ledger: ended},
 		// Register https://app.example.com/frontchannel-logout as the
 		// client's frontchannel_logout_uri, with the session required.
-		FrontChannel: &logout.FrontChannelConfig{Path: "/frontchannel-logout"},
+		FrontChannelPath: "/frontchannel-logout",
 	})
 	if err != nil {
 		log.Fatal(err)

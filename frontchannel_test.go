@@ -26,7 +26,7 @@ func newFrontChannelMiddleware(t *testing.T, store *sessions.CookieStore, revs *
 	t.Helper()
 	return newCheckedMiddleware(t, store, func(c *logout.Config) {
 		c.SessionCheck.Ledger = revs
-		c.FrontChannel = &logout.FrontChannelConfig{Path: fcPath}
+		c.FrontChannelPath = fcPath
 		if mutate != nil {
 			mutate(c)
 		}
@@ -247,19 +247,18 @@ func TestFrontChannelLogoutMountedOnMux(t *testing.T) {
 	assert.Equal(t, writes+1, revs.revokes.Load())
 }
 
-func TestFrontChannelConfigValidation(t *testing.T) {
+func TestFrontChannelPathValidation(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(*logout.Config)
 	}{
 		{"no session check", func(c *logout.Config) { c.SessionCheck = nil }},
 		{"no issuer", func(c *logout.Config) { c.Issuer = "" }},
-		{"relative path", func(c *logout.Config) { c.FrontChannel.Path = "frontchannel" }},
-		{"empty path", func(c *logout.Config) { c.FrontChannel.Path = "" }},
-		{"logout path", func(c *logout.Config) { c.FrontChannel.Path = "/logout" }},
+		{"relative path", func(c *logout.Config) { c.FrontChannelPath = "frontchannel" }},
+		{"logout path", func(c *logout.Config) { c.FrontChannelPath = "/logout" }},
 		{"callback path", func(c *logout.Config) {
 			c.PostLogoutRedirectURI = "https://app.example.com/logout/callback"
-			c.FrontChannel.Path = "/logout/callback"
+			c.FrontChannelPath = "/logout/callback"
 		}},
 	}
 	for _, tt := range tests {
@@ -270,13 +269,13 @@ func TestFrontChannelConfigValidation(t *testing.T) {
 				Issuer:             bcIssuer,
 				EndSessionEndpoint: bcIssuer + "/session/end",
 				SessionCheck:       &logout.SessionCheckConfig{Ledger: newCounting()},
-				FrontChannel:       &logout.FrontChannelConfig{Path: fcPath},
+				FrontChannelPath:   fcPath,
 			}
 			tt.mutate(&cfg)
 			_, err := logout.New(cfg)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, logout.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), "Config.FrontChannel")
+			assert.Contains(t, err.Error(), "Config.FrontChannelPath")
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package logout
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
@@ -14,8 +15,8 @@ import (
 )
 
 // serveLogout clears the session and redirects to the provider's
-// end-session endpoint (or straight to the return target when there is no
-// id_token and the policy says so).
+// end-session endpoint, or straight to the return target for a local-only
+// logout (a session without id_token, by default).
 func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	setNoStore(w.Header())
 	if !m.allowMethod(w, r, "logout", http.MethodGet, http.MethodPost) {
@@ -35,7 +36,18 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	if m.logoutHint != nil {
 		hint = m.logoutHint(r, sess)
 	}
-	if err := m.runBeforeClear(r, sess); err != nil {
+	// With the session still intact: the app's hook, token revocation and
+	// the tombstone of a stateless session. Each may stop the logout,
+	// leaving the session as it was.
+	if err := m.runBeforeLogout(r, sess); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	if err := m.revokeTokens(r, sess); err != nil {
+		m.fail(w, r, err)
+		return
+	}
+	if err := m.recordTombstones(r, sess); err != nil {
 		m.fail(w, r, err)
 		return
 	}
@@ -43,19 +55,27 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
-	target, provider, err := m.logoutTarget(w, r, idToken, hint, returnTo)
-	if err != nil {
-		m.fail(w, r, err)
-		return
+	providerLogout := idToken != "" || m.logoutWithClientID
+	target, state := returnTo, ""
+	if providerLogout {
+		var err error
+		if target, state, err = m.endSessionURL(r.Context(), idToken, hint); err != nil {
+			m.fail(w, r, err)
+			return
+		}
+	}
+	if state != "" {
+		http.SetCookie(w, m.stateCookie.issue(state, returnTo))
 	}
 	m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: session cleared",
-		slog.Bool("had_id_token", idToken != ""), slog.Bool("provider_logout", provider))
+		slog.Bool("had_id_token", idToken != ""), slog.Bool("provider_logout", providerLogout))
 	if m.after != nil {
-		m.after(r, Event{HadIDToken: idToken != "", ProviderLogout: provider, ReturnTo: returnTo})
+		m.after(r, Event{HadIDToken: idToken != "", ProviderLogout: providerLogout, ReturnTo: returnTo})
 	}
+	// The response that sets the state cookie must not clear cookies.
 	csd := m.clearSiteData.final
-	if provider && m.hasCallback {
-		csd = m.clearSiteData.toProvider // this response sets the state cookie
+	if state != "" {
+		csd = m.clearSiteData.toProvider
 	}
 	setClearSiteData(w.Header(), csd)
 	redirect(w, target)
@@ -80,16 +100,15 @@ func (m *Middleware) allowMethod(w http.ResponseWriter, r *http.Request, path st
 	return false
 }
 
-// runBeforeClear runs, with the session still intact, the app's
-// BeforeLogout hook and then the back-end steps (token revocation,
-// tombstone). An error stops the logout.
-func (m *Middleware) runBeforeClear(r *http.Request, sess *sessions.Session) error {
-	if m.before != nil {
-		if err := m.before(r, sess); err != nil {
-			return fmt.Errorf("%w: %w", ErrHook, err)
-		}
+// runBeforeLogout runs Config.BeforeLogout, when set.
+func (m *Middleware) runBeforeLogout(r *http.Request, sess *sessions.Session) error {
+	if m.before == nil {
+		return nil
 	}
-	return m.beforeClear(r, sess)
+	if err := m.before(r, sess); err != nil {
+		return fmt.Errorf("%w: %w", ErrHook, err)
+	}
+	return nil
 }
 
 // returnTarget returns the request's return target if the policy allows
@@ -127,37 +146,25 @@ func (m *Middleware) requestedReturnTo(w http.ResponseWriter, r *http.Request) s
 	return r.PostForm.Get(m.returnToParam)
 }
 
-// logoutTarget returns where to redirect after the session is cleared and
-// whether that is the provider. When it is the provider and a
-// post-logout redirect URI is configured, it also sets the state cookie.
-func (m *Middleware) logoutTarget(w http.ResponseWriter, r *http.Request, idToken, hint, returnTo string) (string, bool, error) {
-	if idToken == "" && m.missing == LocalLogoutOnly {
-		return returnTo, false, nil
-	}
-	endpoint, err := m.EndSessionEndpoint(r.Context())
+// endSessionURL returns the provider's end-session URL for a session
+// whose id_token is idToken (or "" to identify the client alone), and the
+// fresh state it carries when a post-logout redirect URI is configured.
+func (m *Middleware) endSessionURL(ctx context.Context, idToken, hint string) (target, state string, err error) {
+	endpoint, err := m.EndSessionEndpoint(ctx)
 	if err != nil {
-		return "", false, err
+		return "", "", err
 	}
-	p := Params{
-		IDTokenHint: idToken,
-		ClientID:    m.clientID,
-		LogoutHint:  hint,
-		UILocales:   m.uiLocales,
-		Extra:       m.extraParams,
-	}
+	p := Params{IDTokenHint: idToken, ClientID: m.clientID, LogoutHint: hint, UILocales: m.uiLocales, Extra: m.extraParams}
 	if m.hasCallback {
-		state, err := NewState()
-		if err != nil {
-			return "", false, err
+		if state, err = NewState(); err != nil {
+			return "", "", err
 		}
 		p.PostLogoutRedirectURI, p.State = m.postLogout, state
-		http.SetCookie(w, m.stateCookie.issue(state, returnTo))
 	}
-	target, err := BuildURL(endpoint, p)
-	if err != nil {
-		return "", false, err
+	if target, err = BuildURL(endpoint, p); err != nil {
+		return "", "", err
 	}
-	return target, true, nil
+	return target, state, nil
 }
 
 // serveCallback checks the state the provider sends back against the state

@@ -41,8 +41,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"quoted Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{`"cache"`} }, "Config.ClearSiteData"},
 		{"callback equals logout path", func(c *Config) { c.CallbackPath = "/logout" }, "Config.CallbackPath"},
 		{"callback without post-logout URI", func(c *Config) { c.PostLogoutRedirectURI, c.CallbackPath = "", "/cb" }, "Config.CallbackPath"},
-		{"client_id policy without client", func(c *Config) { c.ClientID, c.OnMissingIDToken = "", ProviderLogoutWithClientID }, "Config.OnMissingIDToken"},
-		{"unknown policy", func(c *Config) { c.OnMissingIDToken = 7 }, "Config.OnMissingIDToken"},
+		{"provider logout without id_token or client", func(c *Config) { c.ClientID, c.ProviderLogoutWithoutIDToken = "", true }, "Config.ProviderLogoutWithoutIDToken"},
 		{"extra overrides state", func(c *Config) { c.ExtraParams = url.Values{"state": {"x"}} }, "Config.ExtraParams"},
 		{"bad allowed origin", func(c *Config) { c.AllowedReturnOrigins = []string{"https://shop.example.com/path"} }, "Config.AllowedReturnOrigins"},
 		{"bad trusted origin", func(c *Config) { c.TrustedOrigins = []string{"portal.example.com"} }, "Config.TrustedOrigins"},
@@ -522,11 +521,11 @@ func TestReturnTarget(t *testing.T) {
 	}
 }
 
-func TestMissingIDTokenPolicy(t *testing.T) {
+func TestLogoutWithoutIDToken(t *testing.T) {
 	store := newTestStore()
 	noToken := sessionCookie(t, store, map[any]any{"user": "ada"})
 
-	t.Run("LocalLogoutOnly", func(t *testing.T) {
+	t.Run("local logout by default", func(t *testing.T) {
 		m := newTestMiddleware(t, store, nil)
 		resp := serve(m, newRequest(http.MethodGet, "/logout?return_to=/bye", noToken))
 		require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -534,8 +533,8 @@ func TestMissingIDTokenPolicy(t *testing.T) {
 		assert.True(t, expired(findCookie(resp, testSessionName)))
 		assert.Nil(t, findCookie(resp, "logout_state"))
 	})
-	t.Run("ProviderLogoutWithClientID", func(t *testing.T) {
-		m := newTestMiddleware(t, store, func(c *Config) { c.OnMissingIDToken = ProviderLogoutWithClientID })
+	t.Run("ProviderLogoutWithoutIDToken", func(t *testing.T) {
+		m := newTestMiddleware(t, store, func(c *Config) { c.ProviderLogoutWithoutIDToken = true })
 		resp := serve(m, newRequest(http.MethodGet, "/logout", noToken))
 		require.Equal(t, http.StatusFound, resp.StatusCode)
 		q := location(t, resp).Query()
@@ -570,8 +569,7 @@ func TestNoPostLogoutRedirectURI(t *testing.T) {
 func TestOptionalParameters(t *testing.T) {
 	store := newTestStore()
 	m := newTestMiddleware(t, store, func(c *Config) {
-		c.UILocales = "zh-CN en"
-		c.ExtraParams = url.Values{"prompt": {"none"}}
+		c.ExtraParams = url.Values{"ui_locales": {"zh-CN en"}, "prompt": {"none"}}
 		c.LogoutHint = func(_ *http.Request, s *sessions.Session) string { return s.Values["email"].(string) }
 	})
 	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken, "email": "ada@example.com"})

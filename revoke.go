@@ -149,7 +149,7 @@ func (rv *Revoker) validateEndpoint(issuer string) error {
 		if err := checkIssuer(issuer); err != nil {
 			return fmt.Errorf("RevokerConfig.Issuer: %w", err)
 		}
-		rv.discovery = newDiscoverer(issuer, rv.client, rv.timeout)
+		rv.discovery = newDiscoverer(issuer, rv.client)
 	default:
 		return errors.New("RevokerConfig.Endpoint or RevokerConfig.Issuer is required")
 	}

@@ -15,20 +15,7 @@ import (
 // refresh token and then the access token kept in the session are revoked
 // at the provider before the session is cleared and the browser redirected.
 type RevocationConfig struct {
-	// Endpoint is the provider's revocation_endpoint. When empty it is
-	// discovered from Config.Issuer.
-	Endpoint string
-	// ClientSecret authenticates the client (Config.ClientID, which is
-	// required). It is never logged.
-	ClientSecret string
-	// AuthMethod is the client authentication method. Default
-	// ClientSecretBasic when ClientSecret is set, ClientAuthNone otherwise.
-	AuthMethod ClientAuthMethod
-	// Timeout bounds each revocation request. Default 5 seconds; a logout
-	// revokes at most two tokens.
-	Timeout time.Duration
-	// Revoker, when set, is used instead of one built from Endpoint,
-	// ClientSecret, AuthMethod and Timeout, which must then be empty.
+	// Revoker revokes the tokens; build it with [NewRevoker]. Required.
 	Revoker *Revoker
 
 	// AccessTokenKey is the session value holding the raw access token.
@@ -58,68 +45,36 @@ type tokenRevocation struct {
 	timeoutForBothRequests time.Duration
 }
 
-// validateRevocation builds the revoker of cfg.Revocation, if any.
-func (m *Middleware) validateRevocation(cfg *Config) error {
+// setRevocation sets up cfg.Revocation, if any.
+func (m *Middleware) setRevocation(cfg *Config) error {
 	rc := cfg.Revocation
 	if rc == nil {
 		return nil
 	}
-	rv := rc.Revoker
-	if rv != nil && (rc.Endpoint != "" || rc.ClientSecret != "" || rc.AuthMethod != "" || rc.Timeout != 0) {
-		return errors.New("Config.Revocation.Revoker excludes Endpoint, ClientSecret, AuthMethod and Timeout")
-	}
-	if rv == nil {
-		if cfg.ClientID == "" {
-			return errors.New("Config.Revocation needs Config.ClientID")
-		}
-		issuer := cfg.Issuer
-		if rc.Endpoint != "" {
-			issuer = ""
-		}
-		var err error
-		rv, err = newRevoker(RevokerConfig{
-			Endpoint: rc.Endpoint, Issuer: issuer, ClientID: cfg.ClientID, ClientSecret: rc.ClientSecret,
-			AuthMethod: rc.AuthMethod, HTTPClient: cfg.HTTPClient, Timeout: rc.Timeout,
-		})
-		if err != nil {
-			return fmt.Errorf("Config.Revocation: %w", err)
-		}
-		if rv.discovery != nil && m.discovery != nil {
-			rv.discovery = m.discovery // one discovery document for both endpoints
-		}
+	if rc.Revoker == nil {
+		return errors.New("Config.Revocation.Revoker is required")
 	}
 	m.revocation = &tokenRevocation{
-		revoker:                rv,
+		revoker:                rc.Revoker,
 		accessKey:              orDefault(rc.AccessTokenKey, "access_token"),
 		refreshKey:             orDefault(rc.RefreshTokenKey, "refresh_token"),
 		failClosed:             rc.FailClosed,
 		onError:                rc.OnError,
-		timeoutForBothRequests: 2*rv.timeout + time.Second,
+		timeoutForBothRequests: 2*rc.Revoker.timeout + time.Second,
 	}
 	return nil
 }
 
-// beforeClear runs the back-end parts of a logout, before the session is
-// cleared: token revocation, then the tombstone of a stateless session. An
-// error stops the logout.
-func (m *Middleware) beforeClear(r *http.Request, sess *sessions.Session) error {
-	if m.revocation != nil {
-		if err := m.revokeTokens(r, sess); err != nil {
-			return err
-		}
-	}
-	if m.check != nil {
-		return m.check.tombstone(r, sess, m.logger)
-	}
-	return nil
-}
-
-// revokeTokens revokes the session's refresh token, then its access token.
+// revokeTokens revokes the session's refresh token, then its access token,
+// when token revocation is on.
 // Failures are logged and reported; they are returned only when the
 // policy is fail-closed. The requests are not cancelled when the browser
 // goes away: the tokens would stay valid.
 func (m *Middleware) revokeTokens(r *http.Request, sess *sessions.Session) error {
 	tr := m.revocation
+	if tr == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), tr.timeoutForBothRequests)
 	defer cancel()
 	var errs []error

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,8 +109,8 @@ type sessionCheck struct {
 	issuer       string
 }
 
-// validateSessionCheck sets up cfg.SessionCheck, if any.
-func (m *Middleware) validateSessionCheck(cfg *Config) error {
+// setSessionCheck sets up cfg.SessionCheck, if any.
+func (m *Middleware) setSessionCheck(cfg *Config) error {
 	sc := cfg.SessionCheck
 	if sc == nil {
 		return nil
@@ -130,6 +131,7 @@ func (m *Middleware) validateSessionCheck(cfg *Config) error {
 		tombstoneFailClosed: sc.TombstoneFailClosed,
 		timeout:             sc.Timeout,
 		issuer:              cfg.Issuer,
+		frontChannel:        cfg.FrontChannelPath != "",
 	}
 	if c.timeout == 0 {
 		c.timeout = defaultCheckTimeout
@@ -210,12 +212,8 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 	return r
 }
 
-// lookup asks the store, bounded by the timeout; the in-memory store
-// cannot block, so it is asked directly.
+// lookup asks the ledger, bounded by the timeout.
 func (c *sessionCheck) lookup(ctx context.Context, checks []LedgerQuery) (bool, error) {
-	if _, local := c.store.(*MemoryLedger); local {
-		return c.store.Seen(ctx, checks...)
-	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	return c.store.Seen(ctx, checks...)
@@ -335,12 +333,14 @@ func (m *Middleware) InitSession(s *sessions.Session) error {
 	return nil
 }
 
-// tombstone records, at logout, that the session's id and login are
-// revoked, so that a replayed copy of its cookie is signed out. A failure
-// is logged; it is returned, and stops the logout, only when
+// recordTombstones records, at logout, that the session's id and login
+// have ended, so that a replayed copy of its cookie is signed out. It does
+// nothing unless the session check's SessionIDs is on. A failure is
+// logged; it is returned, and stops the logout, only when
 // TombstoneFailClosed is set.
-func (c *sessionCheck) tombstone(r *http.Request, sess *sessions.Session, logger *slog.Logger) error {
-	if !c.sessionIDs {
+func (m *Middleware) recordTombstones(r *http.Request, sess *sessions.Session) error {
+	c, logger := m.check, m.logger
+	if c == nil || !c.sessionIDs {
 		return nil
 	}
 	var keys []string
@@ -461,4 +461,42 @@ func mayHaveCaseVariants(payload []byte) bool {
 			}
 		}
 	}
+}
+
+// registerSID records the session's sid as seen, for front-channel logout
+// (see serveFrontChannel), unless
+// the session says it was registered within the last half of the
+// registration's lifetime, and reports whether it changed the session,
+// which the caller then saves. A failure is logged, and the next request
+// tries again.
+func (m *Middleware) registerSID(r *http.Request, sess *sessions.Session, issuer, sid string) bool {
+	c := m.check
+	ttl := c.tombstoneTTL(sess.Options)
+	now := time.Now()
+	if at, ok := registeredAt(sess, sid); ok && now.Sub(at) < ttl/2 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), c.timeout)
+	defer cancel()
+	if err := c.store.Record(ctx, registeredSIDKey(issuer, sid), now, ttl); err != nil {
+		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: registering the session for front-channel logout failed",
+			slog.String("error", err.Error()))
+		return false
+	}
+	sess.Values[frontChannelSIDValue] = strconv.FormatInt(now.Unix(), 10) + ":" + sid
+	return true
+}
+
+// registeredAt returns when sid was registered according to sess.
+func registeredAt(sess *sessions.Session, sid string) (time.Time, bool) {
+	v, _ := sess.Values[frontChannelSIDValue].(string)
+	unix, got, ok := strings.Cut(v, ":")
+	if !ok || got != sid {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(unix, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(n, 0), true
 }

@@ -705,7 +705,7 @@ func newRPApp(t *testing.T, op *suiteOP, appURL string) *rpApp {
 		Issuer: op.issuer, ClientID: op.client.id, // end_session_endpoint by discovery
 		PostLogoutRedirectURI: appURL + rpCallbackPath,
 		SessionCheck:          &logout.SessionCheckConfig{Ledger: a.revs},
-		FrontChannel:          &logout.FrontChannelConfig{Path: rpFrontChannelPath},
+		FrontChannelPath:      rpFrontChannelPath,
 	})
 	require.NoError(t, err)
 	bcCfg := backchannel.Config{Issuer: op.issuer, ClientID: op.client.id, Ledger: a.revs}

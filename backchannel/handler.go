@@ -80,11 +80,10 @@ type Config struct {
 	// at least as long as the app's sessions live. Default 30 days.
 	EndedSessionTTL time.Duration
 
-	// HTTPClient fetches discovery and JWKS. Default: a client with
-	// HTTPTimeout.
+	// HTTPClient fetches discovery and JWKS. Each fetch is bounded by its
+	// Timeout, or by 10 seconds when it has none. Default: a client with a
+	// 10-second timeout.
 	HTTPClient *http.Client
-	// HTTPTimeout bounds each fetch. Default 10 seconds.
-	HTTPTimeout time.Duration
 	// MinKeyRefresh is the least time between two JWKS fetches caused by
 	// tokens naming an unknown kid. Default 10 seconds.
 	MinKeyRefresh time.Duration
@@ -149,10 +148,12 @@ func newHandler(cfg Config) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	timeout := orDuration(cfg.HTTPTimeout, defaultHTTPTimeout)
-	client := cfg.HTTPClient
-	if client == nil {
+	timeout, client := defaultHTTPTimeout, cfg.HTTPClient
+	switch {
+	case client == nil:
 		client = &http.Client{Timeout: timeout}
+	case client.Timeout > 0:
+		timeout = client.Timeout
 	}
 	h.keys = &keySource{
 		issuer: cfg.Issuer, jwksURI: cfg.JWKSURI, client: client, timeout: timeout,

@@ -122,7 +122,7 @@ func TestSessionCheckBackChannelLogoutFromAnotherInstance(t *testing.T) {
 func TestFrontChannelLogoutFromAnotherInstance(t *testing.T) {
 	frontChannel := func(c *logout.Config) {
 		c.Issuer = issuer
-		c.FrontChannel = &logout.FrontChannelConfig{Path: "/frontchannel-logout"}
+		c.FrontChannelPath = "/frontchannel-logout"
 	}
 	srv := redistest.Start(t)
 	a, b := newApp(t, srv, "fc:", false, frontChannel), newApp(t, srv, "fc:", false, frontChannel)

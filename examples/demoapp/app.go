@@ -202,9 +202,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			// cookie taken before logout would still sign the user in.
 			SessionIDs: true,
 		},
-		FrontChannel: frontChannel(cfg.FrontChannel),
-		Logger:       cfg.Logger,
-		HTTPClient:   cfg.HTTPClient,
+		FrontChannelPath: frontChannelPath(cfg.FrontChannel),
+		Logger:           cfg.Logger,
+		HTTPClient:       cfg.HTTPClient,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demoapp: %w", err)
@@ -240,13 +240,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	return a, nil
 }
 
-// frontChannel returns the middleware's front-channel logout, or nil
-// when it is off.
-func frontChannel(on bool) *logout.FrontChannelConfig {
+// frontChannelPath returns the middleware's front-channel logout path, or
+// "" when it is off.
+func frontChannelPath(on bool) string {
 	if !on {
-		return nil
+		return ""
 	}
-	return &logout.FrontChannelConfig{Path: FrontChannelLogoutPath}
+	return FrontChannelLogoutPath
 }
 
 func (cfg Config) validate() error {
@@ -323,7 +323,13 @@ func (a *App) discover(ctx context.Context, cfg Config) error {
 	}
 	a.issuer, a.jwksURI = meta.Issuer, meta.JWKSURI
 	if meta.RevocationEndpoint != "" {
-		a.revocation = &logout.RevocationConfig{Endpoint: meta.RevocationEndpoint, ClientSecret: cfg.ClientSecret}
+		rv, err := logout.NewRevoker(logout.RevokerConfig{
+			Endpoint: meta.RevocationEndpoint, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, HTTPClient: a.client,
+		})
+		if err != nil {
+			return fmt.Errorf("demoapp: %w", err)
+		}
+		a.revocation = &logout.RevocationConfig{Revoker: rv}
 	}
 	switch alg := cfg.IDTokenSignedResponseAlg; {
 	case alg == "":
