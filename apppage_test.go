@@ -102,7 +102,7 @@ func TestAppPageAsPostLogoutRedirectURI(t *testing.T) {
 			assert.Equal(t, `"cache"`, resp.Header.Get("Clear-Site-Data"))
 			del := findCookie(resp, "logout_state")
 			require.NotNil(t, del)
-			assert.True(t, expired(del))
+			assert.True(t, ExpiredForTest(del))
 			assert.Equal(t, "/", del.Path)
 		})
 	}

@@ -161,7 +161,9 @@ type Config struct {
 
 // StateCookieConfig configures the state cookie. It is always HttpOnly and
 // SameSite=Lax: Lax, not Strict, because the provider sends the browser back
-// with a cross-site top-level navigation that must carry it.
+// with a cross-site top-level navigation that must carry it. It is Secure
+// when PostLogoutRedirectURI is https, and not for http (local
+// development), since it must reach that URL.
 type StateCookieConfig struct {
 	// Name of the cookie. Default "logout_state".
 	Name string
@@ -179,8 +181,6 @@ type StateCookieConfig struct {
 	Domain string
 	// MaxAge is how long a logout may take at the provider. Default 10 minutes.
 	MaxAge time.Duration
-	// Secure is derived from PostLogoutRedirectURI: set for https, unset for
-	// http (local development), since the cookie must reach that URL.
 }
 
 // Event describes a completed logout; it is passed to Config.AfterLogout.

@@ -2,31 +2,24 @@ package logout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oidc-logout/logout/internal/oidcdoc"
 )
 
 // Discovery limits.
 const (
-	maxDiscoveryBytes     = 1 << 20 // 1 MiB is far more than any real document
 	discoveryCacheTTL     = time.Hour
 	discoveryRetryBackoff = 5 * time.Second
 	defaultHTTPTimeout    = 10 * time.Second
 )
 
-// providerMetadata is the part of an OpenID Provider's discovery document
-// (OpenID Connect Discovery 1.0) that logout uses.
-type providerMetadata struct {
-	Issuer             string `json:"issuer"`
-	EndSessionEndpoint string `json:"end_session_endpoint"`
-	RevocationEndpoint string `json:"revocation_endpoint"`
-	JWKSURI            string `json:"jwks_uri"`
-}
+// providerMetadata is the part of a discovery document that logout uses.
+type providerMetadata = oidcdoc.Metadata
 
 // discoverer fetches and caches a provider's discovery document. A document
 // is cached for discoveryCacheTTL. Refreshing a stale document happens
@@ -113,36 +106,11 @@ func (d *discoverer) record(fresh *providerMetadata, err error, now time.Time) (
 func (d *discoverer) fetch(ctx context.Context) (*providerMetadata, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	wellKnown := d.issuer + "/.well-known/openid-configuration"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, wellKnown, nil)
+	meta, err := oidcdoc.Discover(ctx, d.client, d.issuer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: GET %s: status %d", ErrDiscovery, wellKnown, resp.StatusCode)
-	}
-	var meta providerMetadata
-	body := io.LimitReader(resp.Body, maxDiscoveryBytes+1)
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading %s: %w", ErrDiscovery, wellKnown, err)
-	}
-	if len(data) > maxDiscoveryBytes {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrDiscovery, wellKnown, maxDiscoveryBytes)
-	}
-	if err := json.Unmarshal(data, &meta); err != nil {
-		return nil, fmt.Errorf("%w: decoding %s: %w", ErrDiscovery, wellKnown, err)
-	}
-	if strings.TrimRight(meta.Issuer, "/") != d.issuer {
-		return nil, fmt.Errorf("%w: document issuer %q does not match configured issuer %q", ErrDiscovery, meta.Issuer, d.issuer)
-	}
-	return &meta, nil
+	return meta, nil
 }
 
 // endSessionEndpoint returns the discovered end_session_endpoint.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-logout/logout/internal/oidcdoc"
 )
 
 // fakeProvider serves a discovery document whose fields the test controls.
@@ -94,7 +96,7 @@ func TestDiscoveryFailures(t *testing.T) {
 		{"server error", 500, func(iss string) any { return map[string]any{} }, ErrDiscovery},
 		{"not JSON", 200, func(string) any { return "<html>" }, ErrDiscovery},
 		{"too large", 200, func(iss string) any {
-			return map[string]any{"issuer": iss, "pad": strings.Repeat("x", maxDiscoveryBytes)}
+			return map[string]any{"issuer": iss, "pad": strings.Repeat("x", oidcdoc.MaxBytes)}
 		}, ErrDiscovery},
 	}
 	for _, tt := range tests {
@@ -115,7 +117,7 @@ func TestDiscoveryFailures(t *testing.T) {
 			resp := logoutWithToken(t, m)
 			assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
 			assert.Empty(t, resp.Header.Get("Location"))
-			assert.True(t, expired(findCookie(resp, testSessionName)), "the local session is cleared anyway")
+			assert.True(t, ExpiredForTest(findCookie(resp, testSessionName)), "the local session is cleared anyway")
 			assert.ErrorIs(t, handled, tt.want)
 		})
 	}

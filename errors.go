@@ -45,6 +45,15 @@ var (
 	// ErrNoEndSessionEndpoint means the provider's discovery document has
 	// no end_session_endpoint: it does not support RP-Initiated Logout.
 	ErrNoEndSessionEndpoint = errors.New("logout: provider has no end_session_endpoint")
+	// ErrRevocation means a token could not be revoked at the provider: the
+	// revocation endpoint is unknown or unreachable, or it refused the request.
+	// StatusCode maps it to 502.
+	ErrRevocation = errors.New("logout: token revocation failed")
+	// ErrFrontChannelRequest means a front-channel logout request was not a
+	// GET with exactly one iss, equal to Config.Issuer (give or take a
+	// trailing slash), and exactly one non-empty sid. StatusCode maps it to
+	// 400.
+	ErrFrontChannelRequest = errors.New("logout: invalid front-channel logout request")
 )
 
 // errorResponses gives, for each sentinel error, the status and the public

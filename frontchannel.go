@@ -2,7 +2,6 @@ package logout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,12 +9,6 @@ import (
 	"strings"
 	"time"
 )
-
-// ErrFrontChannelRequest means a front-channel logout request was not a
-// GET with exactly one iss, equal to Config.Issuer (give or take a
-// trailing slash), and exactly one non-empty sid. StatusCode maps it to
-// 400.
-var ErrFrontChannelRequest = errors.New("logout: invalid front-channel logout request")
 
 // maxSIDLength bounds the sid of a front-channel logout request.
 const maxSIDLength = 1024

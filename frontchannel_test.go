@@ -45,9 +45,9 @@ func loginAndRegister(t *testing.T, h http.Handler, store *sessions.CookieStore,
 	tok := unsignedJWT(t, map[string]any{"sub": "alice", "sid": sid, "iat": time.Now().Add(-time.Minute).Unix()})
 	login = saveSession(t, store, map[any]any{"id_token": tok})
 	resp := get(h, "/", login)
-	registered = logout.ResponseCookieForTest(resp, bcSession)
+	registered = logout.ResponseCookieForTest(resp, testSession)
 	require.NotNil(t, registered, "the first request registers the sid and saves the session")
-	require.False(t, isExpired(registered))
+	require.False(t, logout.ExpiredForTest(registered))
 	return login, registered
 }
 
@@ -60,12 +60,12 @@ func TestFrontChannelLogoutEndsRegisteredSession(t *testing.T) {
 	_, other := loginAndRegister(t, h, store, "op-sid-2")
 
 	resp := get(h, "/", registered)
-	assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "registered once: no further Set-Cookie")
+	assert.Nil(t, logout.ResponseCookieForTest(resp, testSession), "registered once: no further Set-Cookie")
 	writes := revs.revokes.Load()
 
 	// The provider's logout page loads the URI in an iframe: a cross-site
 	// GET without the app's cookies.
-	r := httptest.NewRequest(http.MethodGet, "https://app.example.com"+frontChannelURL(bcIssuer, "op-sid-1"), nil)
+	r := httptest.NewRequest(http.MethodGet, "https://app.example.com"+frontChannelURL(testIssuer, "op-sid-1"), nil)
 	r.Header.Set("Sec-Fetch-Site", "cross-site")
 	r.Header.Set("Sec-Fetch-Dest", "iframe")
 	w := httptest.NewRecorder()
@@ -80,7 +80,7 @@ func TestFrontChannelLogoutEndsRegisteredSession(t *testing.T) {
 		seen = seenSession{}
 		resp = get(h, "/", c)
 		assert.Empty(t, seen.IDToken, name)
-		assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)), name)
+		assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)), name)
 	}
 	seen = seenSession{}
 	get(h, "/", other)
@@ -99,10 +99,10 @@ func TestFrontChannelLogoutIgnoresUnregisteredSID(t *testing.T) {
 	// Made-up sids, and the sid of a session not seen yet, are not
 	// recorded: nobody can fill the store with GET requests.
 	for i := range 200 {
-		resp := get(h, frontChannelURL(bcIssuer, fmt.Sprintf("made-up-%d", i)))
+		resp := get(h, frontChannelURL(testIssuer, fmt.Sprintf("made-up-%d", i)))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	}
-	resp := get(h, frontChannelURL(bcIssuer, "op-sid-later"))
+	resp := get(h, frontChannelURL(testIssuer, "op-sid-later"))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Zero(t, revs.revokes.Load(), "nothing written")
 	assert.Contains(t, logs.String(), "registered_session=false")
@@ -118,7 +118,7 @@ func TestFrontChannelLogoutIgnoresUnregisteredSID(t *testing.T) {
 // id_token and the front-channel request use: the session is signed out,
 // never a silent 200 that ends nothing.
 func TestFrontChannelLogoutIssuerSpelling(t *testing.T) {
-	spellings := []string{bcIssuer, bcIssuer + "/"}
+	spellings := []string{testIssuer, testIssuer + "/"}
 	for _, configured := range spellings {
 		for _, token := range spellings {
 			for _, request := range spellings {
@@ -128,7 +128,7 @@ func TestFrontChannelLogoutIssuerSpelling(t *testing.T) {
 					var seen seenSession
 					h := m.Wrap(recordNext(store, &seen))
 					tok := unsignedJWT(t, map[string]any{"iss": token, "sub": "alice", "sid": "sid-1"})
-					registered := logout.ResponseCookieForTest(get(h, "/", saveSession(t, store, map[any]any{"id_token": tok})), bcSession)
+					registered := logout.ResponseCookieForTest(get(h, "/", saveSession(t, store, map[any]any{"id_token": tok})), testSession)
 					require.NotNil(t, registered)
 
 					require.Equal(t, http.StatusOK, get(h, frontChannelURL(request, "sid-1")).StatusCode)
@@ -146,7 +146,7 @@ func TestFrontChannelLogoutRefusesBadRequests(t *testing.T) {
 	h := m.Wrap(http.NotFoundHandler())
 	_, _ = loginAndRegister(t, m.Wrap(recordNext(store, &seenSession{})), store, "sid-1")
 	writes := revs.revokes.Load()
-	good := url.Values{"iss": {bcIssuer}, "sid": {"sid-1"}}
+	good := url.Values{"iss": {testIssuer}, "sid": {"sid-1"}}
 	tests := []struct {
 		name, method, query string
 		want                int
@@ -154,15 +154,15 @@ func TestFrontChannelLogoutRefusesBadRequests(t *testing.T) {
 		{"POST", http.MethodPost, good.Encode(), http.StatusMethodNotAllowed},
 		{"HEAD", http.MethodHead, good.Encode(), http.StatusMethodNotAllowed},
 		{"no query", http.MethodGet, "", http.StatusBadRequest},
-		{"no sid", http.MethodGet, "iss=" + url.QueryEscape(bcIssuer), http.StatusBadRequest},
+		{"no sid", http.MethodGet, "iss=" + url.QueryEscape(testIssuer), http.StatusBadRequest},
 		{"no iss", http.MethodGet, "sid=sid-1", http.StatusBadRequest},
-		{"empty sid", http.MethodGet, "iss=" + url.QueryEscape(bcIssuer) + "&sid=", http.StatusBadRequest},
+		{"empty sid", http.MethodGet, "iss=" + url.QueryEscape(testIssuer) + "&sid=", http.StatusBadRequest},
 		{"other issuer", http.MethodGet, "iss=https%3A%2F%2Fevil.example&sid=sid-1", http.StatusBadRequest},
-		{"issuer with a path", http.MethodGet, "iss=" + url.QueryEscape(bcIssuer+"/x") + "&sid=sid-1", http.StatusBadRequest},
+		{"issuer with a path", http.MethodGet, "iss=" + url.QueryEscape(testIssuer+"/x") + "&sid=sid-1", http.StatusBadRequest},
 		{"two sids", http.MethodGet, good.Encode() + "&sid=sid-2", http.StatusBadRequest},
-		{"two issuers", http.MethodGet, good.Encode() + "&iss=" + url.QueryEscape(bcIssuer), http.StatusBadRequest},
+		{"two issuers", http.MethodGet, good.Encode() + "&iss=" + url.QueryEscape(testIssuer), http.StatusBadRequest},
 		{"malformed escape", http.MethodGet, good.Encode() + "&x=%zz", http.StatusBadRequest},
-		{"over-long sid", http.MethodGet, "iss=" + url.QueryEscape(bcIssuer) + "&sid=" + strings.Repeat("s", 1025), http.StatusBadRequest},
+		{"over-long sid", http.MethodGet, "iss=" + url.QueryEscape(testIssuer) + "&sid=" + strings.Repeat("s", 1025), http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,25 +195,25 @@ func TestFrontChannelLogoutStoreFailures(t *testing.T) {
 	revs.failWrites.Store(true)
 	resp := get(h, "/", login)
 	assert.Equal(t, tok, seen.IDToken)
-	assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession))
+	assert.Nil(t, logout.ResponseCookieForTest(resp, testSession))
 	assert.Contains(t, logs.String(), "registering the session for front-channel logout failed")
-	assert.Equal(t, http.StatusOK, get(h, frontChannelURL(bcIssuer, "sid-1")).StatusCode, "not registered: ignored")
+	assert.Equal(t, http.StatusOK, get(h, frontChannelURL(testIssuer, "sid-1")).StatusCode, "not registered: ignored")
 
 	revs.failWrites.Store(false)
 	resp = get(h, "/", login)
-	registered := logout.ResponseCookieForTest(resp, bcSession)
+	registered := logout.ResponseCookieForTest(resp, testSession)
 	require.NotNil(t, registered, "registered once the store is back")
 
 	// Store failures at front-channel logout are errors, not a silent 200
 	// that the provider would take for success.
 	revs.fail.Store(true)
-	assert.Equal(t, http.StatusInternalServerError, get(h, frontChannelURL(bcIssuer, "sid-1")).StatusCode, "failed look-up")
+	assert.Equal(t, http.StatusInternalServerError, get(h, frontChannelURL(testIssuer, "sid-1")).StatusCode, "failed look-up")
 	revs.fail.Store(false)
 	revs.failWrites.Store(true)
-	assert.Equal(t, http.StatusInternalServerError, get(h, frontChannelURL(bcIssuer, "sid-1")).StatusCode, "failed write")
+	assert.Equal(t, http.StatusInternalServerError, get(h, frontChannelURL(testIssuer, "sid-1")).StatusCode, "failed write")
 	revs.failWrites.Store(false)
 
-	require.Equal(t, http.StatusOK, get(h, frontChannelURL(bcIssuer, "sid-1")).StatusCode)
+	require.Equal(t, http.StatusOK, get(h, frontChannelURL(testIssuer, "sid-1")).StatusCode)
 	seen = seenSession{}
 	get(h, "/", registered)
 	assert.Empty(t, seen.IDToken)
@@ -242,7 +242,7 @@ func TestFrontChannelLogoutMountedOnMux(t *testing.T) {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET "+fcPath, m)
-	resp := get(mux, frontChannelURL(bcIssuer, "sid-1"))
+	resp := get(mux, frontChannelURL(testIssuer, "sid-1"))
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, writes+1, revs.revokes.Load())
 }
@@ -265,9 +265,9 @@ func TestFrontChannelPathValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := logout.Config{
 				Store:              newCookieStore(),
-				SessionName:        bcSession,
-				Issuer:             bcIssuer,
-				EndSessionEndpoint: bcIssuer + "/session/end",
+				SessionName:        testSession,
+				Issuer:             testIssuer,
+				EndSessionEndpoint: testIssuer + "/session/end",
 				SessionCheck:       &logout.SessionCheckConfig{Ledger: newCounting()},
 				FrontChannelPath:   fcPath,
 			}
@@ -301,7 +301,7 @@ func TestFrontChannelRegistrationIsRenewed(t *testing.T) {
 				values["logout_frontchannel_sid"] = tt.flag
 			}
 			resp := get(m.Wrap(http.NotFoundHandler()), "/", saveSession(t, store, values))
-			assert.Equal(t, tt.wantRegister, logout.ResponseCookieForTest(resp, bcSession) != nil)
+			assert.Equal(t, tt.wantRegister, logout.ResponseCookieForTest(resp, testSession) != nil)
 			assert.Equal(t, tt.wantRegister, revs.revokes.Load() == 1)
 		})
 	}

@@ -114,8 +114,3 @@ func (s *recordingStore) Save(r *http.Request, w http.ResponseWriter, sess *sess
 	s.saved = append(s.saved, cp)
 	return s.CookieStore.Save(r, w, sess)
 }
-
-// expired reports whether c deletes a cookie (Max-Age=0 on the wire).
-func expired(c *http.Cookie) bool {
-	return c != nil && c.MaxAge < 0
-}

@@ -156,7 +156,7 @@ func TestLogoutRedirectsToProvider(t *testing.T) {
 
 			sc := findCookie(resp, testSessionName)
 			require.NotNil(t, sc, "session cookie must be cleared")
-			assert.True(t, expired(sc))
+			assert.True(t, ExpiredForTest(sc))
 			assert.Equal(t, "/", sc.Path)
 
 			st := findCookie(resp, "logout_state")
@@ -235,7 +235,7 @@ func TestUndecodableSessionCookieIsStillLoggedOut(t *testing.T) {
 			resp := serve(m, newRequest(http.MethodGet, "/logout", &http.Cookie{Name: testSessionName, Value: value}))
 			require.Equal(t, http.StatusFound, resp.StatusCode)
 			assert.Equal(t, "/", resp.Header.Get("Location"), "no token: local logout")
-			assert.True(t, expired(findCookie(resp, testSessionName)))
+			assert.True(t, ExpiredForTest(findCookie(resp, testSessionName)))
 		})
 	}
 	t.Run("expired", func(t *testing.T) {
@@ -247,7 +247,7 @@ func TestUndecodableSessionCookieIsStillLoggedOut(t *testing.T) {
 		resp := serve(m, newRequest(http.MethodGet, "/logout", old))
 		require.Equal(t, http.StatusFound, resp.StatusCode)
 		assert.Equal(t, "/", resp.Header.Get("Location"))
-		assert.True(t, expired(findCookie(resp, testSessionName)))
+		assert.True(t, ExpiredForTest(findCookie(resp, testSessionName)))
 	})
 }
 
@@ -268,7 +268,7 @@ func TestStoreWithoutSessionStillExpiresCookieAtRoot(t *testing.T) {
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	sc := findCookie(resp, testSessionName)
 	require.NotNil(t, sc)
-	assert.True(t, expired(sc))
+	assert.True(t, ExpiredForTest(sc))
 	assert.Equal(t, "/", sc.Path)
 }
 
@@ -364,7 +364,7 @@ func TestCrossSiteRequests(t *testing.T) {
 				return
 			}
 			assert.Equal(t, http.StatusFound, resp.StatusCode)
-			assert.True(t, expired(findCookie(resp, testSessionName)))
+			assert.True(t, ExpiredForTest(findCookie(resp, testSessionName)))
 		})
 	}
 }
@@ -430,7 +430,7 @@ func TestCallbackVerifiesStateAndReturns(t *testing.T) {
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 	del := findCookie(resp, "logout_state")
 	require.NotNil(t, del)
-	assert.True(t, expired(del))
+	assert.True(t, ExpiredForTest(del))
 	assert.Equal(t, "/", del.Path)
 }
 
@@ -530,7 +530,7 @@ func TestLogoutWithoutIDToken(t *testing.T) {
 		resp := serve(m, newRequest(http.MethodGet, "/logout?return_to=/bye", noToken))
 		require.Equal(t, http.StatusFound, resp.StatusCode)
 		assert.Equal(t, "/bye", resp.Header.Get("Location"))
-		assert.True(t, expired(findCookie(resp, testSessionName)))
+		assert.True(t, ExpiredForTest(findCookie(resp, testSessionName)))
 		assert.Nil(t, findCookie(resp, "logout_state"))
 	})
 	t.Run("ProviderLogoutWithoutIDToken", func(t *testing.T) {
@@ -542,7 +542,7 @@ func TestLogoutWithoutIDToken(t *testing.T) {
 		assert.Equal(t, testClientID, q.Get("client_id"))
 		assert.Equal(t, testPostLogout, q.Get("post_logout_redirect_uri"))
 		assert.NotEmpty(t, q.Get("state"))
-		assert.True(t, expired(findCookie(resp, testSessionName)))
+		assert.True(t, ExpiredForTest(findCookie(resp, testSessionName)))
 		assert.NotNil(t, findCookie(resp, "logout_state"))
 	})
 	t.Run("non-string token", func(t *testing.T) {

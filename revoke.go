@@ -12,11 +12,6 @@ import (
 	"time"
 )
 
-// ErrRevocation means a token could not be revoked at the provider: the
-// revocation endpoint is unknown or unreachable, or it refused the request.
-// StatusCode maps it to 502.
-var ErrRevocation = errors.New("logout: token revocation failed")
-
 // ClientAuthMethod is how a Revoker authenticates the client to the
 // revocation endpoint (OpenID Connect Core 1.0, section 9).
 type ClientAuthMethod string

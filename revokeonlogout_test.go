@@ -18,14 +18,14 @@ import (
 // fields.
 func revokingMiddleware(t *testing.T, f *fakeRevocationEndpoint, secret string, rc logout.RevocationConfig, logs *bytes.Buffer) *logout.Middleware {
 	t.Helper()
-	rv, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: startRevocationEndpoint(t, f), ClientID: bcClient, ClientSecret: secret})
+	rv, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: startRevocationEndpoint(t, f), ClientID: testClient, ClientSecret: secret})
 	require.NoError(t, err)
 	rc.Revoker = rv
 	cfg := logout.Config{
 		Store:              revocationStore,
-		SessionName:        bcSession,
-		EndSessionEndpoint: bcIssuer + "/session/end",
-		ClientID:           bcClient,
+		SessionName:        testSession,
+		EndSessionEndpoint: testIssuer + "/session/end",
+		ClientID:           testClient,
 		Revocation:         &rc,
 	}
 	if logs != nil {
@@ -45,7 +45,7 @@ func TestLogoutRevokesRefreshThenAccessToken(t *testing.T) {
 	cookie := saveSession(t, revocationStore, map[any]any{"id_token": "idt", "access_token": "at-1", "refresh_token": "rt-1"})
 	resp := get(m, "/logout", cookie)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
+	assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)))
 	reqs := f.received()
 	require.Len(t, reqs, 2)
 	assert.Equal(t, "rt-1", reqs[0].Form.Get("token"))
@@ -62,7 +62,7 @@ func TestLogoutRevocationCustomKeysAndNoTokens(t *testing.T) {
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	require.Len(t, f.received(), 1)
 	assert.Equal(t, "A", f.received()[0].Form.Get("token"))
-	assert.Equal(t, bcClient, f.received()[0].Form.Get("client_id"), "auth none sends client_id")
+	assert.Equal(t, testClient, f.received()[0].Form.Get("client_id"), "auth none sends client_id")
 
 	resp = get(m, "/logout", saveSession(t, revocationStore, map[any]any{"id_token": "idt"}))
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -89,10 +89,10 @@ func TestLogoutRevocationFailurePolicies(t *testing.T) {
 			}
 			if failClosed {
 				assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
-				assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "the session is kept for a retry")
+				assert.Nil(t, logout.ResponseCookieForTest(resp, testSession), "the session is kept for a retry")
 			} else {
 				assert.Equal(t, http.StatusFound, resp.StatusCode)
-				assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
+				assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)))
 			}
 			assert.Contains(t, logs.String(), "token revocation failed")
 			for _, secret := range []string{at, rt, "client-secret-value"} {
@@ -107,10 +107,10 @@ func TestLogoutRevocationDiscovered(t *testing.T) {
 	endpoint := startRevocationEndpoint(t, f)
 	issuer := startDiscovery(t, map[string]string{"revocation_endpoint": endpoint, "end_session_endpoint": "https://op.example/end"})
 	store := newCookieStore()
-	rv, err := logout.NewRevoker(logout.RevokerConfig{Issuer: issuer, ClientID: bcClient})
+	rv, err := logout.NewRevoker(logout.RevokerConfig{Issuer: issuer, ClientID: testClient})
 	require.NoError(t, err)
 	m, err := logout.New(logout.Config{
-		Store: store, SessionName: bcSession, Issuer: issuer, ClientID: bcClient,
+		Store: store, SessionName: testSession, Issuer: issuer, ClientID: testClient,
 		Revocation: &logout.RevocationConfig{Revoker: rv},
 	})
 	require.NoError(t, err)
@@ -122,7 +122,7 @@ func TestLogoutRevocationDiscovered(t *testing.T) {
 
 func TestRevocationConfigValidation(t *testing.T) {
 	_, err := logout.New(logout.Config{
-		Store: newCookieStore(), SessionName: bcSession, EndSessionEndpoint: bcIssuer + "/end",
+		Store: newCookieStore(), SessionName: testSession, EndSessionEndpoint: testIssuer + "/end",
 		Revocation: &logout.RevocationConfig{},
 	})
 	require.ErrorIs(t, err, logout.ErrInvalidConfig)
@@ -131,7 +131,7 @@ func TestRevocationConfigValidation(t *testing.T) {
 	rv, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: "https://op/r", ClientID: "c"})
 	require.NoError(t, err)
 	_, err = logout.New(logout.Config{
-		Store: newCookieStore(), SessionName: bcSession, EndSessionEndpoint: bcIssuer + "/end",
+		Store: newCookieStore(), SessionName: testSession, EndSessionEndpoint: testIssuer + "/end",
 		Revocation: &logout.RevocationConfig{Revoker: rv},
 	})
 	assert.NoError(t, err, "a Revoker needs nothing else")

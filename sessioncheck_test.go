@@ -18,12 +18,6 @@ import (
 	"github.com/oidc-logout/logout"
 )
 
-const (
-	bcSession = "app"
-	bcIssuer  = "https://op.example.com"
-	bcClient  = "client-1"
-)
-
 // unsignedJWT returns a JWT-shaped string with claims as payload.
 func unsignedJWT(t testing.TB, claims map[string]any) string {
 	t.Helper()
@@ -40,11 +34,7 @@ func newCookieStore() *sessions.CookieStore {
 // saveSession returns the session cookie that store writes for values.
 func saveSession(t testing.TB, store sessions.Store, values map[any]any) *http.Cookie {
 	t.Helper()
-	return logout.SaveSessionForTest(t, store, bcSession, values)
-}
-
-func isExpired(c *http.Cookie) bool {
-	return c != nil && (c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(time.Now())))
+	return logout.SaveSessionForTest(t, store, testSession, values)
 }
 
 // seenSession is what the next handler saw.
@@ -58,7 +48,7 @@ type seenSession struct {
 // recordNext returns a handler that records what it sees of the session.
 func recordNext(store sessions.Store, seen *seenSession) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := store.Get(r, bcSession)
+		s, _ := store.Get(r, testSession)
 		seen.IDToken, _ = s.Values["id_token"].(string)
 		seen.IsNew, seen.Len = s.IsNew, len(s.Values)
 		if c, err := r.Cookie("other"); err == nil {
@@ -103,10 +93,10 @@ func newCheckedMiddleware(t testing.TB, store sessions.Store, mutate func(*logou
 	t.Helper()
 	cfg := logout.Config{
 		Store:              store,
-		SessionName:        bcSession,
-		EndSessionEndpoint: bcIssuer + "/session/end",
-		Issuer:             bcIssuer,
-		ClientID:           bcClient,
+		SessionName:        testSession,
+		EndSessionEndpoint: testIssuer + "/session/end",
+		Issuer:             testIssuer,
+		ClientID:           testClient,
 		SessionCheck:       &logout.SessionCheckConfig{Ledger: newCounting()},
 	}
 	if mutate != nil {
@@ -131,7 +121,7 @@ func TestSessionCheckRevokedBySID(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
-	tok := unsignedJWT(t, map[string]any{"iss": bcIssuer, "sub": "alice", "sid": "op-sess-1", "iat": time.Now().Unix()})
+	tok := unsignedJWT(t, map[string]any{"iss": testIssuer, "sub": "alice", "sid": "op-sess-1", "iat": time.Now().Unix()})
 	cookie := saveSession(t, store, map[any]any{"id_token": tok, "cart": "3 items"})
 	other := &http.Cookie{Name: "other", Value: "keep-me"}
 	var seen seenSession
@@ -139,17 +129,17 @@ func TestSessionCheckRevokedBySID(t *testing.T) {
 
 	resp := get(h, "/account", cookie, other)
 	assert.Equal(t, tok, seen.IDToken, "a session that is not revoked passes")
-	assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "no Set-Cookie for a session that is not revoked")
+	assert.Nil(t, logout.ResponseCookieForTest(resp, testSession), "no Set-Cookie for a session that is not revoked")
 	assert.EqualValues(t, 1, revs.lookups.Load())
 
-	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(bcIssuer, "op-sess-1"), time.Now(), time.Hour))
+	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(testIssuer, "op-sess-1"), time.Now(), time.Hour))
 	seen = seenSession{}
 	resp = get(h, "/account", cookie, other)
 	assert.Empty(t, seen.IDToken, "next sees a signed-out request")
 	assert.True(t, seen.IsNew)
 	assert.Zero(t, seen.Len)
 	assert.Equal(t, "keep-me", seen.Other, "other cookies are left alone")
-	assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)), "the session cookie is expired")
+	assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)), "the session cookie is expired")
 	assert.Nil(t, logout.ResponseCookieForTest(resp, "other"))
 	assert.EqualValues(t, 2, revs.lookups.Load(), "one look-up per request")
 }
@@ -159,17 +149,17 @@ func TestSessionCheckSubjectSinceLogin(t *testing.T) {
 	revs := newCounting()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
 	logoutAt := time.Now().Truncate(time.Second)
-	require.NoError(t, revs.Record(context.Background(), logout.SubjectKey(bcIssuer, "bob"), logoutAt, time.Hour))
+	require.NoError(t, revs.Record(context.Background(), logout.SubjectKey(testIssuer, "bob"), logoutAt, time.Hour))
 	tests := []struct {
 		name        string
 		claims      map[string]any
 		wantRevoked bool
 	}{
-		{"issued before the logout", map[string]any{"iss": bcIssuer, "sub": "bob", "iat": logoutAt.Add(-time.Minute).Unix()}, true},
-		{"issued in the same second", map[string]any{"iss": bcIssuer, "sub": "bob", "iat": logoutAt.Unix()}, true},
-		{"new login after the logout", map[string]any{"iss": bcIssuer, "sub": "bob", "iat": logoutAt.Add(time.Second).Unix()}, false},
-		{"no iat", map[string]any{"iss": bcIssuer, "sub": "bob"}, true},
-		{"other subject", map[string]any{"iss": bcIssuer, "sub": "carol", "iat": 1}, false},
+		{"issued before the logout", map[string]any{"iss": testIssuer, "sub": "bob", "iat": logoutAt.Add(-time.Minute).Unix()}, true},
+		{"issued in the same second", map[string]any{"iss": testIssuer, "sub": "bob", "iat": logoutAt.Unix()}, true},
+		{"new login after the logout", map[string]any{"iss": testIssuer, "sub": "bob", "iat": logoutAt.Add(time.Second).Unix()}, false},
+		{"no iat", map[string]any{"iss": testIssuer, "sub": "bob"}, true},
+		{"other subject", map[string]any{"iss": testIssuer, "sub": "carol", "iat": 1}, false},
 		{"other issuer", map[string]any{"iss": "https://other.example", "sub": "bob", "iat": 1}, false},
 		{"issuer from Config.Issuer", map[string]any{"sub": "bob", "iat": 1}, true},
 	}
@@ -179,7 +169,7 @@ func TestSessionCheckSubjectSinceLogin(t *testing.T) {
 			var seen seenSession
 			resp := get(m.Wrap(recordNext(store, &seen)), "/", cookie)
 			assert.Equal(t, tc.wantRevoked, seen.IDToken == "")
-			assert.Equal(t, tc.wantRevoked, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
+			assert.Equal(t, tc.wantRevoked, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)))
 		})
 	}
 }
@@ -190,8 +180,8 @@ func TestSessionCheckSkipsRequestsWithoutSession(t *testing.T) {
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
 	var seen seenSession
 	h := m.Wrap(recordNext(store, &seen))
-	get(h, "/")                                                  // no cookie
-	get(h, "/", &http.Cookie{Name: bcSession, Value: "garbage"}) // undecodable
+	get(h, "/")                                                    // no cookie
+	get(h, "/", &http.Cookie{Name: testSession, Value: "garbage"}) // undecodable
 	get(h, "/", saveSession(t, store, map[any]any{"theme": "dark"}))
 	assert.Zero(t, revs.lookups.Load(), "nothing to check, no look-up")
 }
@@ -212,7 +202,7 @@ func TestSessionCheckStoreFailure(t *testing.T) {
 			var seen seenSession
 			resp := get(m.Wrap(recordNext(store, &seen)), "/", cookie)
 			assert.Equal(t, failOpen, seen.IDToken == tok)
-			assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "a store failure never deletes the session")
+			assert.Nil(t, logout.ResponseCookieForTest(resp, testSession), "a store failure never deletes the session")
 			assert.Contains(t, logs.String(), "session check failed")
 			assert.NotContains(t, logs.String(), tok)
 
@@ -236,23 +226,23 @@ func TestSessionCheckReplayedCookieAfterLogout(t *testing.T) {
 
 	// First request: the session gets its random id.
 	resp := get(h, "/", loginCookie)
-	withID := logout.ResponseCookieForTest(resp, bcSession)
+	withID := logout.ResponseCookieForTest(resp, testSession)
 	require.NotNil(t, withID, "the session id is saved")
-	require.False(t, isExpired(withID))
+	require.False(t, logout.ExpiredForTest(withID))
 	resp = get(h, "/", withID)
-	assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "the id is saved once")
+	assert.Nil(t, logout.ResponseCookieForTest(resp, testSession), "the id is saved once")
 
 	// Logout clears the session and records tombstones.
 	resp = get(h, "/logout", withID)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	require.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
+	require.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)))
 	assert.EqualValues(t, 2, revs.revokes.Load(), "tombstones of the session id and the id_token")
 
 	for name, c := range map[string]*http.Cookie{"copy with id": withID, "copy from login": loginCookie} {
 		seen = seenSession{}
 		resp = get(h, "/", c)
 		assert.Empty(t, seen.IDToken, name)
-		assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)), name)
+		assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)), name)
 	}
 
 	// A new login is not affected.
@@ -287,19 +277,19 @@ func TestSessionCheckTombstoneFailure(t *testing.T) {
 			assert.NotContains(t, logs.String(), tok)
 			if !failClosed {
 				assert.Equal(t, http.StatusFound, resp.StatusCode)
-				assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
+				assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)))
 				assert.NoError(t, handled)
 				return
 			}
 			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			assert.ErrorIs(t, handled, logout.ErrTombstone)
 			assert.ErrorIs(t, handled, errStoreDown)
-			assert.Nil(t, logout.ResponseCookieForTest(resp, bcSession), "the session is left as it was")
+			assert.Nil(t, logout.ResponseCookieForTest(resp, testSession), "the session is left as it was")
 
 			revs.fail.Store(false)
 			resp = get(m.Wrap(http.NotFoundHandler()), "/logout", cookie)
 			assert.Equal(t, http.StatusFound, resp.StatusCode, "the retry logs out")
-			assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
+			assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)))
 		})
 	}
 }
@@ -307,7 +297,7 @@ func TestSessionCheckTombstoneFailure(t *testing.T) {
 func TestSessionCheckInitSession(t *testing.T) {
 	store := newCookieStore()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.SessionIDs = true })
-	s := sessions.NewSession(store, bcSession)
+	s := sessions.NewSession(store, testSession)
 	require.NoError(t, m.InitSession(s))
 	id, _ := s.Values["logout_session_id"].(string)
 	assert.Len(t, id, 43)
@@ -315,7 +305,7 @@ func TestSessionCheckInitSession(t *testing.T) {
 	assert.Equal(t, id, s.Values["logout_session_id"], "an existing id is kept")
 
 	off := newCheckedMiddleware(t, store, nil)
-	s = sessions.NewSession(store, bcSession)
+	s = sessions.NewSession(store, testSession)
 	require.NoError(t, off.InitSession(s))
 	assert.Empty(t, s.Values)
 }
@@ -324,11 +314,11 @@ func TestSessionCheckLoginAfterRevocationInSameRequest(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
-	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(bcIssuer, "old"), time.Now(), time.Hour))
+	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(testIssuer, "old"), time.Now(), time.Hour))
 	old := saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sid": "old", "sub": "x"})})
 	newTok := unsignedJWT(t, map[string]any{"sid": "new", "sub": "x"})
 	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := store.Get(r, bcSession)
+		s, _ := store.Get(r, testSession)
 		assert.Empty(t, s.Values)
 		s.Values["id_token"] = newTok
 		require.NoError(t, s.Save(r, w))
@@ -337,7 +327,7 @@ func TestSessionCheckLoginAfterRevocationInSameRequest(t *testing.T) {
 	// request's sessions.Registry, which the login handler then shares.
 	outer := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = store.Get(r, bcSession)
+			_, _ = store.Get(r, testSession)
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -346,9 +336,9 @@ func TestSessionCheckLoginAfterRevocationInSameRequest(t *testing.T) {
 		"under a session reader": outer(m.Wrap(login)),
 	} {
 		resp := get(h, "/callback", old)
-		c := logout.ResponseCookieForTest(resp, bcSession)
+		c := logout.ResponseCookieForTest(resp, testSession)
 		require.NotNil(t, c, name)
-		assert.False(t, isExpired(c), "%s: the new login's cookie is not expired", name)
+		assert.False(t, logout.ExpiredForTest(c), "%s: the new login's cookie is not expired", name)
 		var seen seenSession
 		get(m.Wrap(recordNext(store, &seen)), "/", c)
 		assert.Equal(t, newTok, seen.IDToken, name)
@@ -365,16 +355,16 @@ func TestSessionCheckCustomClaims(t *testing.T) {
 			return logout.SessionClaims{SID: sid}
 		}
 	})
-	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(bcIssuer, "abc"), time.Now(), time.Hour))
+	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(testIssuer, "abc"), time.Now(), time.Hour))
 	var seen seenSession
 	resp := get(m.Wrap(recordNext(store, &seen)), "/", saveSession(t, store, map[any]any{"op_sid": "abc", "id_token": "x"}))
-	assert.True(t, isExpired(logout.ResponseCookieForTest(resp, bcSession)))
+	assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)))
 	assert.Empty(t, seen.IDToken)
 }
 
 func TestSessionCheckConfig(t *testing.T) {
 	_, err := logout.New(logout.Config{
-		Store: newCookieStore(), SessionName: bcSession, EndSessionEndpoint: bcIssuer + "/end",
+		Store: newCookieStore(), SessionName: testSession, EndSessionEndpoint: testIssuer + "/end",
 		SessionCheck: &logout.SessionCheckConfig{},
 	})
 	require.ErrorIs(t, err, logout.ErrInvalidConfig)
@@ -390,10 +380,10 @@ func benchmarkSessionRequests(b *testing.B, check bool) {
 			c.SessionCheck = nil
 		}
 	})
-	tok := unsignedJWT(b, map[string]any{"iss": bcIssuer, "sub": "alice", "sid": "s1", "iat": time.Now().Unix()})
+	tok := unsignedJWT(b, map[string]any{"iss": testIssuer, "sub": "alice", "sid": "s1", "iat": time.Now().Unix()})
 	cookie := saveSession(b, store, map[any]any{"id_token": tok})
 	h := m.Wrap(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		s, err := store.Get(r, bcSession)
+		s, err := store.Get(r, testSession)
 		if err != nil || s.Values["id_token"] != tok {
 			b.Fatal("session not readable")
 		}
@@ -421,14 +411,14 @@ func TestCheckSessionForAdapters(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
-	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(bcIssuer, "s"), time.Now(), time.Hour))
+	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(testIssuer, "s"), time.Now(), time.Hour))
 	r := httptest.NewRequest(http.MethodGet, "/page", nil)
 	r.AddCookie(saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sid": "s"})}))
 	w := httptest.NewRecorder()
 	r2 := m.CheckSession(w, r)
-	_, err := r2.Cookie(bcSession)
+	_, err := r2.Cookie(testSession)
 	assert.ErrorIs(t, err, http.ErrNoCookie, "the next handler sees no session cookie")
-	assert.True(t, isExpired(logout.ResponseCookieForTest(w.Result(), bcSession)))
+	assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(w.Result(), testSession)))
 
 	off := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = nil })
 	assert.Same(t, r, off.CheckSession(httptest.NewRecorder(), r))
@@ -439,5 +429,5 @@ func TestSessionCheckCookie(t *testing.T) {
 	off := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = nil })
 	assert.Empty(t, off.SessionCheckCookie())
 	on := newCheckedMiddleware(t, store, nil)
-	assert.Equal(t, bcSession, on.SessionCheckCookie())
+	assert.Equal(t, testSession, on.SessionCheckCookie())
 }

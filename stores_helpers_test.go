@@ -15,12 +15,12 @@ import (
 	"github.com/oidc-logout/logout"
 )
 
-// Fixtures of the session-store tests.
+// Fixtures of the package's external tests.
 const (
-	stSession  = "app"
-	stAppURL   = "https://app.example.com"
-	stIssuer   = "https://op.example.com"
-	stClientID = "client-1"
+	testSession = "app"
+	testAppURL  = "https://app.example.com"
+	testIssuer  = "https://op.example.com"
+	testClient  = "client-1"
 )
 
 var stHashKey = []byte("0123456789abcdef0123456789abcdef")
@@ -36,7 +36,7 @@ func stJWT(t testing.TB, claims map[string]any, size int) string {
 	}
 	head := enc(map[string]string{"alg": "RS256", "kid": "k1"})
 	sig := strings.Repeat("s", 342) // an RS256 signature
-	c := map[string]any{"iss": stIssuer, "aud": stClientID, "iat": time.Now().Unix()}
+	c := map[string]any{"iss": testIssuer, "aud": testClient, "iat": time.Now().Unix()}
 	for k, v := range claims {
 		c[k] = v
 	}
@@ -70,7 +70,7 @@ func stLogin(t testing.TB, store sessions.Store, name string, values map[any]any
 	return logout.SaveSessionForTest(t, store, name, values)
 }
 
-// stRequest builds a same-origin browser request to the app (stAppURL).
+// stRequest builds a same-origin browser request to the app (testAppURL).
 func stRequest(method, path string, cookies ...*http.Cookie) *http.Request {
 	return logout.NewRequestForTest(method, path, cookies...)
 }
@@ -80,10 +80,10 @@ func stMiddleware(t testing.TB, store sessions.Store, mutate func(*logout.Config
 	t.Helper()
 	cfg := logout.Config{
 		Store:                 store,
-		SessionName:           stSession,
-		EndSessionEndpoint:    stIssuer + "/oidc/session/end",
-		ClientID:              stClientID,
-		PostLogoutRedirectURI: stAppURL + "/logout/callback",
+		SessionName:           testSession,
+		EndSessionEndpoint:    testIssuer + "/oidc/session/end",
+		ClientID:              testClient,
+		PostLogoutRedirectURI: testAppURL + "/logout/callback",
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -109,7 +109,7 @@ func stSetCookies(t testing.TB, w *httptest.ResponseRecorder) map[string]*http.C
 // holds an id_token, and "out" otherwise.
 func stSignedIn(store sessions.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := store.Get(r, stSession)
+		s, err := store.Get(r, testSession)
 		if err == nil && s.Values["id_token"] != nil {
 			_, _ = w.Write([]byte("in"))
 			return

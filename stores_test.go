@@ -36,7 +36,7 @@ func sessionFiles(t *testing.T, dir string) []string {
 func TestFilesystemStoreLogoutDeletesFile(t *testing.T) {
 	store, dir := newFilesystemStore(t)
 	values := stBigTokens(t)
-	cookie := stLogin(t, store, stSession, values)
+	cookie := stLogin(t, store, testSession, values)
 	require.Len(t, sessionFiles(t, dir), 1)
 	h := stMiddleware(t, store, nil).Wrap(stSignedIn(store))
 
@@ -52,12 +52,12 @@ func TestFilesystemStoreLogoutDeletesFile(t *testing.T) {
 	assert.Equal(t, values["id_token"], loc.Query().Get("id_token_hint"))
 	assert.Empty(t, sessionFiles(t, dir), "logout deletes the session file")
 	set := stSetCookies(t, w)
-	require.Contains(t, set, stSession)
-	assert.Equal(t, -1, set[stSession].MaxAge)
+	require.Contains(t, set, testSession)
+	assert.Equal(t, -1, set[testSession].MaxAge)
 
 	// The old cookie finds no session. FilesystemStore reports the
 	// missing file as an error, which apps must treat as signed out.
-	s, err := store.New(stRequest(http.MethodGet, "/", cookie), stSession)
+	s, err := store.New(stRequest(http.MethodGet, "/", cookie), testSession)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	assert.Empty(t, s.Values)
 	w = httptest.NewRecorder()
@@ -73,7 +73,7 @@ func TestStoresLargeTokens(t *testing.T) {
 	t.Run("CookieStore refuses to save it", func(t *testing.T) {
 		store := sessions.NewCookieStore(stHashKey)
 		r, w := stRequest(http.MethodGet, "/login"), httptest.NewRecorder()
-		s, err := store.New(r, stSession)
+		s, err := store.New(r, testSession)
 		require.NoError(t, err)
 		for k, v := range values {
 			s.Values[k] = v
@@ -89,7 +89,7 @@ func TestStoresLargeTokens(t *testing.T) {
 		for _, c := range store.Codecs {
 			c.(*securecookie.SecureCookie).MaxLength(0)
 		}
-		cookie := stLogin(t, store, stSession, values)
+		cookie := stLogin(t, store, testSession, values)
 		// Browsers ignore cookies whose name and value exceed 4096 bytes.
 		assert.Greater(t, len(cookie.Name)+len(cookie.Value), 4096)
 	})
@@ -98,7 +98,7 @@ func TestStoresLargeTokens(t *testing.T) {
 		dir := t.TempDir()
 		store := sessions.NewFilesystemStore(dir, stHashKey)
 		r, w := stRequest(http.MethodGet, "/login"), httptest.NewRecorder()
-		s, err := store.New(r, stSession)
+		s, err := store.New(r, testSession)
 		require.NoError(t, err)
 		for k, v := range values {
 			s.Values[k] = v
@@ -111,9 +111,9 @@ func TestStoresLargeTokens(t *testing.T) {
 
 	t.Run("FilesystemStore with MaxLength raised keeps it", func(t *testing.T) {
 		store, _ := newFilesystemStore(t)
-		cookie := stLogin(t, store, stSession, values)
+		cookie := stLogin(t, store, testSession, values)
 		assert.Less(t, len(cookie.Value), 300, "only the signed id is in the cookie")
-		s, err := store.New(stRequest(http.MethodGet, "/", cookie), stSession)
+		s, err := store.New(stRequest(http.MethodGet, "/", cookie), testSession)
 		require.NoError(t, err)
 		assert.Equal(t, values, s.Values)
 	})
@@ -141,15 +141,15 @@ func storeCases(t *testing.T) []storeCase {
 func TestLogoutLeavesNothingReadableInTheRequest(t *testing.T) {
 	for _, tc := range storeCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			cookie := stLogin(t, tc.store, stSession, stSmallTokens(t))
+			cookie := stLogin(t, tc.store, testSession, stSmallTokens(t))
 			var before, after *sessions.Session
 			outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				var err error
-				before, err = tc.store.Get(r, stSession)
+				before, err = tc.store.Get(r, testSession)
 				require.NoError(t, err)
 				require.NotEmpty(t, before.Values)
 				stMiddleware(t, tc.store, nil).Wrap(http.NotFoundHandler()).ServeHTTP(w, r)
-				after, err = tc.store.Get(r, stSession)
+				after, err = tc.store.Get(r, testSession)
 				require.NoError(t, err)
 				require.NoError(t, sessions.Save(r, w))
 			})
@@ -160,7 +160,7 @@ func TestLogoutLeavesNothingReadableInTheRequest(t *testing.T) {
 			assert.Same(t, before, after, "the registry's session is the one cleared")
 			assert.Empty(t, after.Values, "nothing of the old session is readable")
 			for _, c := range w.Result().Cookies() {
-				if c.Name == stSession {
+				if c.Name == testSession {
 					assert.Equal(t, -1, c.MaxAge, "every Set-Cookie of the session expires it")
 				}
 			}
@@ -177,7 +177,7 @@ func TestLogoutLeavesNothingReadableInTheRequest(t *testing.T) {
 func TestLogoutTouchesOnlyItsCookies(t *testing.T) {
 	for _, tc := range storeCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			session := stLogin(t, tc.store, stSession, stSmallTokens(t))
+			session := stLogin(t, tc.store, testSession, stSmallTokens(t))
 			cart := stLogin(t, tc.store, "cart", map[any]any{"items": "3"})
 			prefs := &http.Cookie{Name: "prefs", Value: "dark"}
 
@@ -188,7 +188,7 @@ func TestLogoutTouchesOnlyItsCookies(t *testing.T) {
 			require.Equal(t, http.StatusFound, w.Code)
 			set := stSetCookies(t, w)
 			assert.Len(t, set, 2)
-			assert.Contains(t, set, stSession)
+			assert.Contains(t, set, testSession)
 			assert.Contains(t, set, "logout_state")
 			s, err := tc.store.New(stRequest(http.MethodGet, "/", cart), "cart")
 			require.NoError(t, err)
@@ -207,10 +207,10 @@ func TestLogoutTouchesOnlyItsCookies(t *testing.T) {
 // taken before the logout therefore finds nothing.
 func TestFilesystemStoreSaveAfterLogoutGetsNewID(t *testing.T) {
 	store, dir := newFilesystemStore(t)
-	cookie := stLogin(t, store, stSession, stSmallTokens(t))
+	cookie := stLogin(t, store, testSession, stSmallTokens(t))
 	m := stMiddleware(t, store, func(c *logout.Config) {
 		c.AfterLogout = func(r *http.Request, _ logout.Event) {
-			s, err := store.Get(r, stSession)
+			s, err := store.Get(r, testSession)
 			require.NoError(t, err)
 			s.Options.MaxAge = 3600
 			s.AddFlash("signed out")
@@ -222,7 +222,7 @@ func TestFilesystemStoreSaveAfterLogoutGetsNewID(t *testing.T) {
 	require.Equal(t, http.StatusFound, w.Code)
 	require.Len(t, sessionFiles(t, dir), 1, "the flash session was saved")
 
-	s, err := store.New(stRequest(http.MethodGet, "/", cookie), stSession)
+	s, err := store.New(stRequest(http.MethodGet, "/", cookie), testSession)
 	assert.Error(t, err, "the pre-logout cookie must not find the session saved after the logout")
 	assert.True(t, s.IsNew)
 	assert.Nil(t, s.Values["id_token"], "the old session's values are gone")
@@ -247,7 +247,7 @@ func TestCookieStoreReplayAfterLogout(t *testing.T) {
 			store := sessions.NewCookieStore(stHashKey)
 			m := stMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = tc.check })
 			h := m.Wrap(stSignedIn(store))
-			cookie := stLogin(t, store, stSession, stSmallTokens(t))
+			cookie := stLogin(t, store, testSession, stSmallTokens(t))
 
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, stRequest(http.MethodGet, "/", cookie))
@@ -255,7 +255,7 @@ func TestCookieStoreReplayAfterLogout(t *testing.T) {
 			w = httptest.NewRecorder()
 			h.ServeHTTP(w, stRequest(http.MethodGet, "/logout", cookie))
 			require.Equal(t, http.StatusFound, w.Code)
-			require.Equal(t, -1, stSetCookies(t, w)[stSession].MaxAge, "the browser's cookie is expired")
+			require.Equal(t, -1, stSetCookies(t, w)[testSession].MaxAge, "the browser's cookie is expired")
 
 			w = httptest.NewRecorder()
 			h.ServeHTTP(w, stRequest(http.MethodGet, "/", cookie))

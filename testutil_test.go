@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/require"
@@ -61,4 +62,11 @@ func FakeJWTForTest(t testing.TB, claims map[string]any) string {
 	require.NoError(t, err)
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc(payload) + "." + enc([]byte("sig"))
+}
+
+// ExpiredForTest reports whether c deletes a cookie: Max-Age=0 on the
+// wire, or an Expires in the past. It serves the package's internal and
+// external tests alike.
+func ExpiredForTest(c *http.Cookie) bool {
+	return c != nil && (c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(time.Now())))
 }

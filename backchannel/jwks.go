@@ -2,23 +2,20 @@ package backchannel
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oidc-logout/logout/internal/oidcdoc"
 )
 
-// Limits of provider documents.
-const (
-	maxDocumentBytes = 1 << 20
-	jwksCacheTTL     = time.Hour
-)
+// jwksCacheTTL is how long a key set is used before it is fetched again.
+const jwksCacheTTL = time.Hour
 
 // ErrKeys means the provider's signing keys could not be fetched.
 var ErrKeys = errors.New("backchannel: fetching the provider's keys failed")
@@ -78,8 +75,8 @@ func (s *keySource) refresh(ctx context.Context, now time.Time) error {
 		s.jwksURI = uri
 	}
 	var set jose.JSONWebKeySet
-	if err := s.getJSON(ctx, s.jwksURI, &set); err != nil {
-		return err
+	if err := oidcdoc.GetJSON(ctx, s.client, s.jwksURI, &set); err != nil {
+		return fmt.Errorf("%w: %w", ErrKeys, err)
 	}
 	s.keys, s.fetchedAt = &set, now
 	return nil
@@ -87,48 +84,14 @@ func (s *keySource) refresh(ctx context.Context, now time.Time) error {
 
 // discover reads jwks_uri from the issuer's discovery document.
 func (s *keySource) discover(ctx context.Context) (string, error) {
-	var meta struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	wellKnown := strings.TrimRight(s.issuer, "/") + "/.well-known/openid-configuration"
-	if err := s.getJSON(ctx, wellKnown, &meta); err != nil {
-		return "", err
-	}
-	if strings.TrimRight(meta.Issuer, "/") != strings.TrimRight(s.issuer, "/") {
-		return "", fmt.Errorf("%w: discovery issuer %q does not match %q", ErrKeys, meta.Issuer, s.issuer)
+	meta, err := oidcdoc.Discover(ctx, s.client, s.issuer)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrKeys, err)
 	}
 	if !strings.HasPrefix(meta.JWKSURI, "https://") && !strings.HasPrefix(meta.JWKSURI, "http://") {
 		return "", fmt.Errorf("%w: discovery document has no usable jwks_uri", ErrKeys)
 	}
 	return meta.JWKSURI, nil
-}
-
-func (s *keySource) getJSON(ctx context.Context, url string, dst any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrKeys, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrKeys, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: GET %s: status %d", ErrKeys, url, resp.StatusCode)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
-	if err != nil {
-		return fmt.Errorf("%w: reading %s: %w", ErrKeys, url, err)
-	}
-	if len(data) > maxDocumentBytes {
-		return fmt.Errorf("%w: %s is larger than %d bytes", ErrKeys, url, maxDocumentBytes)
-	}
-	if err := json.Unmarshal(data, dst); err != nil {
-		return fmt.Errorf("%w: decoding %s: %w", ErrKeys, url, err)
-	}
-	return nil
 }
 
 // matchKeys returns the public signing keys of set with the given kid, or
