@@ -286,15 +286,44 @@ func readLogoutToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	return vs[0], nil
 }
 
+// OnceRecorder is a logout.Ledger that can record a back-channel logout
+// and its jti in one step: it records key (time at, kept for ttl) and
+// once (kept for onceTTL) unless once is already recorded, and reports
+// whether it recorded them. When a failure leaves once unrecorded, the
+// provider's retry of the token is not refused as a replay.
+//
+// The handler uses it when Config.Ledger implements it, instead of a
+// Seen and two Records: redisstore.Ledger does, in one round trip to a
+// single Redis server, atomically across every instance of the app.
+type OnceRecorder interface {
+	RecordOnce(ctx context.Context, once string, onceTTL time.Duration, key string, at time.Time, ttl time.Duration) (recorded bool, err error)
+}
+
 // record refuses a replayed jti, then records the logout: the sid when
 // present (that session only, section 2.7), otherwise every session of
 // sub begun at or before the token's iat. The jti is recorded last, so
 // that a provider retrying after a store failure is not refused as a
 // replay.
 func (h *Handler) record(ctx context.Context, t *LogoutToken) error {
+	jtiKey := logout.JTIKey(t.Issuer, t.JTI)
+	key := logout.SubjectKey(t.Issuer, t.Subject)
+	if t.SID != "" {
+		key = logout.SIDKey(t.Issuer, t.SID)
+	}
+	// A replay outside the iat window is refused by the iat check.
+	jtiTTL := h.maxAge + 2*h.skew
+	if once, ok := h.store.(OnceRecorder); ok {
+		recorded, err := once.RecordOnce(ctx, jtiKey, jtiTTL, key, t.IssuedAt, h.ttl)
+		switch {
+		case err != nil:
+			return fmt.Errorf("backchannel: recording the logout: %w", err)
+		case !recorded:
+			return ErrReplay
+		}
+		return nil
+	}
 	h.jtiMu.Lock()
 	defer h.jtiMu.Unlock()
-	jtiKey := logout.JTIKey(t.Issuer, t.JTI)
 	seen, err := h.store.Seen(ctx, logout.LedgerQuery{Key: jtiKey})
 	if err != nil {
 		return fmt.Errorf("backchannel: checking jti: %w", err)
@@ -302,15 +331,10 @@ func (h *Handler) record(ctx context.Context, t *LogoutToken) error {
 	if seen {
 		return ErrReplay
 	}
-	key := logout.SubjectKey(t.Issuer, t.Subject)
-	if t.SID != "" {
-		key = logout.SIDKey(t.Issuer, t.SID)
-	}
 	if err := h.store.Record(ctx, key, t.IssuedAt, h.ttl); err != nil {
 		return fmt.Errorf("backchannel: recording the logout: %w", err)
 	}
-	// A replay outside the iat window is refused by the iat check.
-	if err := h.store.Record(ctx, jtiKey, t.IssuedAt, h.maxAge+2*h.skew); err != nil {
+	if err := h.store.Record(ctx, jtiKey, t.IssuedAt, jtiTTL); err != nil {
 		return fmt.Errorf("backchannel: recording jti: %w", err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,7 +305,7 @@ func TestStoreFailureAndProviderDown(t *testing.T) {
 
 	// A full store is a passing condition: 503, and the provider may
 	// retry the same token, since its jti was not recorded.
-	full := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 1})
+	full := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 1, RefuseWhenFull: true})
 	require.NoError(t, full.Record(t.Context(), "other", time.Now(), time.Hour))
 	h := newHandler(t, p, full, nil)
 	token := sign(t, k, p.claims("s", ""))
@@ -372,4 +373,72 @@ func BenchmarkBackChannelLogout(b *testing.B) {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
+}
+
+// onceStore is a Ledger with RecordOnce that counts how it is called;
+// fail makes RecordOnce fail without recording.
+type onceStore struct {
+	*logout.MemoryLedger
+	mu                   sync.Mutex
+	once, seen, records  int
+	fail                 bool
+	lastKey, lastOnce    string
+	lastTTL, lastOnceTTL time.Duration
+}
+
+func (s *onceStore) Seen(ctx context.Context, q ...logout.LedgerQuery) (bool, error) {
+	s.mu.Lock()
+	s.seen++
+	s.mu.Unlock()
+	return s.MemoryLedger.Seen(ctx, q...)
+}
+
+func (s *onceStore) Record(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
+	s.mu.Lock()
+	s.records++
+	s.mu.Unlock()
+	return s.MemoryLedger.Record(ctx, key, at, ttl)
+}
+
+func (s *onceStore) RecordOnce(ctx context.Context, once string, onceTTL time.Duration, key string, at time.Time, ttl time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.once++
+	s.lastKey, s.lastOnce, s.lastTTL, s.lastOnceTTL = key, once, ttl, onceTTL
+	if s.fail {
+		return false, fmt.Errorf("redis: %w", context.DeadlineExceeded)
+	}
+	if ok, err := s.MemoryLedger.Seen(ctx, logout.LedgerQuery{Key: once}); ok || err != nil {
+		return false, err
+	}
+	if err := s.MemoryLedger.Record(ctx, key, at, ttl); err != nil {
+		return false, err
+	}
+	return true, s.MemoryLedger.Record(ctx, once, at, onceTTL)
+}
+
+func TestOnceRecorderIsUsedInOneStep(t *testing.T) {
+	k := newRSAKey(t, "k")
+	p := startProvider(t, k)
+	store := &onceStore{MemoryLedger: newStore(), fail: true}
+	h := newHandler(t, p, store, nil)
+	c := p.claims("sid-1", "")
+	token := sign(t, k, c)
+
+	// A failure is a 503 and records nothing: the provider may retry.
+	assert.Equal(t, http.StatusServiceUnavailable, post(h, token).Code)
+	store.fail = false
+	require.Equal(t, http.StatusOK, post(h, token).Code, "the retry is accepted")
+	assert.Equal(t, logout.SIDKey(p.issuer, "sid-1"), store.lastKey)
+	assert.Equal(t, logout.JTIKey(p.issuer, c["jti"].(string)), store.lastOnce)
+	assert.Equal(t, 30*24*time.Hour, store.lastTTL)
+	assert.Equal(t, 7*time.Minute, store.lastOnceTTL, "MaxAge plus twice the clock skew")
+	assert.True(t, revoked(t, store, logout.SIDKey(p.issuer, "sid-1"), time.Time{}))
+
+	w := post(h, token)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Contains(t, decodeError(t, w).Description, "jti")
+	assert.Equal(t, 3, store.once)
+	assert.Zero(t, store.records, "no Record besides RecordOnce")
+	assert.Equal(t, 1, store.seen, "no Seen besides the test's own")
 }
