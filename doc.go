@@ -1,7 +1,7 @@
 // Package logout is OpenID Connect logout for Go web apps whose session
 // lives in a gorilla/sessions store.
 //
-// A Middleware intercepts a logout path (default "/logout"). On GET or POST
+// A [Middleware] intercepts a logout path (default "/logout"). On GET or POST
 // it reads the raw id_token from the user's session, deletes every value of
 // the session and saves it with MaxAge -1 (which expires the cookie and
 // deletes any server-side record), and answers 302 Found to the provider's
@@ -12,15 +12,15 @@
 // the middleware compares the two in constant time, deletes the cookie, and
 // redirects to the return target the user asked for at logout. The
 // callback may be a dedicated path or any page of the app, "/" included:
-// through Wrap, only the provider's return (a GET with a state parameter
+// through [Middleware.Wrap], only the provider's return (a GET with a state parameter
 // and the state cookie) is the middleware's, and every other request to
 // that page is the app's. The state cookie is site-wide, so that its
 // deletion at the callback makes Chromium drop signed-in pages from its
 // back/forward cache, and the responses that end a logout carry
-// Clear-Site-Data ("cache" by default; see Config.ClearSiteData).
+// Clear-Site-Data ("cache" by default; see [Config.ClearSiteData]).
 //
 // For GenAuth (Authing) applications the endpoint is
-// {appHost}/oidc/session/end (see GenAuthEndpoint); for other providers it is
+// {appHost}/oidc/session/end (see [GenAuthEndpoint]); for other providers it is
 // configured, or discovered from the issuer's
 // /.well-known/openid-configuration at the first logout.
 //
@@ -35,16 +35,16 @@
 //     user is logged out;
 //   - tokens and states are never logged.
 //
-// Back-end logout is opt-in: Config.Revocation revokes the session's tokens
-// at the provider (RFC 7009; a Revoker also works alone), and
-// Config.SessionCheck looks every session up in a ledger, once
+// Back-end logout is opt-in: [Config.Revocation] revokes the session's tokens
+// at the provider (RFC 7009; a [Revoker] also works alone), and
+// [Config.SessionCheck] looks every session up in a [Ledger], once
 // per request, so that sessions the provider ended through back-channel
 // logout (module github.com/oidc-logout/logout/backchannel) or front-channel
-// logout (Config.FrontChannelPath), or copies of a cookie replayed after a
+// logout ([Config.FrontChannelPath]), or copies of a cookie replayed after a
 // logout, are signed out. The store is in memory
-// (NewMemoryLedger) or shared by several instances in Redis (module
+// ([NewMemoryLedger]) or shared by several instances in Redis (module
 // github.com/oidc-logout/logout/redisstore).
 //
-// BuildURL, GenAuthEndpoint and NewState are the pure building blocks, for
+// [BuildURL], [GenAuthEndpoint] and [NewState] are the pure building blocks, for
 // apps that want to write the handler themselves.
 package logout

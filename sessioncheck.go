@@ -27,12 +27,14 @@ const (
 
 // SessionCheckConfig turns on the session check: on every request that
 // is not for the logout or callback path and that carries the session
-// cookie, the session is looked up in the Ledger, once. A session that
-// was revoked (by back-channel logout, or by a logout here when SessionIDs
-// is on) is cleared, and the request goes on to the next handler as
-// signed out.
+// cookie, the session is looked up in the [Ledger], once. A session that
+// has ended (by back-channel or front-channel logout, or by a logout here
+// when SessionIDs is on) is cleared, and the request goes on to the next
+// handler as signed out. The check runs on the requests of
+// [Middleware.Wrap]; framework adapters call [Middleware.CheckSession].
 type SessionCheckConfig struct {
-	// Ledger is the store of revoked sessions. Required.
+	// Ledger is the store of ended sessions, shared with the
+	// backchannel module's handler. Required.
 	Ledger Ledger
 	// Claims returns the session's identity at the provider. Default: the
 	// iss, sub, sid and iat claims of the id_token kept in the session
