@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,48 +24,101 @@ const DefaultLedgerPrefix = "logout:ledger:"
 //
 // Each record is one string key, prefix + record key, holding the record's
 // time in Unix milliseconds (rounded up) and expiring with its TTL. Record
-// merges with an existing record in one atomic script; Seen reads every
-// key of a request in one round trip: one MGET on a single server (a
-// *redis.Client, also with Sentinel), pipelined GETs with a cluster or ring
-// client, where the keys may live on different nodes.
+// merges with an existing record in one atomic script, which also
+// publishes the record on the channel ChangesChannel(prefix) for the local
+// views of CachedLedger; Seen reads every key of a request in one round
+// trip: one MGET on a single server (a *redis.Client, also with
+// Sentinel), pipelined GETs with a cluster or ring client, where the keys
+// may live on different nodes. RecordOnce records a back-channel logout
+// and its jti in one round trip.
 //
 // Redis errors are returned wrapped, never hidden: the middleware's
-// SessionCheckConfig.FailOpen decides what a failed look-up means. Create
-// the client with ContextTimeoutEnabled so that the session check's
-// Timeout bounds each look-up.
+// SessionCheckConfig.FailOpen decides what a failed look-up means. Every
+// call is bounded by LedgerConfig.Timeout (DefaultTimeout), whatever the
+// client's ContextTimeoutEnabled.
 type Ledger struct {
-	client redis.UniversalClient
-	prefix string
-	single bool // one server: MGET; otherwise pipelined GETs
+	client  redis.UniversalClient
+	prefix  string
+	channel string
+	single  bool // one server: MGET and two-key scripts; otherwise pipelined GETs
+	bound   bound
 }
 
 var _ logout.Ledger = (*Ledger)(nil)
 
+// LedgerConfig configures NewLedgerWithConfig.
+type LedgerConfig struct {
+	// Prefix is the key prefix of the records. Default
+	// DefaultLedgerPrefix. Apps that share a Redis database and must not
+	// see each other's logouts use different prefixes.
+	Prefix string
+	// Timeout bounds each Redis call, on top of the caller's context.
+	// Default DefaultTimeout.
+	Timeout time.Duration
+}
+
 // NewLedger returns a Ledger that keeps its records under prefix
-// (DefaultLedgerPrefix when empty). Apps that share a Redis database
-// and must not see each other's logouts use different prefixes.
+// (DefaultLedgerPrefix when empty), with the default Timeout. Apps that
+// share a Redis database and must not see each other's logouts use
+// different prefixes.
 func NewLedger(client redis.UniversalClient, prefix string) *Ledger {
+	return NewLedgerWithConfig(client, LedgerConfig{Prefix: prefix})
+}
+
+// NewLedgerWithConfig returns a Ledger configured by cfg.
+func NewLedgerWithConfig(client redis.UniversalClient, cfg LedgerConfig) *Ledger {
+	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = DefaultLedgerPrefix
 	}
 	_, single := client.(*redis.Client)
-	return &Ledger{client: client, prefix: prefix, single: single}
+	return &Ledger{
+		client: client, prefix: prefix, channel: ChangesChannel(prefix), single: single,
+		bound: newBound(client, cfg.Timeout),
+	}
 }
 
-// revokeScript sets KEYS[1] to the later of its time and ARGV[1], expiring
-// at the later of its expiry and ARGV[2] milliseconds from now.
-var revokeScript = redis.NewScript(`
-local at = ARGV[1]
-local ttl = tonumber(ARGV[2])
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  if tonumber(cur) > tonumber(at) then at = cur end
-  local left = redis.call('PTTL', KEYS[1])
-  if left > ttl then ttl = left end
-end
-redis.call('SET', KEYS[1], at, 'PX', ttl)
+// ChangesChannel is the Redis pub/sub channel on which the Ledger with
+// prefix publishes each record it writes, as "<time ms> <ttl ms> <key>":
+// the record's time and remaining TTL after the write, and its key
+// without prefix.
+func ChangesChannel(prefix string) string {
+	return prefix + "changes"
+}
+
+// recordScript sets KEYS[1] to the later of its time and ARGV[1], expiring
+// at the later of its expiry and ARGV[2] milliseconds from now, and
+// publishes the result on ARGV[3] with the unprefixed key ARGV[4].
+var recordScript = redis.NewScript(luaMerge + `
+merge(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4])
 return 1
 `)
+
+// recordOnceScript records KEYS[2] (time ARGV[1], TTL ARGV[3]) and then
+// KEYS[1], the once key (TTL ARGV[2]), unless KEYS[1] is already
+// recorded: then it returns 0 and writes nothing. ARGV[4] is the channel,
+// ARGV[5] and ARGV[6] the unprefixed keys.
+var recordOnceScript = redis.NewScript(luaMerge + `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+merge(KEYS[2], ARGV[1], tonumber(ARGV[3]), ARGV[4], ARGV[6])
+merge(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5])
+return 1
+`)
+
+// luaMerge defines merge(key, at, ttl, channel, name): the later time and
+// the later expiry of the record and the new one are kept, and published.
+const luaMerge = `
+local function merge(key, at, ttl, channel, name)
+  local cur = redis.call('GET', key)
+  if cur then
+    if tonumber(cur) > tonumber(at) then at = cur end
+    local left = redis.call('PTTL', key)
+    if left > ttl then ttl = left end
+  end
+  redis.call('SET', key, at, 'PX', ttl)
+  redis.call('PUBLISH', channel, at .. ' ' .. ttl .. ' ' .. name)
+end
+`
 
 // Record records key with time at for at least ttl; see
 // logout.Ledger.Record.
@@ -72,20 +126,92 @@ func (r *Ledger) Record(ctx context.Context, key string, at time.Time, ttl time.
 	if ttl <= 0 {
 		return fmt.Errorf("redisstore: recording %q: ttl must be positive, got %v", key, ttl)
 	}
-	ms := ceilMillis(ttl)
-	err := revokeScript.Run(ctx, r.client, []string{r.prefix + key}, strconv.FormatInt(unixMilliCeil(at), 10), ms).Err()
+	err := r.bound.do(ctx, func(ctx context.Context) error {
+		return recordScript.Run(ctx, r.client, []string{r.prefix + key},
+			unixMilliCeil(at), ceilMillis(ttl), r.channel, key).Err()
+	})
 	if err != nil {
 		return fmt.Errorf("redisstore: recording %q: %w", key, err)
 	}
 	return nil
 }
 
+// RecordOnce records key (time at, kept for ttl) and once (kept for
+// onceTTL) unless once is already recorded, and reports whether it
+// recorded them. The back-channel handler uses it for a logout token:
+// once is the token's jti, key its sid or sub. On a single server it is
+// one atomic script, one round trip. With a cluster or ring client the two
+// keys may live on different nodes: once is set first if absent (SET NX),
+// then key is recorded, and once is deleted again if that fails, so that
+// the provider's retry is not refused as a replay; two round trips.
+func (r *Ledger) RecordOnce(ctx context.Context, once string, onceTTL time.Duration, key string, at time.Time, ttl time.Duration) (bool, error) {
+	if ttl <= 0 || onceTTL <= 0 {
+		return false, fmt.Errorf("redisstore: recording %q: ttl must be positive, got %v and %v", key, ttl, onceTTL)
+	}
+	if !r.single {
+		return r.recordOnceSplit(ctx, once, onceTTL, key, at, ttl)
+	}
+	var done int64
+	err := r.bound.do(ctx, func(ctx context.Context) error {
+		var err error
+		done, err = recordOnceScript.Run(ctx, r.client, []string{r.prefix + once, r.prefix + key},
+			unixMilliCeil(at), ceilMillis(onceTTL), ceilMillis(ttl), r.channel, once, key).Int64()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("redisstore: recording %q once: %w", key, err)
+	}
+	return done == 1, nil
+}
+
+// recordOnceSplit is RecordOnce on a client whose keys may live on
+// different nodes.
+func (r *Ledger) recordOnceSplit(ctx context.Context, once string, onceTTL time.Duration, key string, at time.Time, ttl time.Duration) (bool, error) {
+	var fresh bool
+	err := r.bound.do(ctx, func(ctx context.Context) error {
+		var err error
+		fresh, err = r.client.SetNX(ctx, r.prefix+once, unixMilliCeil(at), onceTTL).Result()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("redisstore: recording %q once: %w", once, err)
+	}
+	if !fresh {
+		return false, nil
+	}
+	if err := r.Record(ctx, key, at, ttl); err != nil {
+		_ = r.bound.do(context.WithoutCancel(ctx), func(ctx context.Context) error {
+			return r.client.Del(ctx, r.prefix+once).Err()
+		})
+		return false, err
+	}
+	return true, nil
+}
+
 // Seen reports whether any of checks matches an unexpired record, with
 // one round trip; see logout.Ledger.Seen.
 func (r *Ledger) Seen(ctx context.Context, checks ...logout.LedgerQuery) (bool, error) {
-	switch {
-	case len(checks) == 0:
+	if len(checks) == 0 {
 		return false, nil
+	}
+	var seen bool
+	err := r.bound.do(ctx, func(ctx context.Context) error {
+		var err error
+		seen, err = r.seen(ctx, checks)
+		return err
+	})
+	switch {
+	case err == nil:
+		return seen, nil // seen is read only once the call has returned
+	case strings.HasPrefix(err.Error(), "redisstore:"):
+		return false, err
+	default:
+		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
+	}
+}
+
+func (r *Ledger) seen(ctx context.Context, checks []logout.LedgerQuery) (bool, error) {
+	switch {
 	case len(checks) == 1:
 		v, err := r.client.Get(ctx, r.prefix+checks[0].Key).Result()
 		return r.match(checks[0], v, err)

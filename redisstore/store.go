@@ -55,6 +55,10 @@ type Store struct {
 	// KeyPrefix is prepended to session ids to make Redis keys. Default
 	// DefaultKeyPrefix.
 	KeyPrefix string
+	// Timeout bounds each Redis call (the read of New, the write of Save,
+	// the delete of a logout), whatever the client's
+	// ContextTimeoutEnabled and ReadTimeout. Default DefaultTimeout.
+	Timeout time.Duration
 
 	client redis.UniversalClient
 }
@@ -136,7 +140,12 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 
 // load reads the values of session id; nil without error when it is gone.
 func (s *Store) load(ctx context.Context, id string) (map[any]any, error) {
-	data, err := s.client.Get(ctx, s.key(id)).Bytes()
+	var data []byte
+	err := newBound(s.client, s.Timeout).do(ctx, func(ctx context.Context) error {
+		var err error
+		data, err = s.client.Get(ctx, s.key(id)).Bytes()
+		return err
+	})
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -196,7 +205,10 @@ func (s *Store) store(ctx context.Context, session *sessions.Session, fresh bool
 	if fresh {
 		args.Mode = "NX"
 	}
-	err := s.client.SetArgs(ctx, s.key(session.ID), buf.Bytes(), args).Err()
+	key, data := s.key(session.ID), buf.Bytes() // the call may outlive this function
+	err := newBound(s.client, s.Timeout).do(ctx, func(ctx context.Context) error {
+		return s.client.SetArgs(ctx, key, data, args).Err()
+	})
 	switch {
 	case errors.Is(err, redis.Nil) && fresh:
 		return fmt.Errorf("redisstore: session %q: new id already in use", session.Name())
@@ -211,7 +223,11 @@ func (s *Store) store(ctx context.Context, session *sessions.Session, fresh bool
 // delete removes the record of session and expires its cookie.
 func (s *Store) delete(ctx context.Context, w http.ResponseWriter, session *sessions.Session) error {
 	if session.ID != "" {
-		if err := s.client.Del(ctx, s.key(session.ID)).Err(); err != nil {
+		key := s.key(session.ID) // the call may outlive this function
+		err := newBound(s.client, s.Timeout).do(ctx, func(ctx context.Context) error {
+			return s.client.Del(ctx, key).Err()
+		})
+		if err != nil {
 			return fmt.Errorf("redisstore: deleting session %q: %w", session.Name(), err)
 		}
 	}

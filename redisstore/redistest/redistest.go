@@ -35,10 +35,11 @@ const (
 
 // Server is a running (or stopped) redis-server owned by one test.
 type Server struct {
-	tb   testing.TB
-	bin  string
-	dir  string
-	port int
+	tb    testing.TB
+	bin   string
+	dir   string
+	port  int
+	extra []string // more redis-server arguments
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -134,6 +135,7 @@ func (s *Server) start() error {
 		"--protected-mode", "no",
 		"--databases", "1",
 	)
+	cmd.Args = append(cmd.Args, s.extra...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,5 +84,26 @@ func TestMissingBinarySkipsOrFailsInCI(t *testing.T) {
 			assert.Equal(t, tc.wantFatal, rec.failed)
 			assert.Contains(t, rec.msg, "redis-server-that-does-not-exist")
 		})
+	}
+}
+
+func TestStartCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	client := c.NewClient()
+	ctx := context.Background()
+	for i := range 20 {
+		require.NoError(t, client.Set(ctx, fmt.Sprint("k", i), i, time.Minute).Err())
+	}
+	var masters atomic.Int32
+	require.NoError(t, client.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		n, err := m.DBSize(ctx).Result()
+		if n > 0 {
+			masters.Add(1)
+		}
+		return err
+	}))
+	assert.EqualValues(t, 3, masters.Load(), "the keys are spread over the three nodes")
+	for _, s := range c.Nodes {
+		assert.Less(t, s.Port(), 55536)
 	}
 }

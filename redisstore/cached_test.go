@@ -1,0 +1,320 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/ledgertest"
+	"github.com/oidc-logout/logout/redisstore"
+	"github.com/oidc-logout/logout/redisstore/redistest"
+)
+
+// freshWait is how long a test waits for a subscription to come up: far
+// more than it takes, so that a starved CPU does not fail the test.
+const freshWait = 15 * time.Second
+
+// newCached returns a CachedLedger on client, closed when the test ends.
+func newCached(t testing.TB, client redis.UniversalClient, cfg redisstore.CachedLedgerConfig) *redisstore.CachedLedger {
+	t.Helper()
+	c := redisstore.NewCachedLedger(client, cfg)
+	t.Cleanup(func() { assert.NoError(t, c.Close()) })
+	return c
+}
+
+// waitFresh waits until c's view may answer on its own.
+func waitFresh(t testing.TB, c *redisstore.CachedLedger) {
+	t.Helper()
+	deadline := time.Now().Add(freshWait)
+	for !c.Fresh() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the local view is not fresh after %s", freshWait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func seen(t testing.TB, l logout.Ledger, keys ...string) bool {
+	t.Helper()
+	qs := make([]logout.LedgerQuery, len(keys))
+	for i, k := range keys {
+		qs[i] = anyCheck(k)
+	}
+	got, err := l.Seen(context.Background(), qs...)
+	require.NoError(t, err)
+	return got
+}
+
+// TestCachedLedgerContract runs the contract suite on CachedLedger and,
+// on a Redis Cluster, on Ledger too.
+func TestCachedLedgerContract(t *testing.T) {
+	cluster := redistest.StartCluster(t, 3).NewClient()
+	for name, tc := range map[string]struct {
+		client redis.UniversalClient
+		cached bool
+	}{
+		"Client/Cached":  {redistest.Start(t).NewClient(), true},
+		"Cluster/Cached": {cluster, true},
+		"Cluster/Plain":  {cluster, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var n atomic.Int64
+			ledgertest.Run(t, func(t *testing.T) logout.Ledger {
+				prefix := fmt.Sprintf("%s%d:", name, n.Add(1))
+				if !tc.cached {
+					return redisstore.NewLedger(tc.client, prefix)
+				}
+				return newCached(t, tc.client, redisstore.CachedLedgerConfig{Prefix: prefix})
+			})
+		})
+	}
+}
+
+// TestCachedLedgerAnswersLocally: once a key is in the view, looking it up
+// again makes no round trip. The staleness bound is long, so that a
+// starved CPU cannot let the view go stale during the test.
+func TestCachedLedgerAnswersLocally(t *testing.T) {
+	client := redistest.Start(t).NewClient()
+	c := newCached(t, client, redisstore.CachedLedgerConfig{MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	require.NoError(t, client.Ping(context.Background()).Err()) // a pooled connection: no handshake below
+	hook := &roundTrips{}
+	client.AddHook(hook)
+	keys := []string{logout.SIDKey(issuer, "s"), logout.SubjectKey(issuer, "alice"), logout.SessionIDKey("id")}
+	assert.False(t, seen(t, c, keys...))
+	assert.EqualValues(t, 1, hook.n.Load(), "the first look-up reads every key in one round trip")
+	for range 100 {
+		assert.False(t, seen(t, c, keys...))
+	}
+	assert.EqualValues(t, 1, hook.n.Load(), "later look-ups are local")
+	st := c.Stats()
+	assert.EqualValues(t, 100, st.Local)
+	assert.EqualValues(t, 1, st.Remote)
+	assert.Equal(t, 3, st.Entries)
+
+	require.NoError(t, c.Record(context.Background(), keys[1], base, time.Hour))
+	assert.True(t, seen(t, c, keys...), "a record of this instance is in its view at once")
+}
+
+// TestCachedLedgerSeesOtherInstances: a record written by another
+// instance, through a CachedLedger, a plain Ledger or RecordOnce, reaches
+// the view; after the staleness bound it is certain to.
+func TestCachedLedgerSeesOtherInstances(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{})
+	b := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{})
+	plain := redisstore.NewLedger(srv.NewClient(), "")
+	waitFresh(t, b)
+	write := map[string]func(key string) error{
+		"CachedLedger": func(key string) error { return a.Record(ctx, key, base, time.Hour) },
+		"Ledger":       func(key string) error { return plain.Record(ctx, key, base, time.Hour) },
+		"RecordOnce": func(key string) error {
+			_, err := plain.RecordOnce(ctx, key+"-jti", time.Minute, key, base, time.Hour)
+			return err
+		},
+	}
+	for name, w := range write {
+		t.Run(name, func(t *testing.T) {
+			key := logout.SIDKey(issuer, name)
+			require.False(t, seen(t, b, key), "the view now holds: no record")
+			require.NoError(t, w(key))
+			time.Sleep(2 * redisstore.DefaultMaxStaleness)
+			assert.True(t, seen(t, b, key), "a view past the bound never misses a record")
+		})
+	}
+}
+
+// TestCachedLedgerBrokenSubscription: records published while the
+// subscription is down are missed by the view, so the view is dropped and
+// rebuilt; none of them is ever answered as "not seen".
+func TestCachedLedgerBrokenSubscription(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	admin := srv.NewClient()
+	b := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{})
+	plain := redisstore.NewLedger(srv.NewClient(), "")
+	waitFresh(t, b)
+	for i := range 5 {
+		key := logout.SessionIDKey(fmt.Sprint("broken", i))
+		require.False(t, seen(t, b, key))
+		require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err())
+		require.NoError(t, plain.Record(ctx, key, base, time.Hour))
+		time.Sleep(2 * redisstore.DefaultMaxStaleness)
+		assert.True(t, seen(t, b, key), "round %d: a record missed by the subscription", i)
+	}
+	require.Eventually(t, func() bool { return b.Stats().Breaks >= 1 }, freshWait, 10*time.Millisecond)
+	waitFresh(t, b)
+}
+
+// TestCachedLedgerStalledRedis: while Redis holds every command (the PINGs
+// too), the view goes stale and look-ups go to Redis, where they time
+// out: a stalled channel never makes a look-up answer "not seen".
+func TestCachedLedgerStalledRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{Timeout: 200 * time.Millisecond})
+	waitFresh(t, c)
+	key := logout.SessionIDKey("stalled")
+	require.False(t, seen(t, c, key))
+	require.NoError(t, srv.NewClient().Do(context.Background(), "CLIENT", "PAUSE", 3000, "ALL").Err())
+	time.Sleep(2 * redisstore.DefaultMaxStaleness)
+	got, err := c.Seen(context.Background(), anyCheck(key))
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the look-up goes to Redis")
+	assert.False(t, got)
+	waitFresh(t, c) // and the view comes back once Redis answers again
+	assert.False(t, seen(t, c, key))
+}
+
+// TestCachedLedgerRedisRestart: Redis stops and comes back empty; the view
+// follows.
+func TestCachedLedgerRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{})
+	waitFresh(t, c)
+	key := logout.SessionIDKey("restart")
+	require.False(t, seen(t, c, key))
+	srv.Stop()
+	time.Sleep(2 * redisstore.DefaultMaxStaleness)
+	_, err := c.Seen(ctx, anyCheck(key))
+	assert.Error(t, err, "no answer from a view that cannot be kept fresh")
+	srv.Restart()
+	waitFresh(t, c)
+	require.NoError(t, redisstore.NewLedger(srv.NewClient(), "").Record(ctx, key, base, time.Hour))
+	time.Sleep(2 * redisstore.DefaultMaxStaleness)
+	assert.True(t, seen(t, c, key))
+}
+
+// TestCachedLedgerBoundedView: a full view forgets keys and reads them
+// again.
+func TestCachedLedgerBoundedView(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{MaxEntries: 10})
+	waitFresh(t, c)
+	for i := range 50 {
+		require.NoError(t, c.Record(context.Background(), fmt.Sprint("k", i), base, time.Hour))
+	}
+	assert.LessOrEqual(t, c.Stats().Entries, 10)
+	for i := range 50 {
+		assert.True(t, seen(t, c, fmt.Sprint("k", i)))
+	}
+}
+
+func TestRecordOnce(t *testing.T) {
+	cluster := redistest.StartCluster(t, 3).NewClient()
+	for name, client := range map[string]redis.UniversalClient{
+		"Client": redistest.Start(t).NewClient(), "Cluster": cluster,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			l := redisstore.NewLedger(client, "once:")
+			jti, sid := logout.JTIKey(issuer, "j1"), logout.SIDKey(issuer, "s1")
+			ok, err := l.RecordOnce(ctx, jti, time.Minute, sid, base, time.Hour)
+			require.NoError(t, err)
+			assert.True(t, ok)
+			assert.True(t, seen(t, l, sid))
+			assert.True(t, seen(t, l, jti))
+			ok, err = l.RecordOnce(ctx, jti, time.Minute, logout.SIDKey(issuer, "s2"), base, time.Hour)
+			require.NoError(t, err)
+			assert.False(t, ok, "a replay")
+			assert.False(t, seen(t, l, logout.SIDKey(issuer, "s2")), "a replay records nothing")
+			_, err = l.RecordOnce(ctx, jti, 0, sid, base, time.Hour)
+			assert.Error(t, err)
+
+			// Many instances receive the same token at once: one records it.
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for range 16 {
+				wg.Go(func() {
+					ok, err := l.RecordOnce(ctx, logout.JTIKey(issuer, "race"), time.Minute, sid, base, time.Hour)
+					assert.NoError(t, err)
+					if ok {
+						wins.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			assert.EqualValues(t, 1, wins.Load())
+		})
+	}
+}
+
+// TestRecordOnceIsOneRoundTrip: on one server, the back-channel write is
+// one command.
+func TestRecordOnceIsOneRoundTrip(t *testing.T) {
+	client := redistest.Start(t).NewClient()
+	l := redisstore.NewLedger(client, "")
+	ctx := context.Background()
+	_, err := l.RecordOnce(ctx, "warm", time.Minute, "warm-key", base, time.Hour) // loads the script
+	require.NoError(t, err)
+	hook := &roundTrips{}
+	client.AddHook(hook)
+	ok, err := l.RecordOnce(ctx, "jti", time.Minute, "key", base, time.Hour)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.EqualValues(t, 1, hook.n.Load())
+}
+
+// TestTimeoutBoundsEveryCall: a client without ContextTimeoutEnabled and
+// with a long read timeout waits for a stalled Redis; the store's Timeout
+// cuts each call anyway.
+func TestTimeoutBoundsEveryCall(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 30 * time.Second, MaxRetries: -1})
+	t.Cleanup(func() { _ = client.Close() })
+	store := redisstore.NewStore(client, hashKey)
+	store.Timeout = 200 * time.Millisecond
+	ledger := redisstore.NewLedgerWithConfig(client, redisstore.LedgerConfig{Timeout: 200 * time.Millisecond})
+	cookie := login(t, store, map[any]any{"id_token": "t"})
+	loggedIn, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
+	require.NoError(t, err)
+	require.False(t, loggedIn.IsNew)
+	// The pause is far longer than the bound, so that a starved CPU
+	// cannot blur the two.
+	const pause = 10 * time.Second
+	require.NoError(t, srv.NewClient().Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err())
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"Store.New": func() error {
+			_, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
+			return err
+		},
+		"Store.Save (login: SET)": func() error { return login2(store) },
+		"Store.Save (logout: DEL)": func() error {
+			loggedIn.Options.MaxAge = -1
+			return store.Save(newRequest(http.MethodGet, "/logout"), httptest.NewRecorder(), loggedIn)
+		},
+		"Ledger.Record": func() error { return ledger.Record(ctx, "k", base, time.Hour) },
+		"Ledger.Seen": func() error {
+			_, err := ledger.Seen(ctx, anyCheck("k"))
+			return err
+		},
+	}
+	for name, call := range calls {
+		start := time.Now()
+		err := call()
+		assert.ErrorIs(t, err, context.DeadlineExceeded, name)
+		assert.Less(t, time.Since(start), pause/2, "%s gives up at the store's timeout", name)
+	}
+}
+
+// login2 saves a new session and returns the error.
+func login2(store *redisstore.Store) error {
+	r := newRequest(http.MethodGet, "/login")
+	s, err := store.New(r, sessionName)
+	if err != nil {
+		return err
+	}
+	s.Values["id_token"] = "t"
+	return s.Save(r, httptest.NewRecorder())
+}
