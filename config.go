@@ -1,6 +1,7 @@
 package logout
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -157,6 +158,29 @@ type Config struct {
 	// logout, or replayed after a logout, are signed out. See
 	// [SessionCheckConfig].
 	SessionCheck *SessionCheckConfig
+
+	// Providers lists the providers of an app that has several (or
+	// several tenants of one, each with its own issuer). A logout goes to
+	// the provider whose Issuer is the iss of the session's id_token, with
+	// that provider's client_id, post-logout redirect URI and Revoker; a
+	// session without id_token, or whose issuer is neither listed nor
+	// found by LookupProvider, is logged out locally (and logged), never
+	// sent to an endpoint derived from its token. With Providers or
+	// LookupProvider, Issuer and EndSessionEndpoint stay empty, ClientID
+	// and PostLogoutRedirectURI are the providers' defaults, the callback
+	// path is that of PostLogoutRedirectURI or CallbackPath (shared by
+	// every provider), Revocation.Revoker is nil (each Provider has its
+	// own), front-channel logout accepts the iss of any provider, and
+	// ProviderLogoutWithoutIDToken is not allowed.
+	Providers []Provider
+	// LookupProvider, when set, finds a provider that Providers does not
+	// list, by issuer, for apps whose tenants live in a database: it is
+	// called at logout (and front-channel logout) with the iss of the
+	// session's id_token, and reports whether it is a provider of the app.
+	// The Provider it returns must have that Issuer. The discovery
+	// documents of looked-up providers are cached, up to
+	// DiscoveryCacheSize of them.
+	LookupProvider func(ctx context.Context, issuer string) (Provider, bool)
 }
 
 // StateCookieConfig configures the state cookie. It is always HttpOnly and
@@ -193,6 +217,11 @@ type Event struct {
 	// ReturnTo is where the user lands at the end: after the provider's
 	// callback, or at once for a local-only logout.
 	ReturnTo string
+	// Issuer is the issuer of the provider the browser is sent to: its
+	// Config.Providers (or looked-up) entry's, or Config.Issuer. It is
+	// empty for a local-only logout, and with a single provider
+	// configured by EndSessionEndpoint alone.
+	Issuer string
 }
 
 // New validates cfg and returns a Middleware. Every error wraps
@@ -202,6 +231,7 @@ func New(cfg Config) (*Middleware, error) {
 		store:              cfg.Store,
 		sessionName:        cfg.SessionName,
 		idTokenKey:         orDefault(cfg.IDTokenKey, "id_token"),
+		issuer:             cfg.Issuer,
 		endpoint:           cfg.EndSessionEndpoint,
 		clientID:           cfg.ClientID,
 		postLogout:         cfg.PostLogoutRedirectURI,
@@ -225,7 +255,7 @@ func New(cfg Config) (*Middleware, error) {
 	// so their order does not matter.
 	for _, step := range []func(*Config) error{
 		m.setSession, m.setPaths, m.setProvider, m.setStateCookie, m.setReturnTo, m.setOrigins,
-		m.setClearSiteData, m.setRevocation, m.setSessionCheck,
+		m.setClearSiteData, m.setRevocation, m.setSessionCheck, m.setProviders,
 	} {
 		if err := step(&cfg); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -262,8 +292,13 @@ func (m *Middleware) setPaths(cfg *Config) error {
 	switch u, err := postLogoutURL(cfg); {
 	case err != nil:
 		return err
-	case u == nil && cfg.CallbackPath != "":
+	case u == nil && cfg.CallbackPath != "" && !severalProviders(cfg):
 		return errors.New("Config.CallbackPath needs Config.PostLogoutRedirectURI")
+	case u == nil && cfg.CallbackPath != "":
+		m.callbackPath, m.hasCallback = cfg.CallbackPath, true
+		if !strings.HasPrefix(m.callbackPath, "/") || m.callbackPath == m.path {
+			return fmt.Errorf("Config.CallbackPath %q must start with / and differ from Config.Path", m.callbackPath)
+		}
 	case u != nil:
 		m.callbackPath, m.hasCallback = orDefault(cfg.CallbackPath, orDefault(u.Path, "/")), true
 		if !strings.HasPrefix(m.callbackPath, "/") || m.callbackPath == m.path {
@@ -271,8 +306,8 @@ func (m *Middleware) setPaths(cfg *Config) error {
 		}
 	}
 	if fc := cfg.FrontChannelPath; fc != "" {
-		if cfg.SessionCheck == nil || cfg.Issuer == "" {
-			return errors.New("Config.FrontChannelPath needs Config.SessionCheck and Config.Issuer")
+		if cfg.SessionCheck == nil || (cfg.Issuer == "" && !severalProviders(cfg)) {
+			return errors.New("Config.FrontChannelPath needs Config.SessionCheck and Config.Issuer (or Config.Providers)")
 		}
 		if !strings.HasPrefix(fc, "/") || fc == m.path || (m.hasCallback && fc == m.callbackPath) {
 			return fmt.Errorf("Config.FrontChannelPath %q must start with / and differ from the logout and callback paths", fc)
@@ -295,7 +330,24 @@ func postLogoutURL(cfg *Config) (*url.URL, error) {
 	return u, nil
 }
 
+// severalProviders reports whether cfg configures its providers with
+// Providers or LookupProvider instead of the top-level fields.
+func severalProviders(cfg *Config) bool {
+	return len(cfg.Providers) > 0 || cfg.LookupProvider != nil
+}
+
+// setProvider sets the single provider of the top-level fields, unless
+// cfg has several (see setProviders).
 func (m *Middleware) setProvider(cfg *Config) error {
+	if severalProviders(cfg) {
+		return m.setExtraParams(cfg.ExtraParams)
+	}
+	defer func() {
+		m.singleProvider = &provider{
+			issuer: cfg.Issuer, endpoint: m.endpoint, discovery: m.discovery,
+			clientID: m.clientID, postLogout: m.postLogout,
+		}
+	}()
 	if cfg.EndSessionEndpoint == "" && cfg.Issuer == "" {
 		return errors.New("Config.EndSessionEndpoint or Config.Issuer is required")
 	}
@@ -334,12 +386,20 @@ func (m *Middleware) setExtraParams(params url.Values) error {
 	return nil
 }
 
+// setStateCookie sets the state cookie. It is Secure when
+// PostLogoutRedirectURI is https; with several providers and no default
+// PostLogoutRedirectURI, always.
 func (m *Middleware) setStateCookie(cfg *Config) error {
 	u, err := postLogoutURL(cfg)
-	if u == nil || err != nil {
+	if err != nil {
 		return err // setPaths reports it
 	}
-	m.stateCookie, err = newStateCookie(cfg.StateCookie, u.Scheme == "https")
+	switch {
+	case u != nil:
+		m.stateCookie, err = newStateCookie(cfg.StateCookie, u.Scheme == "https")
+	case cfg.CallbackPath != "" && severalProviders(cfg):
+		m.stateCookie, err = newStateCookie(cfg.StateCookie, true)
+	}
 	return err
 }
 

@@ -49,6 +49,11 @@ var (
 	// revocation endpoint is unknown or unreachable, or it refused the request.
 	// StatusCode maps it to 502.
 	ErrRevocation = errors.New("logout: token revocation failed")
+	// ErrUnknownProvider means an issuer is not one of the configured
+	// providers (or Config.LookupProvider returned a provider of another
+	// issuer, or an invalid one). A logout of a session whose issuer is
+	// unknown is no error: it is local.
+	ErrUnknownProvider = errors.New("logout: unknown provider")
 	// ErrFrontChannelRequest means a front-channel logout request was not a
 	// GET with exactly one iss, equal to Config.Issuer (give or take a
 	// trailing slash), and exactly one non-empty sid. StatusCode maps it to

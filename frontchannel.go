@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -25,7 +24,8 @@ func (m *Middleware) serveFrontChannel(w http.ResponseWriter, r *http.Request) {
 	if !m.allowMethod(w, r, "front-channel logout", http.MethodGet) {
 		return
 	}
-	iss, sid, err := frontChannelParams(r.URL.RawQuery, m.check.issuer)
+	known := func(iss string) bool { return m.knownIssuer(r.Context(), iss) }
+	iss, sid, err := frontChannelParams(r.URL.RawQuery, known)
 	if err != nil {
 		m.fail(w, r, err)
 		return
@@ -40,10 +40,10 @@ func (m *Middleware) serveFrontChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 // frontChannelParams returns the iss and sid of a front-channel logout
-// query, which must hold exactly one iss, the configured issuer, and
-// exactly one sid. The iss may differ from the configured issuer by a
-// trailing slash, which the keys of the session check ignore.
-func frontChannelParams(rawQuery, issuer string) (iss, sid string, err error) {
+// query, which must hold exactly one iss, a configured provider's
+// issuer (known reports which are; they may differ by a trailing slash,
+// which the keys of the session check ignore), and exactly one sid.
+func frontChannelParams(rawQuery string, known func(iss string) bool) (iss, sid string, err error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return "", "", fmt.Errorf("%w: malformed query", ErrFrontChannelRequest)
@@ -52,10 +52,10 @@ func frontChannelParams(rawQuery, issuer string) (iss, sid string, err error) {
 	switch {
 	case len(isses) != 1 || len(sids) != 1:
 		return "", "", fmt.Errorf("%w: want one iss and one sid", ErrFrontChannelRequest)
-	case strings.TrimSuffix(isses[0], "/") != strings.TrimSuffix(issuer, "/"):
-		return "", "", fmt.Errorf("%w: iss is not the configured issuer", ErrFrontChannelRequest)
 	case sids[0] == "" || len(sids[0]) > maxSIDLength:
 		return "", "", fmt.Errorf("%w: empty or over-long sid", ErrFrontChannelRequest)
+	case !known(isses[0]):
+		return "", "", fmt.Errorf("%w: iss is not a configured provider's", ErrFrontChannelRequest)
 	}
 	return isses[0], sids[0], nil
 }

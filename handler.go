@@ -32,6 +32,11 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	returnTo := m.returnTarget(w, r)
 	sess, idToken := m.loadSession(r)
+	prov, err := m.sessionProvider(r, idToken)
+	if err != nil {
+		m.fail(w, r, err)
+		return
+	}
 	var hint string
 	if m.logoutHint != nil {
 		hint = m.logoutHint(r, sess)
@@ -43,7 +48,7 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
-	if err := m.revokeTokens(r, sess); err != nil {
+	if err := m.revokeTokens(r, sess, prov); err != nil {
 		m.fail(w, r, err)
 		return
 	}
@@ -55,11 +60,10 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
-	providerLogout := idToken != "" || m.logoutWithClientID
+	providerLogout := prov != nil && (idToken != "" || m.logoutWithClientID)
 	target, state := returnTo, ""
 	if providerLogout {
-		var err error
-		if target, state, err = m.endSessionURL(r.Context(), idToken, hint); err != nil {
+		if target, state, err = m.endSessionURL(r.Context(), prov, idToken, hint); err != nil {
 			m.fail(w, r, err)
 			return
 		}
@@ -70,7 +74,11 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: session cleared",
 		slog.Bool("had_id_token", idToken != ""), slog.Bool("provider_logout", providerLogout))
 	if m.after != nil {
-		m.after(r, Event{HadIDToken: idToken != "", ProviderLogout: providerLogout, ReturnTo: returnTo})
+		ev := Event{HadIDToken: idToken != "", ProviderLogout: providerLogout, ReturnTo: returnTo}
+		if providerLogout {
+			ev.Issuer = prov.issuer
+		}
+		m.after(r, ev)
 	}
 	// The response that sets the state cookie must not clear cookies.
 	csd := m.clearSiteData.final
@@ -146,20 +154,20 @@ func (m *Middleware) requestedReturnTo(w http.ResponseWriter, r *http.Request) s
 	return r.PostForm.Get(m.returnToParam)
 }
 
-// endSessionURL returns the provider's end-session URL for a session
-// whose id_token is idToken (or "" to identify the client alone), and the
-// fresh state it carries when a post-logout redirect URI is configured.
-func (m *Middleware) endSessionURL(ctx context.Context, idToken, hint string) (target, state string, err error) {
-	endpoint, err := m.EndSessionEndpoint(ctx)
+// endSessionURL returns prov's end-session URL for a session whose
+// id_token is idToken (or "" to identify the client alone), and the fresh
+// state it carries when a post-logout redirect URI is configured.
+func (m *Middleware) endSessionURL(ctx context.Context, prov *provider, idToken, hint string) (target, state string, err error) {
+	endpoint, err := prov.endSessionEndpoint(ctx)
 	if err != nil {
 		return "", "", err
 	}
-	p := Params{IDTokenHint: idToken, ClientID: m.clientID, LogoutHint: hint, UILocales: m.uiLocales, Extra: m.extraParams}
-	if m.hasCallback {
+	p := Params{IDTokenHint: idToken, ClientID: prov.clientID, LogoutHint: hint, UILocales: m.uiLocales, Extra: m.extraParams}
+	if m.hasCallback && prov.postLogout != "" {
 		if state, err = NewState(); err != nil {
 			return "", "", err
 		}
-		p.PostLogoutRedirectURI, p.State = m.postLogout, state
+		p.PostLogoutRedirectURI, p.State = prov.postLogout, state
 	}
 	if target, err = BuildURL(endpoint, p); err != nil {
 		return "", "", err

@@ -2,6 +2,7 @@ package logout
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -23,8 +24,11 @@ type Middleware struct {
 	sessionName string
 	idTokenKey  string
 
+	issuer             string // Config.Issuer
 	endpoint           string // static end-session endpoint, or "" to discover
 	discovery          *discoverer
+	singleProvider     *provider    // the provider of the top-level fields; nil with several
+	providers          *providerSet // Config.Providers and LookupProvider; nil with a single provider
 	clientID           string
 	postLogout         string
 	logoutWithClientID bool // Config.ProviderLogoutWithoutIDToken
@@ -187,8 +191,12 @@ func hasQueryParam(rawQuery, name string) bool {
 
 // EndSessionEndpoint returns the provider's end-session endpoint: the
 // configured one, or the discovered one. Call it at start-up to find a
-// misconfigured provider before the first user logs out.
+// misconfigured provider before the first user logs out. With several
+// providers it fails with ErrUnknownProvider: use EndSessionEndpointFor.
 func (m *Middleware) EndSessionEndpoint(ctx context.Context) (string, error) {
+	if m.providers != nil {
+		return "", fmt.Errorf("%w: several providers are configured; use EndSessionEndpointFor", ErrUnknownProvider)
+	}
 	if m.endpoint != "" {
 		return m.endpoint, nil
 	}

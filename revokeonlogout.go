@@ -15,7 +15,11 @@ import (
 // refresh token and then the access token kept in the session are revoked
 // at the provider before the session is cleared and the browser redirected.
 type RevocationConfig struct {
-	// Revoker revokes the tokens; build it with [NewRevoker]. Required.
+	// Revoker revokes the tokens; build it with [NewRevoker]. Required
+	// with a single provider; with Config.Providers or
+	// Config.LookupProvider it must be nil, and each Provider's Revoker
+	// revokes the tokens of its sessions (a session of a provider without
+	// one, or of an unknown issuer, keeps its tokens).
 	Revoker *Revoker
 
 	// AccessTokenKey is the session value holding the raw access token.
@@ -38,11 +42,10 @@ type RevocationConfig struct {
 
 // tokenRevocation is the middleware's part of token revocation.
 type tokenRevocation struct {
-	revoker                *Revoker
-	accessKey, refreshKey  string
-	failClosed             bool
-	onError                func(*http.Request, error)
-	timeoutForBothRequests time.Duration
+	revoker               *Revoker
+	accessKey, refreshKey string
+	failClosed            bool
+	onError               func(*http.Request, error)
 }
 
 // setRevocation sets up cfg.Revocation, if any.
@@ -51,31 +54,47 @@ func (m *Middleware) setRevocation(cfg *Config) error {
 	if rc == nil {
 		return nil
 	}
-	if rc.Revoker == nil {
+	several := severalProviders(cfg)
+	switch {
+	case rc.Revoker == nil && !several:
 		return errors.New("Config.Revocation.Revoker is required")
+	case rc.Revoker != nil && several:
+		return errors.New("Config.Revocation.Revoker must be nil with Config.Providers or Config.LookupProvider: each Provider has its own")
 	}
 	m.revocation = &tokenRevocation{
-		revoker:                rc.Revoker,
-		accessKey:              orDefault(rc.AccessTokenKey, "access_token"),
-		refreshKey:             orDefault(rc.RefreshTokenKey, "refresh_token"),
-		failClosed:             rc.FailClosed,
-		onError:                rc.OnError,
-		timeoutForBothRequests: 2*rc.Revoker.timeout + time.Second,
+		revoker:    rc.Revoker,
+		accessKey:  orDefault(rc.AccessTokenKey, "access_token"),
+		refreshKey: orDefault(rc.RefreshTokenKey, "refresh_token"),
+		failClosed: rc.FailClosed,
+		onError:    rc.OnError,
 	}
 	return nil
 }
 
+// revokerFor returns the Revoker of a session of prov (nil for a local
+// logout): Config.Revocation's with a single provider, prov's with several.
+func (tr *tokenRevocation) revokerFor(prov *provider) *Revoker {
+	if tr.revoker != nil || prov == nil {
+		return tr.revoker
+	}
+	return prov.revoker
+}
+
 // revokeTokens revokes the session's refresh token, then its access token,
-// when token revocation is on.
+// at the session's provider prov, when token revocation is on.
 // Failures are logged and reported; they are returned only when the
 // policy is fail-closed. The requests are not cancelled when the browser
 // goes away: the tokens would stay valid.
-func (m *Middleware) revokeTokens(r *http.Request, sess *sessions.Session) error {
+func (m *Middleware) revokeTokens(r *http.Request, sess *sessions.Session, prov *provider) error {
 	tr := m.revocation
 	if tr == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), tr.timeoutForBothRequests)
+	rv := tr.revokerFor(prov)
+	if rv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*rv.timeout+time.Second)
 	defer cancel()
 	var errs []error
 	for _, t := range [...]struct{ key, hint string }{
@@ -86,7 +105,7 @@ func (m *Middleware) revokeTokens(r *http.Request, sess *sessions.Session) error
 		if token == "" {
 			continue
 		}
-		if err := tr.revoker.Revoke(ctx, token, t.hint); err != nil {
+		if err := rv.Revoke(ctx, token, t.hint); err != nil {
 			err = fmt.Errorf("revoking %s: %w", t.hint, err)
 			m.logger.LogAttrs(r.Context(), slog.LevelWarn, "logout: token revocation failed",
 				slog.String("token_type", t.hint), slog.String("error", err.Error()))
