@@ -2,12 +2,16 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/gorilla/sessions"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/oidc-logout/logout"
@@ -111,26 +115,222 @@ func BenchmarkWrapWithMemoryCheck(b *testing.B) {
 	benchWrapCheck(b, logout.NewMemoryLedger(logout.MemoryLedgerConfig{}))
 }
 
+// BenchmarkWrapNoCheck is the baseline of the BenchmarkWrapWith*
+// benchmarks: the same signed-in request, whose handler reads the
+// session, without the session check.
+func BenchmarkWrapNoCheck(b *testing.B) {
+	benchWrapCheck(b, nil)
+}
+
+// BenchmarkWrapWithCachedRedisCheck is BenchmarkWrapWithRedisCheck on a
+// CachedLedger: the keys are in the local view after the first request.
+func BenchmarkWrapWithCachedRedisCheck(b *testing.B) {
+	c := newCached(b, redistest.Start(b).NewClient(), redisstore.CachedLedgerConfig{})
+	waitFresh(b, c)
+	benchWrapCheck(b, c)
+	reportLocal(b, c)
+}
+
+// BenchmarkWrapWithCachedClusterCheck is the same on a 3-node Redis
+// Cluster.
+func BenchmarkWrapWithCachedClusterCheck(b *testing.B) {
+	c := newCached(b, redistest.StartCluster(b, 3).NewClient(), redisstore.CachedLedgerConfig{})
+	waitFresh(b, c)
+	benchWrapCheck(b, c)
+	reportLocal(b, c)
+}
+
+// reportLocal reports the share of look-ups the view answered.
+func reportLocal(b *testing.B, c *redisstore.CachedLedger) {
+	st := c.Stats()
+	b.ReportMetric(100*float64(st.Local)/float64(max(st.Local+st.Remote, 1)), "%local")
+}
+
 func benchWrapCheck(b *testing.B, rev logout.Ledger) {
+	h, cookie := signedInHandler(b, rev)
+	b.ReportAllocs()
+	for b.Loop() {
+		serveSignedIn(b, h, cookie)
+	}
+}
+
+// signedInHandler returns the middleware, with the session check on rev
+// (none when nil), around a handler that reads the session, and the
+// cookie of a signed-in session.
+func signedInHandler(b *testing.B, rev logout.Ledger) (http.Handler, *http.Cookie) {
 	store := sessions.NewCookieStore(hashKey)
 	m := newMiddleware(b, store, func(c *logout.Config) {
-		c.SessionCheck = &logout.SessionCheckConfig{Ledger: rev, SessionIDs: true}
+		if rev != nil {
+			c.SessionCheck = &logout.SessionCheckConfig{Ledger: rev, SessionIDs: true}
+		}
 	})
-	h := m.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	// The handler reads the session, as a signed-in page does.
+	h := m.Wrap(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		if s, err := store.Get(r, sessionName); err != nil || s.IsNew {
+			b.Fatalf("not signed in: %v", err)
+		}
+	}))
 	r := newRequest(http.MethodGet, "/login")
 	s, err := store.New(r, sessionName)
 	require.NoError(b, err)
 	s.Values["id_token"] = fakeJWT(b, map[string]any{"sub": "alice", "sid": "op-s1"}, 0)
-	require.NoError(b, m.InitSession(s))
+	if rev != nil {
+		require.NoError(b, m.InitSession(s))
+	}
 	w := httptest.NewRecorder()
 	require.NoError(b, s.Save(r, w))
-	cookie := w.Result().Cookies()[0]
-	b.ReportAllocs()
+	return h, w.Result().Cookies()[0]
+}
+
+// serveSignedIn serves one signed-in request.
+func serveSignedIn(b *testing.B, h http.Handler, cookie *http.Cookie) {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, newRequest(http.MethodGet, "/", cookie))
+	if len(w.Result().Cookies()) != 0 {
+		b.Fatal("the session was cleared")
+	}
+}
+
+// BenchmarkSessionCheckRatios measures, in one process, a signed-in
+// request with the session check on each store against the same request
+// without the check, in interleaved rounds (every variant once per round,
+// so that a busy machine slows them alike), and reports the median of the
+// per-round ratios: x-memory, x-redis (Ledger, one round trip per
+// request), x-cached (CachedLedger on one server), x-cluster
+// (CachedLedger on a 3-node Redis Cluster). Run it with -benchtime=1x.
+func BenchmarkSessionCheckRatios(b *testing.B) {
+	single := redistest.Start(b)
+	cached := newCached(b, single.NewClient(), redisstore.CachedLedgerConfig{})
+	cluster := newCached(b, redistest.StartCluster(b, 3).NewClient(), redisstore.CachedLedgerConfig{})
+	waitFresh(b, cached)
+	waitFresh(b, cluster)
+	variants := []struct {
+		name string
+		rev  logout.Ledger
+	}{
+		{"none", nil},
+		{"x-memory", logout.NewMemoryLedger(logout.MemoryLedgerConfig{})},
+		{"x-redis", redisstore.NewLedger(single.NewClient(), "")},
+		{"x-cached", cached},
+		{"x-cluster", cluster},
+	}
+	const rounds, perRound = 15, 300
+	handlers := make([]http.Handler, len(variants))
+	cookies := make([]*http.Cookie, len(variants))
+	for i, v := range variants {
+		handlers[i], cookies[i] = signedInHandler(b, v.rev)
+		serveSignedIn(b, handlers[i], cookies[i]) // the first look-up fills a view
+	}
+	ratios := make([][]float64, len(variants))
 	for b.Loop() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, newRequest(http.MethodGet, "/", cookie))
-		if len(w.Result().Cookies()) != 0 {
-			b.Fatal("the session was cleared")
+		for range rounds {
+			var base time.Duration
+			for i := range variants {
+				start := time.Now()
+				for range perRound {
+					serveSignedIn(b, handlers[i], cookies[i])
+				}
+				d := time.Since(start)
+				if i == 0 {
+					base = d
+					continue
+				}
+				ratios[i] = append(ratios[i], float64(d)/float64(base))
+			}
+		}
+	}
+	for i, v := range variants[1:] {
+		r := ratios[i+1]
+		slices.Sort(r)
+		b.ReportMetric(r[len(r)/2], v.name)
+	}
+}
+
+// BenchmarkPropagationRedis measures how long a logout recorded by one
+// instance takes to be seen by another, both with a CachedLedger on one
+// redis-server: from the start of Record on the first to the first Seen
+// of the second that answers "seen". p50-µs and p99-µs are the
+// percentiles over the iterations.
+func BenchmarkPropagationRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	benchPropagation(b, srv.NewClient(), srv.NewClient())
+}
+
+// BenchmarkPropagationCluster is the same on a 3-node Redis Cluster, the
+// two instances with clients of their own.
+func BenchmarkPropagationCluster(b *testing.B) {
+	c := redistest.StartCluster(b, 3)
+	benchPropagation(b, c.NewClient(), c.NewClient())
+}
+
+func benchPropagation(b *testing.B, ca, cb redis.UniversalClient) {
+	ctx := context.Background()
+	a := newCached(b, ca, redisstore.CachedLedgerConfig{})
+	other := newCached(b, cb, redisstore.CachedLedgerConfig{})
+	waitFresh(b, other)
+	var samples []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		key := logout.SessionIDKey(fmt.Sprint("prop", i))
+		if ok, err := other.Seen(ctx, logout.LedgerQuery{Key: key}); err != nil || ok {
+			b.Fatalf("Seen = %v, %v", ok, err)
+		}
+		start := time.Now()
+		if err := a.Record(ctx, key, base, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			ok, err := other.Seen(ctx, logout.LedgerQuery{Key: key})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if ok {
+				break
+			}
+			runtime.Gosched()
+		}
+		samples = append(samples, time.Since(start))
+	}
+	slices.Sort(samples)
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds()), "p99-µs")
+	reportLocal(b, other)
+}
+
+// BenchmarkBackChannelWriteSteps is the back-channel handler's write on a
+// Ledger without RecordOnce: Seen of the jti, Record of the sid, Record
+// of the jti, three round trips one after another.
+func BenchmarkBackChannelWriteSteps(b *testing.B) {
+	ctx := context.Background()
+	l := redisstore.NewLedger(redistest.Start(b).NewClient(), "")
+	i := 0
+	for b.Loop() {
+		i++
+		jti, sid := logout.JTIKey(issuer, fmt.Sprint("j", i)), logout.SIDKey(issuer, fmt.Sprint("s", i))
+		if ok, err := l.Seen(ctx, logout.LedgerQuery{Key: jti}); err != nil || ok {
+			b.Fatal(ok, err)
+		}
+		if err := l.Record(ctx, sid, base, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Record(ctx, jti, base, 7*time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBackChannelWriteOnce is the same write with RecordOnce: one
+// script, one round trip.
+func BenchmarkBackChannelWriteOnce(b *testing.B) {
+	ctx := context.Background()
+	l := redisstore.NewLedger(redistest.Start(b).NewClient(), "")
+	i := 0
+	for b.Loop() {
+		i++
+		jti, sid := logout.JTIKey(issuer, fmt.Sprint("j", i)), logout.SIDKey(issuer, fmt.Sprint("s", i))
+		if ok, err := l.RecordOnce(ctx, jti, 7*time.Minute, sid, base, time.Hour); err != nil || !ok {
+			b.Fatal(ok, err)
 		}
 	}
 }
