@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -34,8 +33,8 @@ var ErrInvalidConfig = errors.New("backchannel: invalid config")
 // ErrReplay means a logout token's jti was seen before.
 var ErrReplay = fmt.Errorf("%w: jti was already used", ErrInvalidToken)
 
-// Config configures a Handler. Issuer, ClientID and Ledger are
-// required.
+// Config configures a Handler. Ledger is required, and so are Issuer and
+// ClientID, unless Providers or LookupProvider are set.
 type Config struct {
 	// Issuer is the provider's issuer, compared exactly with the token's
 	// iss. It is also used to discover jwks_uri.
@@ -95,23 +94,41 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+
+	// Providers lists the providers of an app that has several (or
+	// several tenants, each with its own issuer), each with its own
+	// issuer, client_id, keys, algorithms and client secret. A logout
+	// token is verified with the keys, algorithms and audience of the
+	// provider whose Issuer is exactly the token's iss, and refused when
+	// there is none: a token signed by one provider but naming another's
+	// issuer fails that other's signature check, and a token for another
+	// provider's client fails the audience check. With Providers or
+	// LookupProvider, Issuer, ClientID, JWKSURI, Algorithms and
+	// ClientSecret stay empty.
+	Providers []Provider
+	// LookupProvider, when set, finds a provider that Providers does not
+	// list, by the exact iss of a logout token (read before its signature
+	// is checked, to pick the keys that check it), for apps whose tenants
+	// live in a database. The Provider it returns must have that Issuer.
+	// The keys of looked-up providers are cached, up to ProviderCacheSize
+	// of them.
+	LookupProvider func(ctx context.Context, issuer string) (Provider, bool)
 }
 
 // Handler receives back-channel logout requests. Create it with New and
 // mount it at the back-channel logout URI registered at the provider. It is
 // safe for concurrent use.
 type Handler struct {
-	issuer, clientID string
-	algs             []jose.SignatureAlgorithm
-	secret           []byte // the HMAC key; nil unless an HS* algorithm is accepted
-	maxAge, skew     time.Duration
-	requireExp       bool
-	ttl              time.Duration
-	store            logout.Ledger
-	keys             *keySource
-	onLogout         func(context.Context, *LogoutToken)
-	logger           *slog.Logger
-	now              func() time.Time
+	verifier                               // the single provider; zero with several
+	providers    *verifierSet              // Config.Providers and LookupProvider; nil with a single provider
+	parseAlgs    []jose.SignatureAlgorithm // every algorithm any provider may accept
+	maxAge, skew time.Duration
+	requireExp   bool
+	ttl          time.Duration
+	store        logout.Ledger
+	onLogout     func(context.Context, *LogoutToken)
+	logger       *slog.Logger
+	now          func() time.Time
 
 	jtiMu sync.Mutex // makes check-then-record of a jti atomic in this process
 }
@@ -126,18 +143,10 @@ func New(cfg Config) (*Handler, error) {
 }
 
 func newHandler(cfg Config) (*Handler, error) {
-	if cfg.Issuer == "" || cfg.ClientID == "" || cfg.Ledger == nil {
-		return nil, errors.New("Config.Issuer, Config.ClientID and Config.Ledger are required")
-	}
-	if u, err := url.Parse(cfg.Issuer); err != nil || !u.IsAbs() || u.Host == "" {
-		return nil, fmt.Errorf("Config.Issuer %q is not an absolute URL", cfg.Issuer)
-	}
-	algs, secret, err := checkAlgorithms(cfg.Algorithms, cfg.ClientSecret)
-	if err != nil {
-		return nil, err
+	if cfg.Ledger == nil {
+		return nil, errors.New("Config.Ledger is required")
 	}
 	h := &Handler{
-		issuer: cfg.Issuer, clientID: cfg.ClientID, algs: algs, secret: secret,
 		maxAge: orDuration(cfg.MaxAge, defaultMaxAge), skew: orDuration(cfg.ClockSkew, defaultSkew),
 		requireExp: cfg.RequireExp, ttl: orDuration(cfg.EndedSessionTTL, defaultEndedSessionTTL),
 		store: cfg.Ledger, onLogout: cfg.OnLogout, logger: cfg.Logger, now: cfg.Now,
@@ -155,10 +164,21 @@ func newHandler(cfg Config) (*Handler, error) {
 	case client.Timeout > 0:
 		timeout = client.Timeout
 	}
-	h.keys = &keySource{
-		issuer: cfg.Issuer, jwksURI: cfg.JWKSURI, client: client, timeout: timeout,
-		minRefresh: orDuration(cfg.MinKeyRefresh, defaultMinRefresh), now: h.now,
+	kc := keyConfig{client: client, timeout: timeout, minRefresh: orDuration(cfg.MinKeyRefresh, defaultMinRefresh), now: h.now}
+	if len(cfg.Providers) > 0 || cfg.LookupProvider != nil {
+		return h, h.setProviders(&cfg, kc)
 	}
+	if cfg.Issuer == "" || cfg.ClientID == "" {
+		return nil, errors.New("Config.Issuer and Config.ClientID are required")
+	}
+	v, err := newVerifier(Provider{
+		Issuer: cfg.Issuer, ClientID: cfg.ClientID, JWKSURI: cfg.JWKSURI,
+		Algorithms: cfg.Algorithms, ClientSecret: cfg.ClientSecret,
+	}, kc)
+	if err != nil {
+		return nil, err
+	}
+	h.verifier, h.parseAlgs = *v, v.algs
 	return h, nil
 }
 

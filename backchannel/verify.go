@@ -59,7 +59,7 @@ func (h *Handler) Verify(ctx context.Context, raw string) (*LogoutToken, error) 
 	if strings.Count(raw, ".") != 2 {
 		return nil, invalid("not a signed JWT in compact serialization (encrypted logout tokens are not supported)")
 	}
-	jws, err := jose.ParseSignedCompact(raw, h.algs)
+	jws, err := jose.ParseSignedCompact(raw, h.parseAlgs)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -67,11 +67,18 @@ func (h *Handler) Verify(ctx context.Context, raw string) (*LogoutToken, error) 
 	if err := checkType(hdr); err != nil {
 		return nil, err
 	}
-	payload, err := h.verifySignature(ctx, jws, hdr)
+	v, err := h.verifierFor(ctx, jws)
 	if err != nil {
 		return nil, err
 	}
-	return h.checkClaims(payload)
+	if !slices.Contains(v.algs, jose.SignatureAlgorithm(hdr.Algorithm)) {
+		return nil, invalid("algorithm %s is not the issuer's", hdr.Algorithm)
+	}
+	payload, err := v.verifySignature(ctx, jws, hdr)
+	if err != nil {
+		return nil, err
+	}
+	return h.checkClaimsOf(v, payload)
 }
 
 // checkType refuses tokens explicitly typed as something other than a
@@ -89,7 +96,7 @@ func checkType(hdr jose.Header) error {
 // algorithm (accepted only with a client secret) is checked with the
 // client secret and nothing else; any other algorithm with the provider's
 // public keys named by kid (or all of them when there is no kid).
-func (h *Handler) verifySignature(ctx context.Context, jws *jose.JSONWebSignature, hdr jose.Header) ([]byte, error) {
+func (h *verifier) verifySignature(ctx context.Context, jws *jose.JSONWebSignature, hdr jose.Header) ([]byte, error) {
 	alg := jose.SignatureAlgorithm(hdr.Algorithm)
 	if _, isHMAC := hmacKeyBytes[alg]; isHMAC {
 		// ParseSignedCompact accepted alg, so it is in h.algs, which holds
@@ -208,14 +215,21 @@ func (c claimSet) audience() ([]string, error) {
 	return many, nil
 }
 
-// checkClaims reads and validates the claims of a verified payload.
+// checkClaims reads and validates the claims of a verified payload of the
+// single provider.
 func (h *Handler) checkClaims(payload []byte) (*LogoutToken, error) {
+	return h.checkClaimsOf(&h.verifier, payload)
+}
+
+// checkClaimsOf reads and validates the claims of a payload verified with
+// v's keys: iss and aud must be v's.
+func (h *Handler) checkClaimsOf(v *verifier, payload []byte) (*LogoutToken, error) {
 	c, err := parseClaimSet(payload)
 	if err != nil {
 		return nil, invalid("claims: %v", err)
 	}
 	t := &LogoutToken{}
-	for _, step := range []func(claimSet, *LogoutToken) error{h.checkIssuerAudience, h.checkTimes, checkLogoutClaims} {
+	for _, step := range []func(claimSet, *LogoutToken) error{v.checkIssuerAudience, h.checkTimes, checkLogoutClaims} {
 		if err := step(c, t); err != nil {
 			return nil, err
 		}
@@ -223,7 +237,7 @@ func (h *Handler) checkClaims(payload []byte) (*LogoutToken, error) {
 	return t, nil
 }
 
-func (h *Handler) checkIssuerAudience(c claimSet, t *LogoutToken) error {
+func (h *verifier) checkIssuerAudience(c claimSet, t *LogoutToken) error {
 	iss, _, err := c.str("iss")
 	if err != nil {
 		return err

@@ -1,0 +1,226 @@
+package backchannel_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/backchannel"
+)
+
+// twoProviders starts provider A (RS256, client "client-a") and provider
+// B (ES256, client "client-b"), and a handler that lists both.
+func twoProviders(t *testing.T, lookup func(context.Context, string) (backchannel.Provider, bool)) (a, b *testProvider, ka, kb signingKey, h *backchannel.Handler, store *logout.MemoryLedger) {
+	t.Helper()
+	ka, kb = newRSAKey(t, "a1"), newECKey(t, "b1")
+	a, b = startProvider(t, ka), startProvider(t, kb)
+	store = newStore()
+	var err error
+	h, err = backchannel.New(backchannel.Config{
+		Ledger: store,
+		Providers: []backchannel.Provider{
+			{Issuer: a.issuer, ClientID: "client-a"},
+			{Issuer: b.issuer, ClientID: "client-b", Algorithms: algs(jose.ES256)},
+		},
+		LookupProvider: lookup,
+	})
+	require.NoError(t, err)
+	return a, b, ka, kb, h, store
+}
+
+// forClient returns p's valid claims for sid, addressed to client.
+func forClient(p *testProvider, client, sid string) map[string]any {
+	c := p.claims(sid, "")
+	c["aud"] = client
+	return c
+}
+
+func TestProvidersEachTokenIsVerifiedWithItsProvidersKeysAndAudience(t *testing.T) {
+	a, b, ka, kb, h, store := twoProviders(t, nil)
+	tests := []struct {
+		name    string
+		token   func() string
+		status  int
+		wantErr string
+		ended   string // the ledger key recorded, when status is 200
+	}{
+		{"A's token", func() string { return sign(t, ka, forClient(a, "client-a", "sa")) }, http.StatusOK, "", logout.SIDKey(a.issuer, "sa")},
+		{"B's token", func() string { return sign(t, kb, forClient(b, "client-b", "sb")) }, http.StatusOK, "", logout.SIDKey(b.issuer, "sb")},
+		{"signed by A's key, claiming B's issuer", func() string { return sign(t, ka, forClient(b, "client-b", "sb")) },
+			http.StatusBadRequest, "is not the issuer's", ""},
+		{"signed by A's key with B's algorithm name, claiming B's issuer", func() string {
+			k := ka
+			k.kid = "b1"
+			return sign(t, k, forClient(b, "client-b", "sb"))
+		}, http.StatusBadRequest, "is not the issuer's", ""},
+		{"A's token for B's client", func() string { return sign(t, ka, forClient(a, "client-b", "sa")) },
+			http.StatusBadRequest, "aud does not contain the client_id", ""},
+		{"B's token for A's client", func() string { return sign(t, kb, forClient(b, "client-a", "sb")) },
+			http.StatusBadRequest, "aud does not contain the client_id", ""},
+		{"unknown issuer", func() string {
+			c := forClient(a, "client-a", "sa")
+			c["iss"] = "https://evil.example.com"
+			return sign(t, ka, c)
+		}, http.StatusBadRequest, "is not a configured provider's issuer", ""},
+		{"issuer with a trailing slash", func() string {
+			c := forClient(a, "client-a", "sa")
+			c["iss"] = a.issuer + "/"
+			return sign(t, ka, c)
+		}, http.StatusBadRequest, "is not a configured provider's issuer", ""},
+		{"no iss", func() string {
+			c := forClient(a, "client-a", "sa")
+			delete(c, "iss")
+			return sign(t, ka, c)
+		}, http.StatusBadRequest, "is not a configured provider's issuer", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := post(h, tt.token())
+			require.Equal(t, tt.status, w.Code, w.Body.String())
+			if tt.wantErr != "" {
+				assert.Contains(t, decodeError(t, w).Description, tt.wantErr)
+			}
+			if tt.ended != "" {
+				assert.True(t, revoked(t, store, tt.ended, time.Time{}))
+			}
+		})
+	}
+	// Nothing of B's was ended by a refused token naming B.
+	assert.False(t, revoked(t, store, logout.SIDKey(a.issuer, "sb"), time.Time{}))
+}
+
+func TestProvidersSignedWithTheOtherProvidersKeyUnderItsOwnKid(t *testing.T) {
+	// A token claiming B, signed by an ES256 key that A publishes under
+	// B's kid: B's JWKS does not hold that key, so it fails.
+	a, b, _, _, h, _ := twoProviders(t, nil)
+	evil := newECKey(t, "b1")
+	a.publish(evil)
+	w := post(h, sign(t, evil, forClient(b, "client-b", "sb")))
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Contains(t, decodeError(t, w).Description, "signature does not verify")
+}
+
+func TestProvidersHMACSecretIsPerProvider(t *testing.T) {
+	a, b := startProvider(t), startProvider(t)
+	const secretA, secretB = "secret-of-a-0123456789abcdef-0123", "secret-of-b-0123456789abcdef-0123"
+	h, err := backchannel.New(backchannel.Config{
+		Ledger: newStore(),
+		Providers: []backchannel.Provider{
+			{Issuer: a.issuer, ClientID: "client-a", Algorithms: algs(jose.HS256), ClientSecret: secretA},
+			{Issuer: b.issuer, ClientID: "client-b", Algorithms: algs(jose.HS256), ClientSecret: secretB},
+		},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, post(h, signHMAC(t, jose.HS256, secretA, forClient(a, "client-a", "s"))).Code)
+	assert.Equal(t, http.StatusOK, post(h, signHMAC(t, jose.HS256, secretB, forClient(b, "client-b", "s"))).Code)
+	w := post(h, signHMAC(t, jose.HS256, secretA, forClient(b, "client-b", "s")))
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Contains(t, decodeError(t, w).Description, "signature does not verify with the client secret")
+}
+
+func TestProvidersLookup(t *testing.T) {
+	var calls atomic.Int32
+	var tenant *testProvider
+	var tenantAlgs atomic.Value // []jose.SignatureAlgorithm
+	tenantAlgs.Store(algs(jose.RS256))
+	kt := newRSAKey(t, "t1")
+	tenant = startProvider(t, kt)
+	a, _, ka, _, h, store := twoProviders(t, func(_ context.Context, iss string) (backchannel.Provider, bool) {
+		calls.Add(1)
+		if iss != tenant.issuer {
+			return backchannel.Provider{}, false
+		}
+		return backchannel.Provider{Issuer: tenant.issuer, ClientID: "client-t", Algorithms: tenantAlgs.Load().([]jose.SignatureAlgorithm)}, true
+	})
+	for i := range 3 {
+		sid := fmt.Sprintf("st%d", i)
+		require.Equal(t, http.StatusOK, post(h, sign(t, kt, forClient(tenant, "client-t", sid))).Code)
+		assert.True(t, revoked(t, store, logout.SIDKey(tenant.issuer, sid), time.Time{}))
+	}
+	assert.Equal(t, int64(1), tenant.jwksHits.Load(), "a looked-up provider's keys are cached")
+	assert.Equal(t, int32(3), calls.Load())
+
+	require.Equal(t, http.StatusOK, post(h, sign(t, ka, forClient(a, "client-a", "sa"))).Code)
+	assert.Equal(t, int32(3), calls.Load(), "a listed provider is not looked up")
+
+	w := post(h, sign(t, ka, forClient(tenant, "client-t", "st9")))
+	require.Equal(t, http.StatusBadRequest, w.Code, "A's key claiming the tenant's issuer")
+
+	// The tenant moves to ES256: its cached provider is replaced, and
+	// RS256 tokens are refused from then on.
+	tenantAlgs.Store(algs(jose.ES256))
+	w = post(h, sign(t, kt, forClient(tenant, "client-t", "st10")))
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Contains(t, decodeError(t, w).Description, "is not the issuer's")
+}
+
+func TestProvidersLookupReturnsAnotherIssuer(t *testing.T) {
+	a, b, ka, _, _, _ := twoProviders(t, nil)
+	h, err := backchannel.New(backchannel.Config{
+		Ledger: newStore(),
+		LookupProvider: func(context.Context, string) (backchannel.Provider, bool) {
+			return backchannel.Provider{Issuer: b.issuer, ClientID: "client-a"}, true
+		},
+	})
+	require.NoError(t, err)
+	w := post(h, sign(t, ka, forClient(a, "client-a", "sa")))
+	assert.Equal(t, http.StatusBadGateway, w.Code)
+}
+
+func TestProvidersConfigValidation(t *testing.T) {
+	p := backchannel.Provider{Issuer: "https://a.example.com", ClientID: "c"}
+	tests := []struct {
+		name    string
+		cfg     backchannel.Config
+		wantErr string
+	}{
+		{"Issuer with Providers", backchannel.Config{Issuer: "https://a.example.com", Providers: []backchannel.Provider{p}}, "must be empty"},
+		{"ClientID with LookupProvider", backchannel.Config{ClientID: "c", LookupProvider: func(context.Context, string) (backchannel.Provider, bool) {
+			return p, true
+		}}, "must be empty"},
+		{"provider without client_id", backchannel.Config{Providers: []backchannel.Provider{{Issuer: p.Issuer}}}, "Config.Providers[0]"},
+		{"relative issuer", backchannel.Config{Providers: []backchannel.Provider{{Issuer: "/x", ClientID: "c"}}}, "not an absolute URL"},
+		{"issuer twice", backchannel.Config{Providers: []backchannel.Provider{p, p}}, "listed twice"},
+		{"HS256 without secret", backchannel.Config{Providers: []backchannel.Provider{{Issuer: p.Issuer, ClientID: "c", Algorithms: algs(jose.HS256)}}}, "needs Config.ClientSecret"},
+		{"none", backchannel.Config{Providers: []backchannel.Provider{{Issuer: p.Issuer, ClientID: "c", Algorithms: algs("none")}}}, "not allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Ledger = newStore()
+			_, err := backchannel.New(tt.cfg)
+			require.ErrorIs(t, err, backchannel.ErrInvalidConfig)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestProvidersSameAlgorithmOtherProvidersKey(t *testing.T) {
+	ka, kb := newRSAKey(t, "k1"), newRSAKey(t, "k1") // the same kid at both
+	a, b := startProvider(t, ka), startProvider(t, kb)
+	store := newStore()
+	h, err := backchannel.New(backchannel.Config{
+		Ledger: store,
+		Providers: []backchannel.Provider{
+			{Issuer: a.issuer, ClientID: "client-a"},
+			{Issuer: b.issuer, ClientID: "client-b"},
+		},
+	})
+	require.NoError(t, err)
+	for _, k := range []signingKey{ka, {kid: "", alg: ka.alg, priv: ka.priv}} {
+		w := post(h, sign(t, k, forClient(b, "client-b", "sb")))
+		require.Equal(t, http.StatusBadRequest, w.Code, "A's key (kid %q) claiming B's issuer", k.kid)
+		assert.Contains(t, decodeError(t, w).Description, "signature does not verify with the provider's keys")
+	}
+	assert.False(t, revoked(t, store, logout.SIDKey(b.issuer, "sb"), time.Time{}))
+	require.Equal(t, http.StatusOK, post(h, sign(t, kb, forClient(b, "client-b", "sb"))).Code)
+	assert.True(t, revoked(t, store, logout.SIDKey(b.issuer, "sb"), time.Time{}))
+	assert.Equal(t, int64(0), a.jwksHits.Load(), "only B's keys were fetched")
+}
