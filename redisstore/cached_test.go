@@ -318,3 +318,34 @@ func login2(store *redisstore.Store) error {
 	s.Values["id_token"] = "t"
 	return s.Save(r, httptest.NewRecorder())
 }
+
+// TestSessionCheckOnCachedLedger: two instances, each with a CachedLedger
+// of its own; a logout on one signs the replayed cookie out on both, the
+// other at the latest once its view has passed the staleness bound.
+func TestSessionCheckOnCachedLedger(t *testing.T) {
+	for name, client := range map[string]func() redis.UniversalClient{
+		"Client":  func() redis.UniversalClient { return redistest.Start(t).NewClient() },
+		"Cluster": func() redis.UniversalClient { return redistest.StartCluster(t, 3).NewClient() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := client()
+			var views []*redisstore.CachedLedger
+			cached := func(cfg *logout.Config) {
+				v := newCached(t, c, redisstore.CachedLedgerConfig{Prefix: "cached:"})
+				views = append(views, v)
+				cfg.SessionCheck.Ledger = v
+			}
+			a, b := newApp(t, nil, "", false, cached), newApp(t, nil, "", false, cached)
+			waitFresh(t, views[0])
+			waitFresh(t, views[1])
+			cookie := a.login(t, time.Now().Add(-time.Minute))
+			require.Equal(t, "in", a.get(t, "/", cookie).Body.String())
+			require.Equal(t, "in", b.get(t, "/", cookie).Body.String())
+			require.Equal(t, http.StatusFound, a.get(t, "/logout", cookie).Code)
+			assert.Equal(t, "out", a.get(t, "/", cookie).Body.String(), "same instance: at once")
+			time.Sleep(2 * redisstore.DefaultMaxStaleness)
+			assert.Equal(t, "out", b.get(t, "/", cookie).Body.String(), "other instance")
+			assert.Positive(t, views[1].Stats().Local, "the other instance answered from its view")
+		})
+	}
+}
