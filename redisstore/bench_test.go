@@ -194,10 +194,12 @@ func serveSignedIn(b *testing.B, h http.Handler, cookie *http.Cookie) {
 // BenchmarkSessionCheckRatios measures, in one process, a signed-in
 // request with the session check on each store against the same request
 // without the check, in interleaved rounds (every variant once per round,
-// so that a busy machine slows them alike), and reports the median of the
+// each round starting with another, so that a busy machine slows them
+// alike), and reports the median of the
 // per-round ratios: x-memory, x-redis (Ledger, one round trip per
 // request), x-cached (CachedLedger on one server), x-cluster
-// (CachedLedger on a 3-node Redis Cluster). Run it with -benchtime=1x.
+// (CachedLedger on a 3-node Redis Cluster), and cached/memory, the
+// CachedLedger against the MemoryLedger. Run it with -benchtime=1x.
 func BenchmarkSessionCheckRatios(b *testing.B) {
 	single := redistest.Start(b)
 	cached := newCached(b, single.NewClient(), redisstore.CachedLedgerConfig{})
@@ -214,7 +216,7 @@ func BenchmarkSessionCheckRatios(b *testing.B) {
 		{"x-cached", cached},
 		{"x-cluster", cluster},
 	}
-	const rounds, perRound = 15, 300
+	const rounds, perRound = 31, 500
 	handlers := make([]http.Handler, len(variants))
 	cookies := make([]*http.Cookie, len(variants))
 	for i, v := range variants {
@@ -222,28 +224,33 @@ func BenchmarkSessionCheckRatios(b *testing.B) {
 		serveSignedIn(b, handlers[i], cookies[i]) // the first look-up fills a view
 	}
 	ratios := make([][]float64, len(variants))
+	var vsMemory []float64 // x-cached over x-memory
 	for b.Loop() {
-		for range rounds {
-			var base time.Duration
-			for i := range variants {
+		for round := range rounds {
+			times := make([]time.Duration, len(variants))
+			for j := range variants {
+				i := (j + round) % len(variants) // no variant always runs first
 				start := time.Now()
 				for range perRound {
 					serveSignedIn(b, handlers[i], cookies[i])
 				}
-				d := time.Since(start)
-				if i == 0 {
-					base = d
-					continue
-				}
-				ratios[i] = append(ratios[i], float64(d)/float64(base))
+				times[i] = time.Since(start)
 			}
+			for i := range variants {
+				ratios[i] = append(ratios[i], float64(times[i])/float64(times[0]))
+			}
+			vsMemory = append(vsMemory, float64(times[3])/float64(times[1]))
 		}
 	}
 	for i, v := range variants[1:] {
-		r := ratios[i+1]
-		slices.Sort(r)
-		b.ReportMetric(r[len(r)/2], v.name)
+		b.ReportMetric(median(ratios[i+1]), v.name)
 	}
+	b.ReportMetric(median(vsMemory), "cached/memory")
+}
+
+func median(v []float64) float64 {
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // BenchmarkPropagationRedis measures how long a logout recorded by one
