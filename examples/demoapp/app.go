@@ -144,24 +144,38 @@ type Config struct {
 	// ClientSecret and with nothing else; any other value is the one
 	// algorithm accepted for both, with the provider's JWKS.
 	IDTokenSignedResponseAlg string
+	// MoreProviders are further providers (or tenants) users may sign in
+	// with, at /login?provider=N (N = 2, 3, ...; /login is the first, of
+	// the fields above). Each must register BaseURL+CallbackPath as a
+	// redirect URI and BaseURL+LogoutCallbackPath as a post-logout
+	// redirect URI (and BaseURL+BackChannelLogoutPath as its back-channel
+	// logout URI, with BackChannel). A logout goes to the provider that
+	// signed the session in, through the middleware's Config.Providers,
+	// and a back-channel logout token is verified with its provider's
+	// keys and client_id.
+	MoreProviders []ProviderConfig
+}
+
+// ProviderConfig is one of Config.MoreProviders. Issuer and ClientID are
+// required; the fields mean what Config's fields of the same names mean.
+type ProviderConfig struct {
+	Issuer                   string
+	ClientID, ClientSecret   string
+	IDTokenSignedResponseAlg string
 }
 
 // App is the demo web app; it is an http.Handler.
 type App struct {
-	baseURL  string
-	oauth    oauth2.Config
-	verifier *oidc.IDTokenVerifier
-	// revocation turns on the middleware's token revocation; nil when
-	// the provider has no revocation_endpoint.
-	revocation *logout.RevocationConfig
-	// issuer and jwksURI are the provider's, as its discovery document
-	// spells them.
-	issuer, jwksURI string
-	store           *sessions.CookieStore
-	client          *http.Client
-	logger          *slog.Logger
-	logout          *logout.Middleware
-	handler         http.Handler
+	baseURL string
+	// idps are the providers, the first of Config's fields, then
+	// Config.MoreProviders.
+	idps    []*idp
+	scopes  []string
+	store   *sessions.CookieStore
+	client  *http.Client
+	logger  *slog.Logger
+	logout  *logout.Middleware
+	handler http.Handler
 }
 
 // New discovers the provider (this needs it to be running) and returns
@@ -175,27 +189,28 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{
+		scopes:  cfg.Scopes,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		client:  cfg.HTTPClient,
 		logger:  cfg.Logger,
 		store:   newStore(cfg),
 	}
-	if err := a.discover(ctx, cfg); err != nil {
-		return nil, err
+	for _, pc := range append([]ProviderConfig{cfg.first()}, cfg.MoreProviders...) {
+		p, err := a.discover(ctx, pc)
+		if err != nil {
+			return nil, err
+		}
+		a.idps = append(a.idps, p)
 	}
 	// The session check's store: it keeps the tombstones that refuse a
 	// copy of the session cookie taken before logout, and the sessions
 	// ended by back- and front-channel logout. It lives in this process
 	// only; several instances would share a Redis store instead.
 	revs := logout.NewMemoryLedger(logout.MemoryLedgerConfig{})
-	a.logout, err = logout.New(logout.Config{
-		Store:       a.store,
-		SessionName: SessionName,
-		// The provider's spelling: front-channel requests carry it in iss.
-		Issuer:                a.issuer,
-		ClientID:              cfg.ClientID,
+	lcfg := logout.Config{
+		Store:                 a.store,
+		SessionName:           SessionName,
 		PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
-		Revocation:            a.revocation, // refresh and access token revoked at logout (RFC 7009)
 		SessionCheck: &logout.SessionCheckConfig{
 			Ledger: revs,
 			// The cookie store is stateless: without this, a copy of the
@@ -205,30 +220,17 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		FrontChannelPath: frontChannelPath(cfg.FrontChannel),
 		Logger:           cfg.Logger,
 		HTTPClient:       cfg.HTTPClient,
-	})
+	}
+	a.setProviders(&lcfg)
+	a.logout, err = logout.New(lcfg)
 	if err != nil {
 		return nil, fmt.Errorf("demoapp: %w", err)
 	}
 	mux := http.NewServeMux()
 	if cfg.BackChannel {
-		bcCfg := backchannel.Config{
-			Issuer:     a.issuer,
-			ClientID:   cfg.ClientID,
-			JWKSURI:    a.jwksURI,
-			Ledger:     revs, // the store of the session check
-			HTTPClient: cfg.HTTPClient,
-			Logger:     cfg.Logger,
-		}
-		if alg := cfg.IDTokenSignedResponseAlg; alg != "" {
-			// Logout tokens are signed as the client's id_tokens are.
-			bcCfg.Algorithms = []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}
-			if isHMAC(alg) {
-				bcCfg.ClientSecret = cfg.ClientSecret
-			}
-		}
-		bc, err := backchannel.New(bcCfg)
+		bc, err := a.backChannel(cfg, revs)
 		if err != nil {
-			return nil, fmt.Errorf("demoapp: %w", err)
+			return nil, err
 		}
 		mux.Handle("POST "+BackChannelLogoutPath, bc)
 	}
@@ -249,12 +251,73 @@ func frontChannelPath(on bool) string {
 	return FrontChannelLogoutPath
 }
 
+// setProviders configures the middleware's providers: with one, its
+// top-level fields, as a one-provider app does; with several,
+// Config.Providers.
+func (a *App) setProviders(cfg *logout.Config) {
+	if len(a.idps) == 1 {
+		p := a.idps[0]
+		// The provider's spelling: front-channel requests carry it in iss.
+		cfg.Issuer, cfg.ClientID = p.issuer, p.clientID
+		if p.revoker != nil {
+			// refresh and access token revoked at logout (RFC 7009)
+			cfg.Revocation = &logout.RevocationConfig{Revoker: p.revoker}
+		}
+		return
+	}
+	for _, p := range a.idps {
+		cfg.Providers = append(cfg.Providers, logout.Provider{Issuer: p.issuer, ClientID: p.clientID, Revoker: p.revoker})
+		if p.revoker != nil {
+			cfg.Revocation = &logout.RevocationConfig{} // each Provider's Revoker
+		}
+	}
+}
+
+// backChannel returns the back-channel logout handler, which records the
+// sessions it ends in revs, the session check's store.
+func (a *App) backChannel(cfg Config, revs logout.Ledger) (*backchannel.Handler, error) {
+	var providers []backchannel.Provider
+	for _, p := range a.idps {
+		bp := backchannel.Provider{Issuer: p.issuer, ClientID: p.clientID, JWKSURI: p.jwksURI}
+		if alg := p.alg; alg != "" {
+			// Logout tokens are signed as the client's id_tokens are.
+			bp.Algorithms = []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}
+			if isHMAC(alg) {
+				bp.ClientSecret = p.secret
+			}
+		}
+		providers = append(providers, bp)
+	}
+	bcCfg := backchannel.Config{Ledger: revs, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger}
+	if len(providers) == 1 {
+		p := providers[0]
+		bcCfg.Issuer, bcCfg.ClientID, bcCfg.JWKSURI, bcCfg.Algorithms, bcCfg.ClientSecret = p.Issuer, p.ClientID, p.JWKSURI, p.Algorithms, p.ClientSecret
+	} else {
+		bcCfg.Providers = providers
+	}
+	bc, err := backchannel.New(bcCfg)
+	if err != nil {
+		return nil, fmt.Errorf("demoapp: %w", err)
+	}
+	return bc, nil
+}
+
+// first returns the provider of Config's own fields.
+func (cfg Config) first() ProviderConfig {
+	return ProviderConfig{Issuer: cfg.Issuer, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, IDTokenSignedResponseAlg: cfg.IDTokenSignedResponseAlg}
+}
+
 func (cfg Config) validate() error {
 	switch {
 	case cfg.Issuer == "":
 		return errors.New("demoapp: Config.Issuer is required")
 	case cfg.ClientID == "":
 		return errors.New("demoapp: Config.ClientID is required")
+	}
+	for i, p := range cfg.MoreProviders {
+		if p.Issuer == "" || p.ClientID == "" {
+			return fmt.Errorf("demoapp: Config.MoreProviders[%d]: Issuer and ClientID are required", i)
+		}
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
@@ -299,9 +362,24 @@ func newStore(cfg Config) *sessions.CookieStore {
 	return store
 }
 
-// discover reads the provider's metadata and sets up the OAuth 2.0 client
-// and the id_token verifier.
-func (a *App) discover(ctx context.Context, cfg Config) error {
+// idp is one provider of the app: its OAuth 2.0 client and id_token
+// verifier, and what the middleware and the back-channel handler need.
+type idp struct {
+	oauth    oauth2.Config
+	verifier *oidc.IDTokenVerifier
+	// revoker revokes the tokens at logout; nil when the provider has no
+	// revocation_endpoint.
+	revoker *logout.Revoker
+	// issuer and jwksURI are the provider's, as its discovery document
+	// spells them.
+	issuer, jwksURI  string
+	clientID, secret string
+	alg              string // IDTokenSignedResponseAlg
+}
+
+// discover reads a provider's metadata and sets up its OAuth 2.0 client
+// and id_token verifier.
+func (a *App) discover(ctx context.Context, cfg ProviderConfig) (*idp, error) {
 	ctx = oidc.ClientContext(ctx, a.client)
 	p, err := oidc.NewProvider(ctx, cfg.Issuer)
 	var mismatch *oidc.IssuerMismatchError
@@ -311,7 +389,7 @@ func (a *App) discover(ctx context.Context, cfg Config) error {
 		p, err = oidc.NewProvider(ctx, mismatch.Discovered)
 	}
 	if err != nil {
-		return fmt.Errorf("demoapp: discovering %s: %w", cfg.Issuer, err)
+		return nil, fmt.Errorf("demoapp: discovering %s: %w", cfg.Issuer, err)
 	}
 	var meta struct {
 		Issuer             string `json:"issuer"`
@@ -319,38 +397,37 @@ func (a *App) discover(ctx context.Context, cfg Config) error {
 		RevocationEndpoint string `json:"revocation_endpoint"`
 	}
 	if err := p.Claims(&meta); err != nil {
-		return fmt.Errorf("demoapp: reading provider metadata: %w", err)
+		return nil, fmt.Errorf("demoapp: reading provider metadata: %w", err)
 	}
-	a.issuer, a.jwksURI = meta.Issuer, meta.JWKSURI
+	d := &idp{issuer: meta.Issuer, jwksURI: meta.JWKSURI, clientID: cfg.ClientID, secret: cfg.ClientSecret, alg: cfg.IDTokenSignedResponseAlg}
 	if meta.RevocationEndpoint != "" {
-		rv, err := logout.NewRevoker(logout.RevokerConfig{
+		d.revoker, err = logout.NewRevoker(logout.RevokerConfig{
 			Endpoint: meta.RevocationEndpoint, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, HTTPClient: a.client,
 		})
 		if err != nil {
-			return fmt.Errorf("demoapp: %w", err)
+			return nil, fmt.Errorf("demoapp: %w", err)
 		}
-		a.revocation = &logout.RevocationConfig{Revoker: rv}
 	}
 	switch alg := cfg.IDTokenSignedResponseAlg; {
 	case alg == "":
-		a.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID})
+		d.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID})
 	case isHMAC(alg):
 		if cfg.ClientSecret == "" {
-			return fmt.Errorf("demoapp: Config.IDTokenSignedResponseAlg %s needs Config.ClientSecret", alg)
+			return nil, fmt.Errorf("demoapp: Config.IDTokenSignedResponseAlg %s needs Config.ClientSecret", alg)
 		}
 		keys := clientSecretKeys{alg: jose.SignatureAlgorithm(alg), secret: []byte(cfg.ClientSecret)}
-		a.verifier = oidc.NewVerifier(meta.Issuer, keys, &oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: []string{alg}})
+		d.verifier = oidc.NewVerifier(meta.Issuer, keys, &oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: []string{alg}})
 	default:
-		a.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: []string{alg}})
+		d.verifier = p.Verifier(&oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: []string{alg}})
 	}
-	a.oauth = oauth2.Config{
+	d.oauth = oauth2.Config{
 		ClientID:     cfg.ClientID,
 		ClientSecret: cfg.ClientSecret,
 		Endpoint:     p.Endpoint(),
 		RedirectURL:  a.baseURL + CallbackPath,
-		Scopes:       cfg.Scopes,
+		Scopes:       a.scopes,
 	}
-	return nil
+	return d, nil
 }
 
 // isHMAC reports whether alg is an HMAC algorithm, whose key is the

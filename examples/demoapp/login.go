@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gorilla/sessions"
@@ -20,6 +21,7 @@ const (
 	keyState    = "state"
 	keyNonce    = "nonce"
 	keyVerifier = "verifier"
+	keyProvider = "provider"
 )
 
 // loginMaxAge bounds how long a login may take at the provider, in seconds.
@@ -28,6 +30,15 @@ const loginMaxAge = 10 * 60
 // login starts the authorization code flow: it keeps a fresh state, nonce
 // and PKCE verifier in the login session and redirects to the provider.
 func (a *App) login(w http.ResponseWriter, r *http.Request) {
+	n := 0
+	if v := r.URL.Query().Get("provider"); v != "" {
+		i, err := strconv.Atoi(v)
+		if err != nil || i < 1 || i > len(a.idps) {
+			a.fail(w, r, http.StatusBadRequest, fmt.Errorf("no provider %q", v))
+			return
+		}
+		n = i - 1
+	}
 	state, err1 := randomString()
 	nonce, err2 := randomString()
 	if err := errors.Join(err1, err2); err != nil {
@@ -38,11 +49,12 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	sess := a.freshSession(LoginSessionName) // replaces a stale login cookie
 	sess.Options.MaxAge = loginMaxAge
 	sess.Values[keyState], sess.Values[keyNonce], sess.Values[keyVerifier] = state, nonce, verifier
+	sess.Values[keyProvider] = n
 	if err := sess.Save(r, w); err != nil {
 		a.fail(w, r, http.StatusInternalServerError, fmt.Errorf("saving login session: %w", err))
 		return
 	}
-	target := a.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
+	target := a.idps[n].oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
 }
@@ -64,11 +76,12 @@ func (a *App) callback(w http.ResponseWriter, r *http.Request) {
 	state, _ := loginSess.Values[keyState].(string)
 	nonce, _ := loginSess.Values[keyNonce].(string)
 	verifier, _ := loginSess.Values[keyVerifier].(string)
-	if state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(q.Get("state"))) != 1 {
+	n, _ := loginSess.Values[keyProvider].(int)
+	if state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(q.Get("state"))) != 1 || n < 0 || n >= len(a.idps) {
 		a.fail(w, r, http.StatusBadRequest, errors.New("state does not match; start the login again"))
 		return
 	}
-	tokens, idToken, err := a.redeem(r.Context(), q.Get("code"), verifier, nonce)
+	tokens, idToken, err := a.redeem(r.Context(), a.idps[n], q.Get("code"), verifier, nonce)
 	if err != nil {
 		a.fail(w, r, http.StatusBadGateway, err)
 		return
@@ -94,9 +107,9 @@ type userClaims struct {
 }
 
 // redeem exchanges the code and verifies the id_token and its nonce.
-func (a *App) redeem(ctx context.Context, code, verifier, nonce string) (*oauth2.Token, *oidc.IDToken, error) {
+func (a *App) redeem(ctx context.Context, p *idp, code, verifier, nonce string) (*oauth2.Token, *oidc.IDToken, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, a.client)
-	tokens, err := a.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	tokens, err := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		return nil, nil, fmt.Errorf("redeeming the authorization code: %w", err)
 	}
@@ -104,7 +117,7 @@ func (a *App) redeem(ctx context.Context, code, verifier, nonce string) (*oauth2
 	if raw == "" {
 		return nil, nil, errors.New("the token response has no id_token")
 	}
-	idToken, err := a.verifier.Verify(oidc.ClientContext(ctx, a.client), raw)
+	idToken, err := p.verifier.Verify(oidc.ClientContext(ctx, a.client), raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("verifying the id_token: %w", err)
 	}
