@@ -13,6 +13,12 @@
 // register http://127.0.0.1:8080/frontchannel-logout as the client's
 // front-channel logout URI (frontchannel_logout_uri, with
 // frontchannel_logout_session_required).
+//
+// With -two-providers, a second embedded provider runs on
+// -provider2-addr (default [::1]:9997: another host than localhost, so
+// that the two providers' cookies stay apart in the browser), with the
+// user "bob" (password "builder"); the home page offers both, and each
+// logout goes to the provider the user signed in with.
 package main
 
 import (
@@ -39,6 +45,8 @@ type options struct {
 	issuer, clientID, clientSecret string
 	scopes                         string
 	embedded, frontChannel         bool
+	twoProviders                   bool
+	provider2Addr                  string
 }
 
 func main() {
@@ -57,6 +65,8 @@ func parseFlags() options {
 	flag.StringVar(&o.clientSecret, "client-secret", os.Getenv("OIDC_CLIENT_SECRET"), "client_secret at the real provider (env OIDC_CLIENT_SECRET)")
 	flag.StringVar(&o.scopes, "scopes", "openid profile email", "scopes requested at login, space-separated")
 	flag.BoolVar(&o.frontChannel, "front-channel", false, "serve front-channel logout at "+demoapp.FrontChannelLogoutPath)
+	flag.BoolVar(&o.twoProviders, "two-providers", false, "run a second embedded provider; users sign in with either")
+	flag.StringVar(&o.provider2Addr, "provider2-addr", "[::1]:9997", "address of the second embedded provider (-two-providers)")
 	flag.Parse()
 	if o.issuer == "" {
 		o.issuer = genAuthIssuer(os.Getenv("GENAUTH_APP_HOST"))
@@ -101,15 +111,29 @@ func run() error {
 		}
 		defer p.Close()
 	}
+	if o.twoProviders {
+		p, err := startSecondProvider(ctx, o.provider2Addr, baseURL, &cfg)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer p.Close()
+	}
 	app, err := demoapp.New(ctx, cfg)
 	if err != nil {
 		_ = ln.Close()
 		return err
 	}
-	if endpoint, err := app.Logout().EndSessionEndpoint(ctx); err != nil {
-		logger.Warn("the provider has no usable end_session_endpoint; logout will fail", "error", err)
-	} else {
-		fmt.Printf("Provider:  %s\nLogout at: %s\n", cfg.Issuer, endpoint)
+	issuers := []string{cfg.Issuer}
+	for _, p := range cfg.MoreProviders {
+		issuers = append(issuers, p.Issuer)
+	}
+	for _, iss := range issuers {
+		if endpoint, err := app.Logout().EndSessionEndpointFor(ctx, iss); err != nil {
+			logger.Warn("the provider has no usable end_session_endpoint; logout will fail", "issuer", iss, "error", err)
+		} else {
+			fmt.Printf("Provider:  %s\nLogout at: %s\n", iss, endpoint)
+		}
 	}
 	fmt.Printf("\nOpen %s/ in a browser. Press Ctrl-C to stop.\n", baseURL)
 	return serve(ctx, ln, app)
@@ -128,6 +152,24 @@ func startProvider(ctx context.Context, addr, baseURL string, cfg *demoapp.Confi
 	}
 	cfg.Issuer, cfg.ClientID, cfg.ClientSecret = p.Issuer(), p.ClientID(), p.ClientSecret()
 	fmt.Printf("Embedded OpenID Provider: sign in as %q with password %q\n", p.Username(), p.Password())
+	return p, nil
+}
+
+// startSecondProvider starts a second embedded provider, with the user
+// bob, and adds it to cfg.MoreProviders.
+func startSecondProvider(ctx context.Context, addr, baseURL string, cfg *demoapp.Config) (*provider.Provider, error) {
+	p, err := provider.Start(ctx, provider.Config{
+		Addr:                   addr,
+		Username:               "bob",
+		Password:               "builder",
+		RedirectURIs:           []string{baseURL + demoapp.CallbackPath},
+		PostLogoutRedirectURIs: []string{baseURL + demoapp.LogoutCallbackPath},
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.MoreProviders = append(cfg.MoreProviders, demoapp.ProviderConfig{Issuer: p.Issuer(), ClientID: p.ClientID(), ClientSecret: p.ClientSecret()})
+	fmt.Printf("Second embedded OpenID Provider (%s): sign in as %q with password %q\n", p.Issuer(), p.Username(), p.Password())
 	return p, nil
 }
 

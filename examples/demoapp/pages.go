@@ -11,12 +11,18 @@ type homePage struct {
 	SignedIn         bool
 	Name, Sub, Email string
 	JustSignedOut    bool
+	// MoreProviders numbers the providers after the first (2, 3, ...),
+	// each signed in at /login?provider=N.
+	MoreProviders []int
 }
 
 // home shows the signed-in or signed-out state. It is never cached: after
 // logout, Back must not show the signed-in page.
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	page := homePage{JustSignedOut: r.URL.Query().Get("signed_out") == "1"}
+	for n := 2; n <= len(a.idps); n++ {
+		page.MoreProviders = append(page.MoreProviders, n)
+	}
 	// A cookie that cannot be decoded means signed out.
 	if sess, err := a.store.Get(r, SessionName); err == nil {
 		idToken, _ := sess.Values[keyIDToken].(string)
@@ -95,7 +101,8 @@ var homeTmpl = template.Must(template.New("home").Parse(`<!doctype html>
 {{else}}
 <p id="status">Signed out</p>
 <p><a id="login" href="/login">Log in</a></p>
-{{end}}
+{{range .MoreProviders}}<p><a id="login-{{.}}" href="/login?provider={{.}}">Log in with provider {{.}}</a></p>
+{{end}}{{end}}
 </body>
 </html>
 `))
