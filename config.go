@@ -14,7 +14,8 @@ import (
 )
 
 // Config configures a Middleware. Store and SessionName are required, and
-// so is one of EndSessionEndpoint and Issuer. Everything else has a safe
+// so is one of EndSessionEndpoint and Issuer, or, for an app with several
+// providers, Providers or LookupProvider. Everything else has a safe
 // default. New validates it once.
 type Config struct {
 	// Path is the logout path to intercept. Default "/logout".

@@ -45,6 +45,15 @@
 // ([NewMemoryLedger]) or shared by several instances in Redis (module
 // github.com/oidc-logout/logout/redisstore).
 //
+// An app with several providers, or several tenants each with its own
+// issuer, lists them in [Config.Providers] or finds them with
+// [Config.LookupProvider]: a logout goes to the provider whose issuer is
+// the iss of the session's id_token, with its client_id, post-logout
+// redirect URI and [Revoker], and a session of any other issuer is logged
+// out locally, never sent to an endpoint its token names. The backchannel
+// module's Config.Providers verifies each provider's logout tokens with
+// that provider's keys and client_id.
+//
 // [BuildURL], [GenAuthEndpoint] and [NewState] are the pure building blocks, for
 // apps that want to write the handler themselves.
 package logout
