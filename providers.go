@@ -37,8 +37,9 @@ type Provider struct {
 	// Config.ClientID.
 	ClientID string
 	// PostLogoutRedirectURI is the URI registered at this provider.
-	// Default Config.PostLogoutRedirectURI. Its path must be the callback
-	// path (see Config.CallbackPath).
+	// Default Config.PostLogoutRedirectURI. It needs a callback: its path
+	// must be that of Config.PostLogoutRedirectURI, unless
+	// Config.CallbackPath is set.
 	PostLogoutRedirectURI string
 	// Revoker, when set, revokes the session's tokens at this provider at
 	// logout; it needs Config.Revocation, whose Revoker must then be nil.
@@ -64,6 +65,11 @@ type providerSet struct {
 	client *http.Client
 
 	defClientID, defPostLogout string
+	// callbackPath is the path every post-logout redirect URI must have;
+	// "" when Config.CallbackPath is set (a proxy may rewrite paths) or
+	// there is no callback (then no provider may have a URI).
+	callbackPath string
+	hasCallback  bool
 
 	mu    sync.Mutex
 	lru   *list.List // of *discoverer, most recently used first
@@ -86,12 +92,16 @@ func (m *Middleware) setProviders(cfg *Config) error {
 	ps := &providerSet{
 		static: make(map[string]*provider, len(cfg.Providers)), lookup: cfg.LookupProvider, client: cfg.HTTPClient,
 		defClientID: cfg.ClientID, defPostLogout: cfg.PostLogoutRedirectURI,
-		lru: list.New(), byIss: map[string]*list.Element{},
+		hasCallback: cfg.CallbackPath != "" || cfg.PostLogoutRedirectURI != "",
+		lru:         list.New(), byIss: map[string]*list.Element{},
+	}
+	if u, err := postLogoutURL(cfg); err == nil && u != nil && cfg.CallbackPath == "" {
+		ps.callbackPath = orDefault(u.Path, "/")
 	}
 	for i, p := range cfg.Providers {
 		rp, err := ps.resolve(p)
-		if err == nil {
-			err = m.checkProvider(cfg, rp)
+		if err == nil && rp.revoker != nil && (cfg.Revocation == nil || cfg.Revocation.Revoker != nil) {
+			err = errors.New("a Revoker needs Config.Revocation without a Revoker of its own")
 		}
 		if err != nil {
 			return fmt.Errorf("Config.Providers[%d]: %w", i, err)
@@ -109,17 +119,6 @@ func (m *Middleware) setProviders(cfg *Config) error {
 	return nil
 }
 
-// checkProvider checks what a static provider needs of the rest of cfg.
-func (m *Middleware) checkProvider(cfg *Config, p *provider) error {
-	if p.postLogout != "" && cfg.CallbackPath == "" && cfg.PostLogoutRedirectURI == "" {
-		return errors.New("a PostLogoutRedirectURI needs Config.CallbackPath or Config.PostLogoutRedirectURI")
-	}
-	if p.revoker != nil && (cfg.Revocation == nil || cfg.Revocation.Revoker != nil) {
-		return errors.New("a Revoker needs Config.Revocation without a Revoker of its own")
-	}
-	return nil
-}
-
 // resolve validates p and fills in the defaults.
 func (ps *providerSet) resolve(p Provider) (*provider, error) {
 	if err := checkIssuer(p.Issuer); err != nil {
@@ -134,16 +133,32 @@ func (ps *providerSet) resolve(p Provider) (*provider, error) {
 		issuer: p.Issuer, endpoint: p.EndSessionEndpoint, revoker: p.Revoker,
 		clientID: orDefault(p.ClientID, ps.defClientID), postLogout: orDefault(p.PostLogoutRedirectURI, ps.defPostLogout),
 	}
-	if rp.postLogout != "" {
-		u, err := url.Parse(rp.postLogout)
-		if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" {
-			return nil, fmt.Errorf("Provider.PostLogoutRedirectURI %q must be an absolute URL without fragment", rp.postLogout)
-		}
+	if err := ps.checkPostLogout(rp.postLogout); err != nil {
+		return nil, err
 	}
 	if rp.revoker != nil && rp.revoker.clientID != rp.clientID {
 		return nil, errors.New("the Revoker's client is not the provider's ClientID")
 	}
 	return rp, nil
+}
+
+// checkPostLogout checks a provider's post-logout redirect URI: absolute,
+// without fragment, and leading to the callback path.
+func (ps *providerSet) checkPostLogout(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if !ps.hasCallback {
+		return errors.New("a PostLogoutRedirectURI needs Config.CallbackPath or Config.PostLogoutRedirectURI")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" {
+		return fmt.Errorf("Provider.PostLogoutRedirectURI %q must be an absolute URL without fragment", raw)
+	}
+	if ps.callbackPath != "" && orDefault(u.Path, "/") != ps.callbackPath {
+		return fmt.Errorf("Provider.PostLogoutRedirectURI %q must lead to the callback path %q (or set Config.CallbackPath)", raw, ps.callbackPath)
+	}
+	return nil
 }
 
 // issuerKey is the form of an issuer that providers are found by: one

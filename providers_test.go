@@ -171,6 +171,7 @@ func TestProvidersLookupErrors(t *testing.T) {
 		{"another issuer", logout.Provider{Issuer: "https://other.example.com", EndSessionEndpoint: "https://other.example.com/end"}},
 		{"invalid endpoint", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: "javascript:alert(1)"}},
 		{"relative post-logout redirect URI", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", PostLogoutRedirectURI: "/cb"}},
+		{"post-logout redirect URI on another path", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", PostLogoutRedirectURI: "https://app.example.com/cb"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,6 +222,9 @@ func TestProvidersConfigValidation(t *testing.T) {
 		{"Revocation.Revoker with Providers", func(c *logout.Config) {
 			c.Revocation = &logout.RevocationConfig{Revoker: rvA}
 		}, "Config.Revocation.Revoker must be nil"},
+		{"provider's post-logout redirect URI on another path", func(c *logout.Config) {
+			c.Providers = []logout.Provider{{Issuer: mpIssuerA, PostLogoutRedirectURI: "https://app.example.com/other"}}
+		}, "must lead to the callback path \"/logout/callback\""},
 		{"provider's Revoker without Revocation", func(c *logout.Config) {
 			c.Providers = []logout.Provider{{Issuer: mpIssuerA, ClientID: "client-a", Revoker: rvA}}
 		}, "Revoker needs Config.Revocation"},
@@ -425,4 +429,15 @@ func TestProvidersWrapPassThroughAllocs(t *testing.T) {
 	bare := testing.AllocsPerRun(1000, func() { next.ServeHTTP(w, r) })
 	allocs := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) })
 	assert.Equal(t, bare, allocs, "the wrapper adds no allocation with several providers")
+}
+
+func TestProvidersExplicitCallbackPathAcceptsAnyURIPath(t *testing.T) {
+	// Behind a proxy that rewrites paths, the URI the provider knows and
+	// the path the app sees differ: Config.CallbackPath says which.
+	m, err := logout.New(logout.Config{
+		Store: newCookieStore(), SessionName: mpSession, CallbackPath: "/cb",
+		Providers: []logout.Provider{{Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/end", PostLogoutRedirectURI: "https://app.example.com/auth/logout/callback"}},
+	})
+	require.NoError(t, err)
+	assert.True(t, m.Handles("/cb"))
 }
