@@ -5,7 +5,7 @@ package logout
 func MemoryHeapLen(m *MemoryLedger) int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.expiry)
+	return m.expiry.len()
 }
 
 // MemoryExpireBatch is how many expired records one Record call drops at

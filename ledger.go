@@ -125,7 +125,7 @@ type MemoryLedger struct {
 
 	mu      sync.RWMutex
 	records map[string]*memRecord
-	expiry  []*memRecord // a min-heap on expires; each record knows its index
+	expiry  chunks // a min-heap on expires; each record knows its index
 	stats   MemoryLedgerStats
 	logged  time.Time // when fullness was last logged
 }
@@ -183,9 +183,9 @@ func (m *MemoryLedger) Record(ctx context.Context, key string, at time.Time, ttl
 			return err
 		}
 	}
-	rec := &memRecord{key: key, at: atNs, expires: expires, index: len(m.expiry)}
+	rec := &memRecord{key: key, at: atNs, expires: expires, index: m.expiry.len()}
 	m.records[key] = rec
-	m.expiry = append(m.expiry, rec)
+	m.expiry.push(rec)
 	m.up(rec.index)
 	return nil
 }
@@ -193,7 +193,7 @@ func (m *MemoryLedger) Record(ctx context.Context, key string, at time.Time, ttl
 // makeRoom frees one place in a full store: the record closest to its
 // expiry goes, unless it is unexpired and the store refuses instead.
 func (m *MemoryLedger) makeRoom(ctx context.Context, now int64) error {
-	if m.expiry[0].expires <= now {
+	if m.expiry.at(0).expires <= now {
 		m.remove(0)
 		return nil
 	}
@@ -253,20 +253,19 @@ func (m *MemoryLedger) Stats() MemoryLedgerStats {
 // dropExpired deletes at most limit records whose expiry has passed,
 // earliest first.
 func (m *MemoryLedger) dropExpired(now int64, limit int) {
-	for i := 0; i < limit && len(m.expiry) > 0 && m.expiry[0].expires <= now; i++ {
+	for i := 0; i < limit && m.expiry.len() > 0 && m.expiry.at(0).expires <= now; i++ {
 		m.remove(0)
 	}
 }
 
 // remove deletes the record at heap index i.
 func (m *MemoryLedger) remove(i int) {
-	rec := m.expiry[i]
-	last := len(m.expiry) - 1
+	rec := m.expiry.at(i)
+	last := m.expiry.len() - 1
 	if i != last {
 		m.swap(i, last)
 	}
-	m.expiry[last] = nil
-	m.expiry = m.expiry[:last]
+	m.expiry.pop()
 	if i != last {
 		m.fix(i)
 	}
@@ -278,9 +277,10 @@ func (m *MemoryLedger) remove(i int) {
 // stale items and never needs rebuilding.
 
 func (m *MemoryLedger) swap(i, j int) {
-	h := m.expiry
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+	a, b := m.expiry.at(i), m.expiry.at(j)
+	m.expiry.set(i, b)
+	m.expiry.set(j, a)
+	a.index, b.index = j, i
 }
 
 func (m *MemoryLedger) fix(i int) {
@@ -290,10 +290,9 @@ func (m *MemoryLedger) fix(i int) {
 }
 
 func (m *MemoryLedger) up(i int) {
-	h := m.expiry
 	for i > 0 {
 		p := (i - 1) / 2
-		if h[p].expires <= h[i].expires {
+		if m.expiry.at(p).expires <= m.expiry.at(i).expires {
 			return
 		}
 		m.swap(i, p)
@@ -303,20 +302,54 @@ func (m *MemoryLedger) up(i int) {
 
 // down sifts i down and reports whether it moved.
 func (m *MemoryLedger) down(i int) bool {
-	h, start := m.expiry, i
+	n, start := m.expiry.len(), i
 	for {
 		c := 2*i + 1
-		if c >= len(h) {
+		if c >= n {
 			break
 		}
-		if r := c + 1; r < len(h) && h[r].expires < h[c].expires {
+		if r := c + 1; r < n && m.expiry.at(r).expires < m.expiry.at(c).expires {
 			c = r
 		}
-		if h[i].expires <= h[c].expires {
+		if m.expiry.at(i).expires <= m.expiry.at(c).expires {
 			break
 		}
 		m.swap(i, c)
 		i = c
 	}
 	return i > start
+}
+
+// chunkBits sets the size of a chunk of the heap: 4096 records.
+const chunkBits = 12
+
+// chunks is a growable array of records in fixed-size chunks. Growing
+// never copies the records, unlike append on one slice, which with a
+// million records would copy megabytes (and pay the garbage collector for
+// them) while holding the lock.
+type chunks struct {
+	c [][]*memRecord
+	n int
+}
+
+func (h *chunks) len() int                { return h.n }
+func (h *chunks) at(i int) *memRecord     { return h.c[i>>chunkBits][i&(1<<chunkBits-1)] }
+func (h *chunks) set(i int, r *memRecord) { h.c[i>>chunkBits][i&(1<<chunkBits-1)] = r }
+
+func (h *chunks) push(r *memRecord) {
+	if h.n == len(h.c)<<chunkBits {
+		h.c = append(h.c, make([]*memRecord, 1<<chunkBits))
+	}
+	h.n++
+	h.set(h.n-1, r)
+}
+
+// pop drops the last record, and frees a chunk when two are unused.
+func (h *chunks) pop() {
+	h.n--
+	h.set(h.n, nil)
+	if len(h.c) > 1 && h.n < (len(h.c)-2)<<chunkBits+1 {
+		h.c[len(h.c)-1] = nil
+		h.c = h.c[:len(h.c)-1]
+	}
 }

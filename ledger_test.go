@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -219,7 +220,8 @@ func fillExpired(b *testing.B, n int) (*logout.MemoryLedger, *fakeClock) {
 
 // BenchmarkMemoryLedgerSeenWhileExpiring measures look-ups while new
 // records come in and 1M expired ones are dropped: max-µs is the slowest
-// look-up, which waits for at most one Record.
+// look-up, which waits for at most one Record (and for whatever else the
+// machine does: the OS may deschedule the goroutine mid-look-up).
 func BenchmarkMemoryLedgerSeenWhileExpiring(b *testing.B) {
 	s, clock := fillExpired(b, 1_000_000)
 	ctx := context.Background()
@@ -237,15 +239,17 @@ func BenchmarkMemoryLedgerSeenWhileExpiring(b *testing.B) {
 		}
 	}()
 	q := logout.LedgerQuery{Key: logout.SessionIDKey("absent")}
-	var worst time.Duration
+	var lat []time.Duration
 	for b.Loop() {
 		start := time.Now()
 		_, _ = s.Seen(ctx, q)
-		worst = max(worst, time.Since(start))
+		lat = append(lat, time.Since(start))
 	}
 	close(stop)
 	<-done
-	b.ReportMetric(float64(worst.Microseconds()), "max-µs")
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)*999/1000].Microseconds()), "p99.9-µs")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 }
 
 // BenchmarkMemoryLedgerRecord measures inserting a new record into an
