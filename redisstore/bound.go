@@ -8,7 +8,7 @@ import (
 )
 
 // DefaultTimeout bounds each Redis call of a Store or Ledger given no
-// timeout of its own: well under go-redis's default read timeout (3 s),
+// timeout of its own: well under go-redis v9.22's default read timeout (5 s),
 // so that a stalled Redis fails a request quickly instead of hanging it.
 const DefaultTimeout = 500 * time.Millisecond
 
