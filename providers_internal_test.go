@@ -2,7 +2,10 @@ package logout
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -32,4 +35,38 @@ func TestLookedUpDiscoveryCacheIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DiscoveryCacheSize, ps.cachedDiscoveries(), "the least recently used was dropped to make room")
 	assert.Equal(t, "https://t1.example.com", p.discovery.issuer)
+}
+
+// FuzzSessionProvider checks, for any id_token, that a logout picks a
+// configured provider whose issuer is the token's iss (one trailing slash
+// aside), or none: never a provider of another issuer, and never one the
+// token alone makes up.
+func FuzzSessionProvider(f *testing.F) {
+	enc := base64.RawURLEncoding.EncodeToString
+	for _, payload := range []string{
+		`{"iss":"https://a.example.com"}`, `{"iss":"https://a.example.com/"}`, `{"iss":"https://b.example.com//"}`,
+		`{"iss":"https://evil.example.com"}`, `{"ISS":"https://a.example.com"}`, `{"iss":1}`, `{}`,
+	} {
+		f.Add(enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(payload)) + ".sig")
+	}
+	f.Add("not a token")
+	m, err := New(Config{
+		Store: newTestStore(), SessionName: "app",
+		Providers: []Provider{
+			{Issuer: "https://a.example.com", EndSessionEndpoint: "https://a.example.com/end"},
+			{Issuer: "https://b.example.com/", EndSessionEndpoint: "https://b.example.com/end"},
+		},
+	})
+	require.NoError(f, err)
+	r := httptest.NewRequest(http.MethodGet, "/logout", nil)
+	f.Fuzz(func(t *testing.T, idToken string) {
+		p, err := m.sessionProvider(r, idToken)
+		require.NoError(t, err)
+		if p == nil {
+			return
+		}
+		iss := idTokenClaims(idToken, false).Issuer
+		require.Equal(t, issuerKey(p.issuer), issuerKey(iss), "the provider is the token's issuer's")
+		require.Contains(t, []string{"https://a.example.com/end", "https://b.example.com/end"}, p.endpoint)
+	})
 }
