@@ -16,7 +16,7 @@ import (
 // with the keys, algorithms and client_id of the provider its iss names.
 // Tenants that live in a database are found by LookupProvider.
 func ExampleConfig_providers() {
-	ledger := logout.NewMemoryLedger(logout.MemoryLedgerConfig{}) // shared with the middleware's session check
+	ledger := logout.NewMemoryLedger(logout.MemoryLedgerConfig{})               // shared with the middleware's session check
 	tenantClients := map[string]string{"https://tenant-a.example.com": "app-a"} // a database, say
 	h, err := backchannel.New(backchannel.Config{
 		Ledger: ledger,
