@@ -232,10 +232,6 @@ func New(cfg Config) (*Middleware, error) {
 		store:              cfg.Store,
 		sessionName:        cfg.SessionName,
 		idTokenKey:         orDefault(cfg.IDTokenKey, "id_token"),
-		issuer:             cfg.Issuer,
-		endpoint:           cfg.EndSessionEndpoint,
-		clientID:           cfg.ClientID,
-		postLogout:         cfg.PostLogoutRedirectURI,
 		logoutWithClientID: cfg.ProviderLogoutWithoutIDToken,
 		logoutHint:         cfg.LogoutHint,
 		returnToParam:      orDefault(cfg.ReturnToParam, "return_to"),
@@ -343,12 +339,6 @@ func (m *Middleware) setProvider(cfg *Config) error {
 	if severalProviders(cfg) {
 		return m.setExtraParams(cfg.ExtraParams)
 	}
-	defer func() {
-		m.singleProvider = &provider{
-			issuer: cfg.Issuer, endpoint: m.endpoint, discovery: m.discovery,
-			clientID: m.clientID, postLogout: m.postLogout,
-		}
-	}()
 	if cfg.EndSessionEndpoint == "" && cfg.Issuer == "" {
 		return errors.New("Config.EndSessionEndpoint or Config.Issuer is required")
 	}
@@ -365,6 +355,10 @@ func (m *Middleware) setProvider(cfg *Config) error {
 	}
 	if cfg.ProviderLogoutWithoutIDToken && cfg.ClientID == "" {
 		return errors.New("Config.ProviderLogoutWithoutIDToken needs Config.ClientID")
+	}
+	m.singleProvider = &provider{
+		issuer: cfg.Issuer, endpoint: cfg.EndSessionEndpoint, discovery: m.discovery,
+		clientID: cfg.ClientID, postLogout: cfg.PostLogoutRedirectURI,
 	}
 	return m.setExtraParams(cfg.ExtraParams)
 }

@@ -24,14 +24,10 @@ type Middleware struct {
 	sessionName string
 	idTokenKey  string
 
-	issuer             string // Config.Issuer
-	endpoint           string // static end-session endpoint, or "" to discover
-	discovery          *discoverer
+	discovery          *discoverer  // Config.Issuer's; nil without it or with several providers
 	singleProvider     *provider    // the provider of the top-level fields; nil with several
 	providers          *providerSet // Config.Providers and LookupProvider; nil with a single provider
-	clientID           string
-	postLogout         string
-	logoutWithClientID bool // Config.ProviderLogoutWithoutIDToken
+	logoutWithClientID bool         // Config.ProviderLogoutWithoutIDToken
 	logoutHint         func(*http.Request, *sessions.Session) string
 	uiLocales          string     // from Config.ExtraParams
 	extraParams        url.Values // the rest of Config.ExtraParams
@@ -197,10 +193,7 @@ func (m *Middleware) EndSessionEndpoint(ctx context.Context) (string, error) {
 	if m.providers != nil {
 		return "", fmt.Errorf("%w: several providers are configured; use EndSessionEndpointFor", ErrUnknownProvider)
 	}
-	if m.endpoint != "" {
-		return m.endpoint, nil
-	}
-	return m.discovery.endSessionEndpoint(ctx)
+	return m.singleProvider.endSessionEndpoint(ctx)
 }
 
 // fail logs err and hands it to the error handler.

@@ -260,7 +260,7 @@ func (m *Middleware) sessionProvider(r *http.Request, idToken string) (*provider
 // with ErrUnknownProvider for an issuer that is not configured.
 func (m *Middleware) EndSessionEndpointFor(ctx context.Context, issuer string) (string, error) {
 	if m.providers == nil {
-		if issuer != "" && issuerKey(issuer) != issuerKey(m.issuer) {
+		if issuer != "" && issuerKey(issuer) != issuerKey(m.singleProvider.issuer) {
 			return "", fmt.Errorf("%w: %q", ErrUnknownProvider, issuer)
 		}
 		return m.EndSessionEndpoint(ctx)
@@ -287,7 +287,7 @@ func (p *provider) endSessionEndpoint(ctx context.Context) (string, error) {
 // front-channel logout request.
 func (m *Middleware) knownIssuer(ctx context.Context, issuer string) bool {
 	if m.providers == nil {
-		return issuerKey(issuer) == issuerKey(m.issuer)
+		return issuerKey(issuer) == issuerKey(m.singleProvider.issuer)
 	}
 	p, err := m.providers.find(ctx, issuer)
 	return err == nil && p != nil
