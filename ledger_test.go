@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -281,4 +285,54 @@ func BenchmarkMemoryLedgerRecord(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestFullMemoryLedgerKeepsLogoutTombstone: with the session check's
+// ledger full of other records, a logout still writes its tombstones, so
+// a copy of the cookie taken before the logout is signed out.
+func TestFullMemoryLedgerKeepsLogoutTombstone(t *testing.T) {
+	ctx := context.Background()
+	ledger := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 4})
+	for i := range 4 {
+		require.NoError(t, ledger.Record(ctx, fmt.Sprint("other", i), time.Now(), time.Hour))
+	}
+	store := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"))
+	m, err := logout.New(logout.Config{
+		Store:                 store,
+		SessionName:           "app",
+		EndSessionEndpoint:    "https://op.example.com/end",
+		ClientID:              "client-1",
+		PostLogoutRedirectURI: "https://app.example.com/logout/callback",
+		SessionCheck:          &logout.SessionCheckConfig{Ledger: ledger, SessionIDs: true},
+	})
+	require.NoError(t, err)
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s, err := store.Get(r, "app"); err == nil && s.Values["id_token"] != nil {
+			_, _ = io.WriteString(w, "in")
+			return
+		}
+		_, _ = io.WriteString(w, "out")
+	}))
+	get := func(path string, c *http.Cookie) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "https://app.example.com"+path, nil)
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.AddCookie(c)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+
+	r := httptest.NewRequest(http.MethodGet, "https://app.example.com/login", nil)
+	s, err := store.New(r, "app")
+	require.NoError(t, err)
+	s.Values["id_token"] = "header.eyJzdWIiOiJhbGljZSJ9.sig"
+	require.NoError(t, m.InitSession(s))
+	w := httptest.NewRecorder()
+	require.NoError(t, s.Save(r, w))
+	copied := w.Result().Cookies()[0]
+	require.Equal(t, "in", get("/", copied).Body.String())
+
+	require.Equal(t, http.StatusFound, get("/logout", copied).Code)
+	assert.Equal(t, "out", get("/", copied).Body.String(), "the copied cookie is signed out")
+	assert.Positive(t, ledger.Stats().Evicted, "the full store made room, and says so")
 }
