@@ -255,7 +255,7 @@ func (c *CachedLedger) apply(payload string) {
 	ttlS, key, ok2 := strings.Cut(rest, " ")
 	at, err1 := strconv.ParseInt(atS, 10, 64)
 	ttl, err2 := strconv.ParseInt(ttlS, 10, 64)
-	if !ok1 || !ok2 || err1 != nil || err2 != nil {
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || key == "" {
 		return
 	}
 	e := cacheEntry{at: at, expires: c.now().Add(time.Duration(ttl) * time.Millisecond).UnixNano()}
