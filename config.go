@@ -180,7 +180,9 @@ type Config struct {
 	// session's id_token, and reports whether it is a provider of the app.
 	// The Provider it returns must have that Issuer. The discovery
 	// documents of looked-up providers are cached, up to
-	// DiscoveryCacheSize of them.
+	// DiscoveryCacheSize of them; its answers are not, and a front-channel
+	// request, which anyone can send, makes it look up any issuer: keep it
+	// cheap (an indexed query, or a cache of its own).
 	LookupProvider func(ctx context.Context, issuer string) (Provider, bool)
 }
 

@@ -111,7 +111,8 @@ type Config struct {
 	// is checked, to pick the keys that check it), for apps whose tenants
 	// live in a database. The Provider it returns must have that Issuer.
 	// The keys of looked-up providers are cached, up to ProviderCacheSize
-	// of them.
+	// of them; its answers are not, and anyone can post a token naming
+	// any issuer: keep it cheap (an indexed query, or a cache of its own).
 	LookupProvider func(ctx context.Context, issuer string) (Provider, bool)
 }
 
