@@ -65,6 +65,14 @@ func TestProvidersEachTokenIsVerifiedWithItsProvidersKeysAndAudience(t *testing.
 			http.StatusBadRequest, "aud does not contain the client_id", ""},
 		{"B's token for A's client", func() string { return sign(t, kb, forClient(b, "client-a", "sb")) },
 			http.StatusBadRequest, "aud does not contain the client_id", ""},
+		{"signed by B, iss naming A, then ISS naming B", func() string {
+			return signRaw(t, kb, `{"iss":"`+a.issuer+`","ISS":"`+b.issuer+`","aud":"client-b","iat":`+fmt.Sprint(time.Now().Unix())+
+				`,"jti":"j2","sid":"sa","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`)
+		}, http.StatusBadRequest, "is not the configured issuer", ""},
+		{"signed by B, duplicate iss: B's, then A's", func() string {
+			return signRaw(t, kb, `{"iss":"`+b.issuer+`","iss":"`+a.issuer+`","aud":"client-b","iat":`+fmt.Sprint(time.Now().Unix())+
+				`,"jti":"j1","sid":"sa","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`)
+		}, http.StatusBadRequest, "", ""},
 		{"unknown issuer", func() string {
 			c := forClient(a, "client-a", "sa")
 			c["iss"] = "https://evil.example.com"
@@ -223,4 +231,28 @@ func TestProvidersSameAlgorithmOtherProvidersKey(t *testing.T) {
 	require.Equal(t, http.StatusOK, post(h, sign(t, kb, forClient(b, "client-b", "sb"))).Code)
 	assert.True(t, revoked(t, store, logout.SIDKey(b.issuer, "sb"), time.Time{}))
 	assert.Equal(t, int64(0), a.jwksHits.Load(), "only B's keys were fetched")
+}
+
+// BenchmarkBackChannelLogoutProviders is BenchmarkBackChannelLogout with
+// the provider picked among two by the token's iss.
+func BenchmarkBackChannelLogoutProviders(b *testing.B) {
+	k, other := newRSAKey(b, "k"), newRSAKey(b, "o")
+	p, q := startProvider(b, k), startProvider(b, other)
+	h, err := backchannel.New(backchannel.Config{
+		Ledger: newStore(),
+		Providers: []backchannel.Provider{
+			{Issuer: q.issuer, ClientID: "other"},
+			{Issuer: p.issuer, ClientID: testClientID},
+		},
+	})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		token := sign(b, k, p.claims("sid", ""))
+		b.StartTimer()
+		if w := post(h, token); w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
 }
