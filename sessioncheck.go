@@ -64,7 +64,8 @@ type SessionCheckConfig struct {
 	// in and sees an error wrapping ErrTombstone (503 by default), and can
 	// try again. By default the failure is logged and the logout goes on,
 	// so the cookie is cleared but a copy taken before it would still
-	// decode.
+	// decode; a ledger that refuses the record because it is full
+	// (ErrLedgerFull) stops the logout in any case.
 	TombstoneFailClosed bool
 
 	// FailOpen lets a request through with its session when the Ledger
@@ -338,8 +339,9 @@ func (m *Middleware) InitSession(s *sessions.Session) error {
 // recordTombstones records, at logout, that the session's id and login
 // have ended, so that a replayed copy of its cookie is signed out. It does
 // nothing unless the session check's SessionIDs is on. A failure is
-// logged; it is returned, and stops the logout, only when
-// TombstoneFailClosed is set.
+// logged; it is returned, and stops the logout, when TombstoneFailClosed
+// is set or the ledger is full (ErrLedgerFull): a full ledger never turns
+// replay protection off while the logout reports success.
 func (m *Middleware) recordTombstones(r *http.Request, sess *sessions.Session) error {
 	c, logger := m.check, m.logger
 	if c == nil || !c.sessionIDs {
@@ -359,7 +361,7 @@ func (m *Middleware) recordTombstones(r *http.Request, sess *sessions.Session) e
 		if err := c.store.Record(ctx, k, time.Now(), ttl); err != nil {
 			logger.LogAttrs(r.Context(), slog.LevelError, "logout: recording the session tombstone failed",
 				slog.String("error", err.Error()))
-			if c.tombstoneFailClosed {
+			if c.tombstoneFailClosed || errors.Is(err, ErrLedgerFull) {
 				return fmt.Errorf("%w: %w", ErrTombstone, err)
 			}
 		}

@@ -294,6 +294,24 @@ func TestSessionCheckTombstoneFailure(t *testing.T) {
 	}
 }
 
+// TestSessionCheckFullLedgerStopsTheLogout: a ledger that refuses the
+// tombstone because it is full makes the logout fail visibly (503, session
+// intact), even without TombstoneFailClosed, so that a copied cookie is
+// never left signed in behind a logout that reported success.
+func TestSessionCheckFullLedgerStopsTheLogout(t *testing.T) {
+	store := newCookieStore()
+	full := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 1, RefuseWhenFull: true})
+	require.NoError(t, full.Record(t.Context(), "other", time.Now(), time.Hour))
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) {
+		c.SessionCheck.Ledger, c.SessionCheck.SessionIDs = full, true
+	})
+	tok := unsignedJWT(t, map[string]any{"sub": "alice"})
+	cookie := saveSession(t, store, map[any]any{"id_token": tok, "logout_session_id": "id-1"})
+	resp := get(m.Wrap(http.NotFoundHandler()), "/logout", cookie)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Nil(t, logout.ResponseCookieForTest(resp, testSession), "the session is left as it was")
+}
+
 func TestSessionCheckInitSession(t *testing.T) {
 	store := newCookieStore()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.SessionIDs = true })
