@@ -80,7 +80,10 @@ type SessionCheckConfig struct {
 // SessionClaims identifies a session at the provider. Empty fields are not
 // checked.
 type SessionClaims struct {
-	// Issuer is the provider's issuer; default Config.Issuer.
+	// Issuer is the provider's issuer; default Config.Issuer. With
+	// Config.Providers or LookupProvider there is no default: a Claims
+	// function must set it, or back-channel and front-channel logouts,
+	// recorded under their issuer, never match the session.
 	Issuer string
 	// Subject is the end-user's sub.
 	Subject string
