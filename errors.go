@@ -59,6 +59,10 @@ var (
 	// trailing slash), and exactly one non-empty sid. StatusCode maps it to
 	// 400.
 	ErrFrontChannelRequest = errors.New("logout: invalid front-channel logout request")
+	// ErrLedgerFull means a MemoryLedger configured with RefuseWhenFull holds
+	// as many unexpired records as it may, so a new record was refused rather
+	// than an older one forgotten.
+	ErrLedgerFull = errors.New("logout: ledger is full")
 )
 
 // errorResponses gives, for each sentinel error, the status and the public

@@ -2,7 +2,6 @@ package logout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -54,11 +53,6 @@ type LedgerQuery struct {
 	// match: it ended earlier sessions only. Zero matches any record.
 	Since time.Time
 }
-
-// ErrLedgerFull means a MemoryLedger configured with RefuseWhenFull holds
-// as many unexpired records as it may, so a new record was refused rather
-// than an older one forgotten.
-var ErrLedgerFull = errors.New("logout: ledger is full")
 
 // Defaults of MemoryLedgerConfig.
 const (
