@@ -322,9 +322,16 @@ func postLogoutURL(cfg *Config) (*url.URL, error) {
 	if cfg.PostLogoutRedirectURI == "" {
 		return nil, nil
 	}
-	u, err := url.Parse(cfg.PostLogoutRedirectURI)
+	return parsePostLogoutURI("Config.PostLogoutRedirectURI", cfg.PostLogoutRedirectURI)
+}
+
+// parsePostLogoutURI parses a post-logout redirect URI, which must be an
+// absolute URL with a host and without fragment; field names it in the
+// error.
+func parsePostLogoutURI(field, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" {
-		return nil, fmt.Errorf("Config.PostLogoutRedirectURI %q must be an absolute URL without fragment", cfg.PostLogoutRedirectURI)
+		return nil, fmt.Errorf("%s %q must be an absolute URL without fragment", field, raw)
 	}
 	return u, nil
 }

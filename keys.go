@@ -36,8 +36,15 @@ func SessionIDKey(id string) string {
 // the same provider, and a provider's tokens and front-channel requests may
 // spell it either way.
 func scopedKey(prefix, issuer, value string) string {
-	issuer = strings.TrimSuffix(issuer, "/")
+	issuer = issuerKey(issuer)
 	return prefix + strconv.Itoa(len(issuer)) + ":" + issuer + ":" + value
+}
+
+// issuerKey is the form of an issuer that providers are found by: one
+// trailing slash is dropped, as in the keys of the Ledger
+// (scopedKey).
+func issuerKey(issuer string) string {
+	return strings.TrimSuffix(issuer, "/")
 }
 
 // JTIKey returns the Ledger key under which a used logout token's jti is

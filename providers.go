@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 )
 
@@ -151,20 +149,14 @@ func (ps *providerSet) checkPostLogout(raw string) error {
 	if !ps.hasCallback {
 		return errors.New("a PostLogoutRedirectURI needs Config.CallbackPath or Config.PostLogoutRedirectURI")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" {
-		return fmt.Errorf("Provider.PostLogoutRedirectURI %q must be an absolute URL without fragment", raw)
+	u, err := parsePostLogoutURI("Provider.PostLogoutRedirectURI", raw)
+	if err != nil {
+		return err
 	}
 	if ps.callbackPath != "" && orDefault(u.Path, "/") != ps.callbackPath {
 		return fmt.Errorf("Provider.PostLogoutRedirectURI %q must lead to the callback path %q (or set Config.CallbackPath)", raw, ps.callbackPath)
 	}
 	return nil
-}
-
-// issuerKey is the form of an issuer that providers are found by: one
-// trailing slash is dropped, as in the keys of the Ledger.
-func issuerKey(issuer string) string {
-	return strings.TrimSuffix(issuer, "/")
 }
 
 // find returns the configured provider of issuer, or nil. A looked-up
