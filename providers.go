@@ -1,13 +1,14 @@
 package logout
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+
+	"github.com/oidc-logout/logout/internal/lru"
 )
 
 // DiscoveryCacheSize is how many looked-up providers' discovery documents
@@ -69,9 +70,8 @@ type providerSet struct {
 	callbackPath string
 	hasCallback  bool
 
-	mu    sync.Mutex
-	lru   *list.List // of *discoverer, most recently used first
-	byIss map[string]*list.Element
+	mu     sync.Mutex
+	looked *lru.Cache[string, *discoverer] // by issuerKey, at most DiscoveryCacheSize
 }
 
 // setProviders validates Config.Providers and Config.LookupProvider, if
@@ -91,7 +91,7 @@ func (m *Middleware) setProviders(cfg *Config) error {
 		static: make(map[string]*provider, len(cfg.Providers)), lookup: cfg.LookupProvider, client: cfg.HTTPClient,
 		defClientID: cfg.ClientID, defPostLogout: cfg.PostLogoutRedirectURI,
 		hasCallback: cfg.CallbackPath != "" || cfg.PostLogoutRedirectURI != "",
-		lru:         list.New(), byIss: map[string]*list.Element{},
+		looked:      lru.New[string, *discoverer](DiscoveryCacheSize),
 	}
 	if u, err := postLogoutURL(cfg); err == nil && u != nil && cfg.CallbackPath == "" {
 		ps.callbackPath = orDefault(u.Path, "/")
@@ -196,17 +196,11 @@ func (ps *providerSet) discoverer(issuer string) *discoverer {
 	key := issuerKey(issuer)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if e, ok := ps.byIss[key]; ok {
-		ps.lru.MoveToFront(e)
-		return e.Value.(*discoverer)
+	if d, ok := ps.looked.Get(key); ok {
+		return d
 	}
 	d := newDiscoverer(issuer, ps.client)
-	ps.byIss[key] = ps.lru.PushFront(d)
-	for ps.lru.Len() > DiscoveryCacheSize {
-		last := ps.lru.Back()
-		ps.lru.Remove(last)
-		delete(ps.byIss, issuerKey(last.Value.(*discoverer).issuer))
-	}
+	ps.looked.Put(key, d)
 	return d
 }
 
@@ -215,7 +209,7 @@ func (ps *providerSet) discoverer(issuer string) *discoverer {
 func (ps *providerSet) cachedDiscoveries() int {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	return ps.lru.Len()
+	return ps.looked.Len()
 }
 
 // sessionProvider returns the provider that a logout of the session whose

@@ -1,7 +1,6 @@
 package backchannel
 
 import (
-	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oidc-logout/logout/internal/lru"
 )
 
 // ProviderCacheSize is how many looked-up providers (see
@@ -94,9 +95,8 @@ type verifierSet struct {
 	lookup func(context.Context, string) (Provider, bool)
 	kc     keyConfig
 
-	mu    sync.Mutex
-	lru   *list.List // of *verifier, most recently used first
-	byIss map[string]*list.Element
+	mu     sync.Mutex
+	looked *lru.Cache[string, *verifier] // by exact issuer, at most ProviderCacheSize
 }
 
 // setProviders sets up Config.Providers and Config.LookupProvider.
@@ -106,7 +106,7 @@ func (h *Handler) setProviders(cfg *Config, kc keyConfig) error {
 	}
 	vs := &verifierSet{
 		static: make(map[string]*verifier, len(cfg.Providers)), lookup: cfg.LookupProvider, kc: kc,
-		lru: list.New(), byIss: map[string]*list.Element{},
+		looked: lru.New[string, *verifier](ProviderCacheSize),
 	}
 	for i, p := range cfg.Providers {
 		v, err := newVerifier(p, kc)
@@ -195,25 +195,17 @@ func (vs *verifierSet) find(ctx context.Context, issuer string) (*verifier, erro
 func (vs *verifierSet) cached(p Provider) (*verifier, error) {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
-	if e, ok := vs.byIss[p.Issuer]; ok {
-		v := e.Value.(*verifier)
+	if v, ok := vs.looked.Get(p.Issuer); ok {
 		if sameProvider(v.from, withDefaultAlgorithms(p)) {
-			vs.lru.MoveToFront(e)
 			return v, nil
 		}
-		vs.lru.Remove(e)
-		delete(vs.byIss, p.Issuer)
+		vs.looked.Remove(p.Issuer)
 	}
 	v, err := newVerifier(p, vs.kc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Config.LookupProvider returned an invalid provider: %w", ErrKeys, err)
 	}
-	vs.byIss[p.Issuer] = vs.lru.PushFront(v)
-	for vs.lru.Len() > ProviderCacheSize {
-		last := vs.lru.Back()
-		vs.lru.Remove(last)
-		delete(vs.byIss, last.Value.(*verifier).issuer)
-	}
+	vs.looked.Put(p.Issuer, v)
 	return v, nil
 }
 
