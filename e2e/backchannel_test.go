@@ -221,11 +221,15 @@ func (r *answerRecorder) Write(p []byte) (int, error) {
 }
 
 // serveBackChannelDemo starts the demo app with back-channel logout on,
-// behind backChannelCalls.observe, and stops it when the test ends.
-func serveBackChannelDemo(t *testing.T, ln net.Listener, appURL *url.URL, issuer, clientID, secret string, logs *logRecorder) *backChannelCalls {
+// behind backChannelCalls.observe, and stops it when the test ends;
+// mutate adjusts the demo's Config first.
+func serveBackChannelDemo(t *testing.T, ln net.Listener, appURL *url.URL, issuer, clientID, secret string, logs *logRecorder, mutate ...func(*demoapp.Config)) *backChannelCalls {
 	t.Helper()
 	cfg := demoConfig(appURL, issuer, clientID, secret, logs)
 	cfg.BackChannel = true
+	for _, f := range mutate {
+		f(&cfg)
+	}
 	calls := &backChannelCalls{}
 	serveOn(t, ln, calls.observe(newDemoApp(t, cfg)))
 	return calls

@@ -46,10 +46,8 @@ func TestInteropOIDCProviderBackChannelHS256(t *testing.T) {
 		IDTokenSignedResponseAlg: "HS256",
 	})
 	logs := &logRecorder{}
-	cfg := demoConfig(appURL, op.Issuer, clientID, secret, logs)
-	cfg.BackChannel, cfg.IDTokenSignedResponseAlg = true, "HS256"
-	calls := &backChannelCalls{}
-	serveOn(t, ln, calls.observe(newDemoApp(t, cfg)))
+	calls := serveBackChannelDemo(t, ln, appURL, op.Issuer, clientID, secret, logs,
+		func(cfg *demoapp.Config) { cfg.IDTokenSignedResponseAlg = "HS256" })
 	e := demoInterop(t, appURL, op.Issuer, clientID, "alice", "any-password", logs)
 	appHome := e.app("/").String()
 
@@ -68,7 +66,7 @@ func TestInteropOIDCProviderBackChannelHS256(t *testing.T) {
 	p = e.confirmLogoutIfAsked(alice, p, nil)
 	require.True(t, e.isOP(p.URL), "the logout ends at the provider, ended at %s", where(p.URL))
 
-	got := calls.wait(t, 1, 5*time.Second)
+	got := calls.wait(t, 1, eventWait)
 	require.Len(t, got, 1, "back-channel requests from the provider")
 	sent := got[0].token
 	hdr, claims := jwtParts(t, sent)
