@@ -1,0 +1,288 @@
+package logout_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-logout/logout"
+)
+
+// TestLogoutRefusalsChangeNothing pins what a refused logout leaves
+// behind: nothing. The session is neither saved nor deleted, no token is
+// revoked, no tombstone recorded, no cookie set, and AfterLogout never
+// runs, whatever the response.
+func TestLogoutRefusalsChangeNothing(t *testing.T) {
+	tests := []struct {
+		name    string
+		method  string
+		headers map[string]string
+		setup   func(*world)
+		status  int
+		want    error
+		// before is how many times BeforeLogout ran.
+		before int32
+	}{
+		{name: "PUT", method: http.MethodPut, status: http.StatusMethodNotAllowed, want: logout.ErrMethodNotAllowed},
+		{name: "DELETE", method: http.MethodDelete, status: http.StatusMethodNotAllowed, want: logout.ErrMethodNotAllowed},
+		{name: "cross-site GET", headers: map[string]string{"Sec-Fetch-Site": "cross-site"},
+			status: http.StatusForbidden, want: logout.ErrCrossSite},
+		{name: "same-site GET from a sibling subdomain", headers: map[string]string{"Sec-Fetch-Site": "same-site"},
+			status: http.StatusForbidden, want: logout.ErrCrossSite},
+		{name: "cross-site POST", method: http.MethodPost,
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+			status:  http.StatusForbidden, want: logout.ErrCrossSite},
+		{name: "foreign Origin without Sec-Fetch-Site", method: http.MethodPost,
+			headers: map[string]string{"Sec-Fetch-Site": "", "Origin": "https://evil.example"},
+			status:  http.StatusForbidden, want: logout.ErrCrossSite},
+		{name: "prefetch", headers: map[string]string{"Sec-Purpose": "prefetch"},
+			status: http.StatusServiceUnavailable, want: logout.ErrPrefetch},
+		{name: "prerender", headers: map[string]string{"Sec-Purpose": "prefetch;prerender"},
+			status: http.StatusServiceUnavailable, want: logout.ErrPrefetch},
+		{name: "Purpose prefetch", headers: map[string]string{"Purpose": "prefetch"},
+			status: http.StatusServiceUnavailable, want: logout.ErrPrefetch},
+		{name: "X-Moz prefetch", headers: map[string]string{"X-Moz": "prefetch"},
+			status: http.StatusServiceUnavailable, want: logout.ErrPrefetch},
+		{name: "BeforeLogout fails", setup: func(w *world) { w.failBefore.Store(true) },
+			status: http.StatusInternalServerError, want: logout.ErrHook, before: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, nil)
+			cookie := w.login(t)
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			r := stRequest(orGet(tt.method), "/logout?return_to=/account", cookie)
+			for k, v := range tt.headers {
+				r.Header.Set(k, v)
+			}
+			resp := w.serve(t, r)
+			assert.Equal(t, tt.status, resp.StatusCode)
+			assert.ErrorIs(t, w.lastErr(), tt.want)
+			assert.Equal(t, tt.before, w.before.Load(), "BeforeLogout calls")
+			w.assertUntouched(t, resp, cookie)
+			assert.False(t, w.tombstoned(t))
+		})
+	}
+}
+
+func orGet(method string) string {
+	if method == "" {
+		return http.MethodGet
+	}
+	return method
+}
+
+// TestLogoutFailClosedLeavesSessionAsItWas pins the fail-closed policies:
+// a revocation or tombstone that fails stops the logout before the
+// session is cleared, so that the user can try again.
+func TestLogoutFailClosedLeavesSessionAsItWas(t *testing.T) {
+	t.Run("revocation fails", func(t *testing.T) {
+		w := newWorld(t, func(c *logout.Config) { c.Revocation.FailClosed = true })
+		cookie := w.login(t)
+		w.op.revokeStatus.Store(http.StatusServiceUnavailable)
+		resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
+		assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+		assert.ErrorIs(t, w.lastErr(), logout.ErrRevocation)
+		assert.Equal(t, int32(2), w.op.revocations.Load(), "both tokens tried")
+		w.op.revocations.Store(0)
+		w.assertUntouched(t, resp, cookie)
+		assert.False(t, w.tombstoned(t))
+	})
+	t.Run("tombstone fails", func(t *testing.T) {
+		w := newWorld(t, func(c *logout.Config) { c.SessionCheck.TombstoneFailClosed = true })
+		cookie := w.login(t)
+		w.ledger.failRecord.Store(true)
+		resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
+		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+		assert.ErrorIs(t, w.lastErr(), logout.ErrTombstone)
+		assert.Equal(t, int32(2), w.op.revocations.Load(), "the tokens were revoked before")
+		w.op.revocations.Store(0)
+		w.assertUntouched(t, resp, cookie)
+		assert.False(t, w.tombstoned(t))
+	})
+	t.Run("ledger full", func(t *testing.T) {
+		w := newWorld(t, nil)
+		full := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 1, RefuseWhenFull: true})
+		require.NoError(t, full.Record(t.Context(), "other", time.Now(), time.Hour))
+		w.ledger.MemoryLedger = full
+		cookie := w.login(t)
+		resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
+		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+		assert.ErrorIs(t, w.lastErr(), logout.ErrTombstone)
+		assert.ErrorIs(t, w.lastErr(), logout.ErrLedgerFull)
+		w.op.revocations.Store(0)
+		w.ledger.records.Store(0) // the refused attempt
+		w.assertUntouched(t, resp, cookie)
+		assert.False(t, w.tombstoned(t))
+	})
+	t.Run("session cannot be saved", func(t *testing.T) {
+		w := newWorld(t, nil)
+		cookie := w.login(t)
+		w.store.fail.Store(true)
+		resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
+		assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+		assert.ErrorIs(t, w.lastErr(), logout.ErrSessionSave)
+		assert.Empty(t, resp.Header.Values("Set-Cookie"), "no state cookie, no session cookie")
+		assert.Empty(t, resp.Header.Get("Location"))
+		assert.Zero(t, w.after.Load())
+		assert.True(t, w.signedIn(t, cookie))
+		// The tombstone was recorded before the save: a copy of the
+		// cookie is signed out by the session check all the same.
+		assert.True(t, w.tombstoned(t))
+	})
+}
+
+// TestLogoutSucceeds is the baseline of the refusal tests: an accepted
+// logout does every one of the things the refusals must not do, once.
+func TestLogoutSucceeds(t *testing.T) {
+	w := newWorld(t, nil)
+	cookie := w.login(t)
+	resp := w.serve(t, stRequest(http.MethodGet, "/logout?return_to=/account", cookie))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.NoError(t, w.lastErr())
+
+	loc := location(t, resp)
+	assert.Equal(t, w.op.URL+"/session/end", loc.Scheme+"://"+loc.Host+loc.Path)
+	assert.Equal(t, w.idToken(t)[:20], loc.Query().Get("id_token_hint")[:20])
+	assert.NotEmpty(t, loc.Query().Get("state"))
+	state := logout.ResponseCookieForTest(resp, "logout_state")
+	require.NotNil(t, state)
+	assert.True(t, strings.HasPrefix(state.Value, loc.Query().Get("state")+"."))
+
+	assert.Equal(t, int32(1), w.store.saves.Load(), "one save: the cleared session")
+	assert.Equal(t, int32(2), w.op.revocations.Load())
+	rt, _ := w.op.revoked.Load(logout.TokenTypeRefreshToken)
+	at, _ := w.op.revoked.Load(logout.TokenTypeAccessToken)
+	assert.Equal(t, "rt-1", rt)
+	assert.Equal(t, "at-1", at)
+	assert.Equal(t, int32(2), w.ledger.records.Load(), "the session id and the token hash")
+	assert.Equal(t, int32(1), w.before.Load())
+	assert.Equal(t, int32(1), w.after.Load())
+	assert.Zero(t, w.next.Load())
+	assert.False(t, w.signedIn(t, cookie), "the server-side record is gone")
+	c := logout.ResponseCookieForTest(resp, testSession)
+	require.NotNil(t, c)
+	assert.Less(t, c.MaxAge, 0)
+}
+
+// location parses the Location header of resp.
+func location(t *testing.T, resp *http.Response) *url.URL {
+	t.Helper()
+	u, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	return u
+}
+
+// TestLogoutDiscoveryFailureStillSignsOut pins the one failure that comes
+// after the session is cleared: the provider's endpoint cannot be found.
+// The user is signed out here and told so; no state cookie is left
+// behind, and AfterLogout does not report a logout that did not reach
+// the provider.
+func TestLogoutDiscoveryFailureStillSignsOut(t *testing.T) {
+	w := newWorld(t, func(c *logout.Config) { c.Revocation = nil })
+	cookie := w.login(t)
+	w.op.Close()
+	resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.ErrorIs(t, w.lastErr(), logout.ErrDiscovery)
+	assert.Nil(t, logout.ResponseCookieForTest(resp, "logout_state"))
+	assert.Equal(t, int32(1), w.store.saves.Load())
+	assert.False(t, w.signedIn(t, cookie))
+	assert.True(t, w.tombstoned(t))
+	assert.Zero(t, w.after.Load())
+	assert.Empty(t, resp.Header.Get("Location"))
+}
+
+// TestLogoutLookupProviderErrorChangesNothing: a LookupProvider that
+// answers for another issuer stops the logout before anything changes.
+func TestLogoutLookupProviderErrorChangesNothing(t *testing.T) {
+	w := newWorld(t, func(c *logout.Config) {
+		c.Issuer, c.Revocation = "", nil
+		c.LookupProvider = func(_ context.Context, iss string) (logout.Provider, bool) {
+			return logout.Provider{Issuer: "https://other.example"}, true
+		}
+	})
+	cookie := w.login(t)
+	resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.ErrorIs(t, w.lastErr(), logout.ErrUnknownProvider)
+	assert.Equal(t, int32(0), w.before.Load())
+	w.assertUntouched(t, resp, cookie)
+	assert.False(t, w.tombstoned(t))
+}
+
+// startLogout logs out the world's session and returns the state sent to
+// the provider and the state cookie; the world's counters are then reset.
+func startLogout(t *testing.T, w *world, returnTo string) (string, *http.Cookie) {
+	t.Helper()
+	resp := w.serve(t, stRequest(http.MethodGet, "/logout?return_to="+url.QueryEscape(returnTo), w.login(t)))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	state := location(t, resp).Query().Get("state")
+	require.NotEmpty(t, state)
+	c := logout.ResponseCookieForTest(resp, "logout_state")
+	require.NotNil(t, c)
+	w.store.saves.Store(0)
+	w.ledger.records.Store(0)
+	w.op.revocations.Store(0)
+	w.after.Store(0)
+	return state, c
+}
+
+// TestCallbackRefusalsKeepTheStateCookie pins the callback's refusals:
+// they neither consume the state cookie (a logout in another tab may
+// still come back for it) nor send the browser to the saved return
+// target.
+func TestCallbackRefusalsKeepTheStateCookie(t *testing.T) {
+	tests := []struct {
+		name   string
+		method string
+		query  func(state string) string
+		status int
+		want   error  // handed to the ErrorHandler, or nil
+		loc    string // the redirect, if any
+	}{
+		{name: "POST", method: http.MethodPost, query: func(s string) string { return "?state=" + s },
+			status: http.StatusMethodNotAllowed, want: logout.ErrMethodNotAllowed},
+		{name: "no state", query: func(string) string { return "" },
+			status: http.StatusBadRequest, want: logout.ErrInvalidState},
+		{name: "empty state", query: func(string) string { return "?state=" },
+			status: http.StatusBadRequest, want: logout.ErrInvalidState},
+		{name: "wrong state", query: func(s string) string { return "?state=x" + s + "&lang=fr" },
+			status: http.StatusFound, loc: "/logout/callback?lang=fr"},
+		{name: "state of another cookie", query: func(s string) string { return "?state=" + s[1:] },
+			status: http.StatusFound, loc: "/logout/callback"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, nil)
+			state, c := startLogout(t, w, "/account")
+			errsBefore := w.lastErr()
+			resp := serveStrict(t, w.m, stRequest(orGet(tt.method), "/logout/callback"+tt.query(state), c))
+			assert.Equal(t, tt.status, resp.StatusCode)
+			if tt.want != nil {
+				assert.ErrorIs(t, w.lastErr(), tt.want)
+			} else {
+				assert.Equal(t, errsBefore, w.lastErr(), "no error handled")
+			}
+			assert.Equal(t, tt.loc, resp.Header.Get("Location"))
+			assert.Empty(t, resp.Header.Values("Set-Cookie"), "the state cookie is kept")
+			assert.Empty(t, resp.Header.Get("Clear-Site-Data"))
+			assert.Zero(t, w.store.saves.Load()+w.ledger.records.Load()+w.next.Load())
+
+			// The right state still completes the logout afterwards.
+			resp = serveStrict(t, w.m, stRequest(http.MethodGet, "/logout/callback?state="+state, c))
+			assert.Equal(t, "/account", resp.Header.Get("Location"))
+			expired := logout.ResponseCookieForTest(resp, "logout_state")
+			require.NotNil(t, expired)
+			assert.Less(t, expired.MaxAge, 0)
+		})
+	}
+}
