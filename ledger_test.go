@@ -185,14 +185,29 @@ func TestMemoryLedgerRejectsBadTTL(t *testing.T) {
 
 func TestMemoryLedgerHeapStaysBounded(t *testing.T) {
 	clock := newFakeClock()
-	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 10, Now: clock.Now})
+	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{Now: clock.Now})
 	ctx := context.Background()
-	// Extending the same key many times must not grow memory without bound.
-	for i := range 10000 {
+	// Extending the same key adds no record to the heap.
+	for i := range 1000 {
 		require.NoError(t, s.Record(ctx, "k", clock.Now(), time.Duration(i+1)*time.Second))
 	}
 	assert.Equal(t, 1, s.Len())
-	assert.Less(t, logout.MemoryHeapLen(s), 64)
+	assert.Equal(t, 1, logout.MemoryHeapLen(s))
+
+	// Three chunks of records that expire together, then new records
+	// until every expired one is dropped: the chunks they held are freed
+	// but one spare.
+	n := 3 * logout.MemoryHeapChunkSize
+	for i := range n {
+		require.NoError(t, s.Record(ctx, fmt.Sprint("old", i), clock.Now(), time.Minute))
+	}
+	require.Equal(t, 4, logout.MemoryHeapChunks(s))
+	clock.Advance(time.Hour)
+	for i := range n/logout.MemoryExpireBatch + 1 {
+		require.NoError(t, s.Record(ctx, fmt.Sprint("new", i), clock.Now(), time.Minute))
+	}
+	require.Equal(t, n/logout.MemoryExpireBatch+1, s.Len(), "every expired record dropped")
+	assert.LessOrEqual(t, logout.MemoryHeapChunks(s), 2, "chunks freed")
 }
 
 func TestKeysAreUnambiguous(t *testing.T) {

@@ -2,12 +2,15 @@ package logout_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -283,6 +286,132 @@ func TestCallbackRefusalsKeepTheStateCookie(t *testing.T) {
 			expired := logout.ResponseCookieForTest(resp, "logout_state")
 			require.NotNil(t, expired)
 			assert.Less(t, expired.MaxAge, 0)
+		})
+	}
+}
+
+// TestFrontChannelRefusalsRecordNothing pins front-channel logout's
+// refusals: no record is written, so the session stays signed in.
+func TestFrontChannelRefusalsRecordNothing(t *testing.T) {
+	fc := func(q url.Values) string { return "/frontchannel-logout?" + q.Encode() }
+	tests := []struct {
+		name   string
+		method string
+		target func(iss string) string
+		setup  func(*world)
+		status int
+		want   error // nil: no error reaches the ErrorHandler
+	}{
+		{name: "POST", method: http.MethodPost,
+			target: func(iss string) string { return fc(url.Values{"iss": {iss}, "sid": {"op-sid-1"}}) },
+			status: http.StatusMethodNotAllowed, want: logout.ErrMethodNotAllowed},
+		{name: "no iss", target: func(string) string { return fc(url.Values{"sid": {"op-sid-1"}}) },
+			status: http.StatusBadRequest, want: logout.ErrFrontChannelRequest},
+		{name: "no sid", target: func(iss string) string { return fc(url.Values{"iss": {iss}}) },
+			status: http.StatusBadRequest, want: logout.ErrFrontChannelRequest},
+		{name: "two sids", target: func(iss string) string { return fc(url.Values{"iss": {iss}, "sid": {"op-sid-1", "x"}}) },
+			status: http.StatusBadRequest, want: logout.ErrFrontChannelRequest},
+		{name: "two isses", target: func(iss string) string { return fc(url.Values{"iss": {iss, iss}, "sid": {"op-sid-1"}}) },
+			status: http.StatusBadRequest, want: logout.ErrFrontChannelRequest},
+		{name: "empty sid", target: func(iss string) string { return fc(url.Values{"iss": {iss}, "sid": {""}}) },
+			status: http.StatusBadRequest, want: logout.ErrFrontChannelRequest},
+		{name: "over-long sid", target: func(iss string) string { return fc(url.Values{"iss": {iss}, "sid": {strings.Repeat("s", 1025)}}) },
+			status: http.StatusBadRequest, want: logout.ErrFrontChannelRequest},
+		{name: "another issuer", target: func(string) string { return fc(url.Values{"iss": {"https://evil.example"}, "sid": {"op-sid-1"}}) },
+			status: http.StatusBadRequest, want: logout.ErrFrontChannelRequest},
+		{name: "malformed query", target: func(iss string) string { return "/frontchannel-logout?iss=%zz&sid=op-sid-1" },
+			status: http.StatusBadRequest, want: logout.ErrFrontChannelRequest},
+		{name: "look-up fails", target: func(iss string) string { return fc(url.Values{"iss": {iss}, "sid": {"op-sid-1"}}) },
+			setup: func(w *world) { w.ledger.failSeen.Store(true) }, status: http.StatusInternalServerError},
+		{name: "unregistered sid", target: func(iss string) string { return fc(url.Values{"iss": {iss}, "sid": {"op-sid-2"}}) },
+			status: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, nil)
+			cookie := w.login(t)
+			registered := w.serve(t, stRequest(http.MethodGet, "/", cookie))
+			require.Equal(t, int32(1), w.ledger.records.Load(), "the sid is registered")
+			if c := logout.ResponseCookieForTest(registered, testSession); c != nil {
+				cookie = c
+			}
+			w.ledger.records.Store(0)
+			w.next.Store(0)
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			resp := w.serve(t, stRequest(orGet(tt.method), tt.target(w.op.URL)))
+			assert.Equal(t, tt.status, resp.StatusCode)
+			if tt.want != nil {
+				assert.ErrorIs(t, w.lastErr(), tt.want)
+			}
+			if tt.status != http.StatusOK {
+				assert.Error(t, w.lastErr())
+			}
+			assert.Zero(t, w.ledger.records.Load(), "ledger written")
+			assert.Zero(t, w.next.Load(), "the app was reached")
+			w.ledger.failSeen.Store(false)
+			seen, err := w.ledger.MemoryLedger.Seen(t.Context(), logout.LedgerQuery{Key: logout.SIDKey(w.op.URL, "op-sid-1")})
+			require.NoError(t, err)
+			assert.False(t, seen, "the session was ended")
+			assert.Equal(t, "app", bodyOf(t, w.serve(t, stRequest(http.MethodGet, "/", cookie))))
+			assert.True(t, w.signedIn(t, cookie))
+		})
+	}
+}
+
+// TestFrontChannelLogoutRecordsTheSID is the baseline of the refusals:
+// an accepted front-channel logout records the sid, once, and the
+// session is signed out on its next request.
+func TestFrontChannelLogoutRecordsTheSID(t *testing.T) {
+	w := newWorld(t, nil)
+	cookie := w.login(t)
+	if c := logout.ResponseCookieForTest(w.serve(t, stRequest(http.MethodGet, "/", cookie)), testSession); c != nil {
+		cookie = c
+	}
+	w.ledger.records.Store(0)
+	resp := w.serve(t, stRequest(http.MethodGet, "/frontchannel-logout?"+url.Values{"iss": {w.op.URL}, "sid": {"op-sid-1"}}.Encode()))
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, int32(1), w.ledger.records.Load())
+	_, ok := w.ledger.recordedKeys.Load(logout.SIDKey(w.op.URL, "op-sid-1"))
+	assert.True(t, ok)
+	w.store.saves.Store(0)
+	resp = w.serve(t, stRequest(http.MethodGet, "/", cookie))
+	assert.Equal(t, int32(1), w.store.saves.Load(), "the ended session is deleted")
+	assert.False(t, w.signedIn(t, cookie))
+	c := logout.ResponseCookieForTest(resp, testSession)
+	require.NotNil(t, c)
+	assert.Less(t, c.MaxAge, 0)
+}
+
+// bodyOf returns the body of resp.
+func bodyOf(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestLogoutFormBodyIsBounded pins the bound on a logout form: a body
+// over 64 KiB is not read, and its return target is not honoured.
+func TestLogoutFormBodyIsBounded(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pad  int
+		want string
+	}{
+		{name: "under the bound", pad: 60 << 10, want: "/account"},
+		{name: "over the bound", pad: 70 << 10, want: "/"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := stMiddleware(t, sessions.NewCookieStore(stHashKey), nil)
+			body := "return_to=%2Faccount&pad=" + strings.Repeat("p", tt.pad)
+			r := httptest.NewRequest(http.MethodPost, testAppURL+"/logout", strings.NewReader(body))
+			r.Header.Set("Sec-Fetch-Site", "same-origin")
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp := serveStrict(t, m, r)
+			assert.Equal(t, http.StatusFound, resp.StatusCode)
+			assert.Equal(t, tt.want, resp.Header.Get("Location"), "a local logout lands on the return target")
 		})
 	}
 }
