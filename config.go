@@ -394,10 +394,8 @@ func (m *Middleware) setExtraParams(params url.Values) error {
 // PostLogoutRedirectURI is https; with several providers and no default
 // PostLogoutRedirectURI, always.
 func (m *Middleware) setStateCookie(cfg *Config) error {
-	u, err := postLogoutURL(cfg)
-	if err != nil {
-		return err // setPaths reports it
-	}
+	u, _ := postLogoutURL(cfg) // setPaths reports an invalid one
+	var err error
 	switch {
 	case u != nil:
 		m.stateCookie, err = newStateCookie(cfg.StateCookie, u.Scheme == "https")

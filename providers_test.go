@@ -219,6 +219,12 @@ func TestProvidersConfigValidation(t *testing.T) {
 			c.PostLogoutRedirectURI = ""
 			c.Providers = []logout.Provider{{Issuer: mpIssuerA, PostLogoutRedirectURI: mpCallback}}
 		}, "needs Config.CallbackPath"},
+		{"relative CallbackPath without a default post-logout redirect URI", func(c *logout.Config) {
+			c.PostLogoutRedirectURI, c.CallbackPath = "", "callback"
+		}, "Config.CallbackPath \"callback\" must start with /"},
+		{"CallbackPath equal to Path without a default post-logout redirect URI", func(c *logout.Config) {
+			c.PostLogoutRedirectURI, c.CallbackPath = "", "/logout"
+		}, "differ from Config.Path"},
 		{"Revocation.Revoker with Providers", func(c *logout.Config) {
 			c.Revocation = &logout.RevocationConfig{Revoker: rvA}
 		}, "Config.Revocation.Revoker must be nil"},
