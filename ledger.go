@@ -184,13 +184,10 @@ func (m *MemoryLedger) Record(ctx context.Context, key string, at time.Time, ttl
 	return nil
 }
 
-// makeRoom frees one place in a full store: the record closest to its
-// expiry goes, unless it is unexpired and the store refuses instead.
+// makeRoom frees one place in a full store, whose records are all
+// unexpired (Record drops expired ones first): the record closest to its
+// expiry goes, unless the store refuses instead.
 func (m *MemoryLedger) makeRoom(ctx context.Context, now int64) error {
-	if m.expiry.at(0).expires <= now {
-		m.remove(0)
-		return nil
-	}
 	if m.refuse {
 		m.stats.Refused++
 		m.logFull(ctx, now, "logout: memory ledger is full; record refused")
