@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -143,10 +142,7 @@ func (m *Middleware) requestedReturnTo(w http.ResponseWriter, r *http.Request) s
 	if v := r.URL.Query().Get(m.returnToParam); v != "" || r.Method != http.MethodPost {
 		return v
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/x-www-form-urlencoded" {
-		return ""
-	}
+	// ParseForm reads the body of a form-encoded POST only.
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		return ""
