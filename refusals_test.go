@@ -2,11 +2,14 @@ package logout_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -280,9 +283,11 @@ func TestCallbackRefusalsKeepTheStateCookie(t *testing.T) {
 			assert.Empty(t, resp.Header.Get("Clear-Site-Data"))
 			assert.Zero(t, w.store.saves.Load()+w.ledger.records.Load()+w.next.Load())
 
-			// The right state still completes the logout afterwards.
-			resp = serveStrict(t, w.m, stRequest(http.MethodGet, "/logout/callback?state="+state, c))
+			// The right state still completes the logout afterwards, and
+			// through Wrap the app does not see the provider's return.
+			resp = w.serve(t, stRequest(http.MethodGet, "/logout/callback?state="+state, c))
 			assert.Equal(t, "/account", resp.Header.Get("Location"))
+			assert.Zero(t, w.next.Load(), "the app was reached")
 			expired := logout.ResponseCookieForTest(resp, "logout_state")
 			require.NotNil(t, expired)
 			assert.Less(t, expired.MaxAge, 0)
@@ -412,6 +417,58 @@ func TestLogoutFormBodyIsBounded(t *testing.T) {
 			resp := serveStrict(t, m, r)
 			assert.Equal(t, http.StatusFound, resp.StatusCode)
 			assert.Equal(t, tt.want, resp.Header.Get("Location"), "a local logout lands on the return target")
+		})
+	}
+}
+
+// TestRefusedReturnTargetIsLogged: a refused return target is logged
+// and replaced by DefaultReturnTo; a logout without one logs no refusal.
+func TestRefusedReturnTargetIsLogged(t *testing.T) {
+	for _, tt := range []struct {
+		query   string
+		refused bool
+	}{
+		{query: "", refused: false},
+		{query: "?return_to=/account", refused: false},
+		{query: "?return_to=https://evil.example/", refused: true},
+	} {
+		t.Run(tt.query, func(t *testing.T) {
+			var logs strings.Builder
+			m := stMiddleware(t, sessions.NewCookieStore(stHashKey), func(c *logout.Config) {
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			})
+			resp := serveStrict(t, m, stRequest(http.MethodGet, "/logout"+tt.query))
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			assert.Equal(t, tt.refused, strings.Contains(logs.String(), "return target refused"), logs.String())
+			if tt.refused {
+				assert.Equal(t, "/", resp.Header.Get("Location"))
+			}
+		})
+	}
+}
+
+// TestLookupProviderIsNotAskedAboutEmptyOrOverLongIssuers: a session
+// whose id_token has no iss, or one longer than any issuer, is logged
+// out locally without a look-up, which could be a database query.
+func TestLookupProviderIsNotAskedAboutEmptyOrOverLongIssuers(t *testing.T) {
+	for _, iss := range []string{"", "https://op.example/" + strings.Repeat("t", 2048)} {
+		t.Run(fmt.Sprint(len(iss)), func(t *testing.T) {
+			var lookups atomic.Int32
+			store := sessions.NewFilesystemStore(t.TempDir(), stHashKey)
+			store.MaxLength(0)
+			m := stMiddleware(t, store, func(c *logout.Config) {
+				c.EndSessionEndpoint = ""
+				c.LookupProvider = func(context.Context, string) (logout.Provider, bool) {
+					lookups.Add(1)
+					return logout.Provider{}, false
+				}
+			})
+			tok := logout.FakeJWTForTest(t, map[string]any{"iss": iss, "sub": "alice"})
+			cookie := stLogin(t, store, testSession, map[any]any{"id_token": tok})
+			resp := serveStrict(t, m, stRequest(http.MethodGet, "/logout", cookie))
+			assert.Equal(t, http.StatusFound, resp.StatusCode)
+			assert.Equal(t, "/", resp.Header.Get("Location"), "local logout")
+			assert.Zero(t, lookups.Load())
 		})
 	}
 }
