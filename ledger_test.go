@@ -24,6 +24,7 @@ import (
 )
 
 func TestMemoryLedgerContract(t *testing.T) {
+	t.Parallel() // its expiry test waits two seconds
 	ledgertest.Run(t, func(*testing.T) logout.Ledger {
 		return logout.NewMemoryLedger(logout.MemoryLedgerConfig{})
 	})
