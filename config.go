@@ -260,6 +260,7 @@ func New(cfg Config) (*Middleware, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 	}
+	m.stateCookieName = m.stateCookie.name
 	return m, nil
 }
 

@@ -185,7 +185,7 @@ func (m *Middleware) serveCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	query := r.URL.Query()
 	got := query.Get(paramState)
-	c, err := r.Cookie(m.stateCookie.name)
+	c, err := r.Cookie(m.stateCookieName)
 	if got == "" || err != nil {
 		m.fail(w, r, fmt.Errorf("%w: state parameter or cookie missing", ErrInvalidState))
 		return

@@ -15,10 +15,7 @@ import (
 // whose session lives in a gorilla/sessions store. Create one with New; it
 // is safe for concurrent use.
 type Middleware struct {
-	path, callbackPath string
-	hasCallback        bool
-	frontChannelPath   string
-	hasFrontChannel    bool
+	routes // the paths it serves, and whose a request is
 
 	store       sessions.Store
 	sessionName string
@@ -51,6 +48,65 @@ type Middleware struct {
 	check      *sessionCheck    // nil: no session check
 }
 
+// routes holds the paths the middleware serves. Its route method is the
+// one place that decides whose a request is, for Wrap, the mounted
+// handler and the framework adapters alike.
+type routes struct {
+	path, callbackPath, frontChannelPath string
+	hasCallback, hasFrontChannel         bool
+	stateCookieName                      string
+}
+
+// route is what the middleware does with a request.
+type route uint8
+
+const (
+	routeApp          route = iota // not the middleware's: the app serves it
+	routeLogout                    // the logout path
+	routeCallback                  // the provider's return to the callback path
+	routeFrontChannel              // the front-channel logout path
+)
+
+// route decides whose r is. A request to the callback path is the
+// provider's return only when it is a GET with a state parameter and the
+// state cookie; any other is a visit to a page of the app. It does not
+// allocate for requests to other paths, nor for requests to the callback
+// path without a state parameter.
+func (rt *routes) route(r *http.Request) route {
+	switch p := r.URL.Path; {
+	case p == rt.path:
+		return routeLogout
+	case rt.hasFrontChannel && p == rt.frontChannelPath:
+		return routeFrontChannel
+	case rt.hasCallback && p == rt.callbackPath && rt.isProviderReturn(r):
+		return routeCallback
+	}
+	return routeApp
+}
+
+// isProviderReturn reports whether a request to the callback path is the
+// provider's return from a logout started in this browser: a GET with a
+// non-empty state parameter and the state cookie.
+func (rt *routes) isProviderReturn(r *http.Request) bool {
+	if r.Method != http.MethodGet || !hasQueryParam(r.URL.RawQuery, paramState) {
+		return false
+	}
+	c, err := r.Cookie(rt.stateCookieName)
+	return err == nil && c.Value != ""
+}
+
+// serve serves a request that route gave to the middleware.
+func (m *Middleware) serve(rt route, w http.ResponseWriter, r *http.Request) {
+	switch rt {
+	case routeLogout:
+		m.serveLogout(w, r)
+	case routeFrontChannel:
+		m.serveFrontChannel(w, r)
+	case routeCallback:
+		m.serveCallback(w, r)
+	}
+}
+
 // Wrap returns a handler that serves the logout path (and the callback and
 // front-channel logout paths, when configured) and passes every other
 // request to next untouched. A request to the callback path goes to next
@@ -61,13 +117,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	if next == nil {
 		panic("logout: Wrap called with a nil handler")
 	}
-	h := &wrapped{m: m, path: m.path, check: m.check != nil, next: next}
-	if m.hasCallback {
-		h.callbackPath, h.hasCallback = m.callbackPath, true
-	}
-	if m.hasFrontChannel {
-		h.frontChannelPath, h.hasFrontChannel = m.frontChannelPath, true
-	}
+	h := &wrapped{routes: m.routes, m: m, check: m.check != nil, next: next}
 	// Calling an http.HandlerFunc directly, rather than through its
 	// ServeHTTP method, saves the pass-through path one call.
 	if f, ok := next.(http.HandlerFunc); ok && f != nil {
@@ -77,31 +127,20 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 }
 
 // wrapped is the handler Wrap returns. The pass-through path reads only
-// this struct: up to three string comparisons, a few flags, and a call
-// of next.
+// this struct: a copy of the routes, a flag, and next.
 type wrapped struct {
-	path                           string
-	callbackPath, frontChannelPath string
-	hasCallback, hasFrontChannel   bool
-	check                          bool             // the session check is on
-	nextFunc                       http.HandlerFunc // next, when it is a non-nil HandlerFunc
-	next                           http.Handler
-	m                              *Middleware
+	routes
+	check    bool             // the session check is on
+	nextFunc http.HandlerFunc // next, when it is a non-nil HandlerFunc
+	next     http.Handler
+	m        *Middleware
 }
 
-// ServeHTTP serves the logout and front-channel logout paths and the
-// provider's return to the callback path, and passes every other request
-// to next, after the session check when it is on.
+// ServeHTTP serves the middleware's own requests, and passes every other
+// request to next, after the session check when it is on.
 func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case p == h.path:
-		h.m.serveLogout(w, r)
-		return
-	case h.hasFrontChannel && p == h.frontChannelPath:
-		h.m.serveFrontChannel(w, r)
-		return
-	case h.hasCallback && p == h.callbackPath && h.m.isProviderReturn(r):
-		h.m.serveCallback(w, r)
+	if rt := h.route(r); rt != routeApp {
+		h.m.serve(rt, w, r)
 		return
 	}
 	if h.check {
@@ -114,21 +153,21 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// ServeHTTP serves the callback when the request's path is the callback
-// path, a front-channel logout when it is that path, and a logout
-// otherwise, whatever the path. It lets the middleware be mounted on a
-// mux: mux.Handle("/logout", m) and, when PostLogoutRedirectURI is set,
-// mux.Handle("/logout/callback", m) (and the front-channel path likewise).
-// Mounted so, it answers every request to the callback path, a plain visit
-// with 400: a callback that is also a page of the app needs Wrap.
+// ServeHTTP serves the middleware's own paths, for a middleware mounted
+// on a mux: mux.Handle("/logout", m) and, when PostLogoutRedirectURI is
+// set, mux.Handle("/logout/callback", m) (and the front-channel path
+// likewise). Mounted so, it answers every request to the callback path,
+// a plain visit with 400: a callback that is also a page of the app needs
+// Wrap. A request to any other path gets 404: mounted on "/", the
+// middleware never takes a page of the app for a logout.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case m.hasCallback && p == m.callbackPath:
+	switch rt := m.route(r); {
+	case rt != routeApp:
+		m.serve(rt, w, r)
+	case m.hasCallback && r.URL.Path == m.callbackPath:
 		m.serveCallback(w, r)
-	case m.hasFrontChannel && p == m.frontChannelPath:
-		m.serveFrontChannel(w, r)
 	default:
-		m.serveLogout(w, r)
+		http.NotFound(w, r)
 	}
 }
 
@@ -149,25 +188,7 @@ func (m *Middleware) Handles(path string) bool {
 // not allocate for requests to other paths, nor for requests to the
 // callback path without a state parameter.
 func (m *Middleware) Intercepts(r *http.Request) bool {
-	switch p := r.URL.Path; {
-	case p == m.path, m.hasFrontChannel && p == m.frontChannelPath:
-		return true
-	case m.hasCallback && p == m.callbackPath:
-		return m.isProviderReturn(r)
-	}
-	return false
-}
-
-// isProviderReturn reports whether a request to the callback path is the
-// provider's return from a logout started in this browser: a GET with a
-// non-empty state parameter and the state cookie. Anything else is a
-// visit to the page, which belongs to the app.
-func (m *Middleware) isProviderReturn(r *http.Request) bool {
-	if r.Method != http.MethodGet || !hasQueryParam(r.URL.RawQuery, paramState) {
-		return false
-	}
-	c, err := r.Cookie(m.stateCookie.name)
-	return err == nil && c.Value != ""
+	return m.route(r) != routeApp
 }
 
 // hasQueryParam reports whether the raw query has a parameter named name

@@ -263,7 +263,7 @@ func (nilStore) New(*http.Request, string) (*sessions.Session, error) {
 }
 
 func TestStoreWithoutSessionStillExpiresCookieAtRoot(t *testing.T) {
-	m := newTestMiddleware(t, nilStore{newTestStore()}, nil)
+	m := newTestMiddleware(t, nilStore{newTestStore()}, func(c *Config) { c.Path = "/deep/logout/path" })
 	resp := serve(m, newRequest(http.MethodGet, "/deep/logout/path", &http.Cookie{Name: testSessionName, Value: "x"}))
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	sc := findCookie(resp, testSessionName)

@@ -472,3 +472,20 @@ func TestLookupProviderIsNotAskedAboutEmptyOrOverLongIssuers(t *testing.T) {
 		})
 	}
 }
+
+// TestMountedMiddlewareAnswersOnlyItsOwnPaths: mounted on "/", the
+// middleware answers 404 to the pages of the app and ends no session.
+func TestMountedMiddlewareAnswersOnlyItsOwnPaths(t *testing.T) {
+	w := newWorld(t, nil)
+	cookie := w.login(t)
+	mux := http.NewServeMux()
+	mux.Handle("/", w.m)
+	for _, path := range []string{"/", "/account", "/logout/", "/logout/x", "/frontchannel-logout/x", "/Logout"} {
+		resp := serveStrict(t, mux, stRequest(http.MethodGet, path, cookie))
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+		w.assertUntouched(t, resp, cookie)
+	}
+	resp := serveStrict(t, mux, stRequest(http.MethodGet, "/logout", cookie))
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.False(t, w.signedIn(t, cookie))
+}
