@@ -353,8 +353,8 @@ func (m *Middleware) setProvider(cfg *Config) error {
 		return errors.New("Config.EndSessionEndpoint or Config.Issuer is required")
 	}
 	if cfg.EndSessionEndpoint != "" {
-		if _, err := parseEndpoint(cfg.EndSessionEndpoint); err != nil {
-			return fmt.Errorf("Config.EndSessionEndpoint: %w", err)
+		if _, err := parseEndpoint(endSessionEndpointName, cfg.EndSessionEndpoint); err != nil {
+			return fmt.Errorf("Config.EndSessionEndpoint: %w", unprefixed(err))
 		}
 	}
 	if cfg.Issuer != "" {

@@ -122,8 +122,8 @@ func (d *discoverer) endSessionEndpoint(ctx context.Context) (string, error) {
 	if meta.EndSessionEndpoint == "" {
 		return "", fmt.Errorf("%w (issuer %s)", ErrNoEndSessionEndpoint, d.issuer)
 	}
-	if _, err := parseEndpoint(meta.EndSessionEndpoint); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrDiscovery, err)
+	if _, err := parseEndpoint(endSessionEndpointName, meta.EndSessionEndpoint); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrDiscovery, unprefixed(err))
 	}
 	return meta.EndSessionEndpoint, nil
 }

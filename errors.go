@@ -3,16 +3,19 @@ package logout
 import (
 	"errors"
 	"net/http"
+	"strings"
 )
 
-// Errors that callers can test for with errors.Is. The errors handed to
-// Config.ErrorHandler wrap one of these.
+// Errors that callers can test for with errors.Is. Every error handed to
+// Config.ErrorHandler wraps one of these, and every error of the package
+// starts with "logout: ", once.
 var (
 	// ErrInvalidConfig is wrapped by every error New returns.
 	ErrInvalidConfig = errors.New("logout: invalid config")
-	// ErrInvalidEndpoint means an end-session endpoint is not an absolute
-	// http or https URL without userinfo or fragment.
-	ErrInvalidEndpoint = errors.New("logout: invalid end-session endpoint")
+	// ErrInvalidEndpoint means an endpoint of the provider (end-session or
+	// revocation) is not an absolute http or https URL without userinfo
+	// or fragment. The message names which.
+	ErrInvalidEndpoint = errors.New("logout: invalid endpoint")
 	// ErrMissingHint means post_logout_redirect_uri was requested without
 	// id_token_hint or client_id, which providers require.
 	ErrMissingHint = errors.New("logout: post_logout_redirect_uri requires id_token_hint or client_id")
@@ -63,6 +66,10 @@ var (
 	// as many unexpired records as it may, so a new record was refused rather
 	// than an older one forgotten.
 	ErrLedgerFull = errors.New("logout: ledger is full")
+	// ErrLedger means the Ledger failed while a front-channel logout was
+	// being recorded. StatusCode maps it to 503, so that the provider may
+	// try again.
+	ErrLedger = errors.New("logout: ledger unavailable")
 )
 
 // errorResponses gives, for each sentinel error, the status and the public
@@ -80,9 +87,32 @@ var errorResponses = []struct {
 	{ErrFrontChannelRequest, http.StatusBadRequest, "invalid front-channel logout request"},
 	{ErrRevocation, http.StatusBadGateway, "identity provider could not revoke your tokens; you are still signed in, please try again"},
 	{ErrTombstone, http.StatusServiceUnavailable, "logout could not be completed; you are still signed in, please try again"},
+	{ErrLedger, http.StatusServiceUnavailable, "service unavailable, please try again"},
 	{ErrDiscovery, http.StatusBadGateway, "identity provider unavailable; you are signed out of this site"},
 	{ErrNoEndSessionEndpoint, http.StatusBadGateway, "identity provider unavailable; you are signed out of this site"},
 }
+
+// prefix starts every message of the package's errors, once.
+const prefix = "logout: "
+
+// unprefixed returns err for use inside another message of the package:
+// the same error, without its "logout: " prefix, so that a message says
+// it once.
+func unprefixed(err error) error {
+	if msg := err.Error(); strings.HasPrefix(msg, prefix) {
+		return &innerError{msg: msg[len(prefix):], err: err}
+	}
+	return err
+}
+
+// innerError is an error whose message is another's without its prefix.
+type innerError struct {
+	msg string
+	err error
+}
+
+func (e *innerError) Error() string { return e.msg }
+func (e *innerError) Unwrap() error { return e.err }
 
 // errorResponse returns the status and public message for err.
 func errorResponse(err error) (int, string) {
@@ -104,8 +134,8 @@ func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 }
 
 // StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
-// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch
-// and ErrTombstone, 400 for ErrInvalidState and ErrFrontChannelRequest,
+// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch,
+// ErrTombstone and ErrLedger, 400 for ErrInvalidState and ErrFrontChannelRequest,
 // 502 for ErrRevocation, ErrDiscovery and ErrNoEndSessionEndpoint, and 500
 // for anything else.
 func StatusCode(err error) int {

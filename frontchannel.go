@@ -32,7 +32,7 @@ func (m *Middleware) serveFrontChannel(w http.ResponseWriter, r *http.Request) {
 	}
 	ended, err := m.check.endRegisteredSID(r.Context(), iss, sid)
 	if err != nil {
-		m.fail(w, r, fmt.Errorf("logout: recording a front-channel logout: %w", err))
+		m.fail(w, r, fmt.Errorf("%w: front-channel logout: %w", ErrLedger, unprefixed(err)))
 		return
 	}
 	m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: front-channel logout", slog.Bool("registered_session", ended))

@@ -207,10 +207,10 @@ func TestFrontChannelLogoutStoreFailures(t *testing.T) {
 	// Store failures at front-channel logout are errors, not a silent 200
 	// that the provider would take for success.
 	revs.fail.Store(true)
-	assert.Equal(t, http.StatusInternalServerError, get(h, frontChannelURL(testIssuer, "sid-1")).StatusCode, "failed look-up")
+	assert.Equal(t, http.StatusServiceUnavailable, get(h, frontChannelURL(testIssuer, "sid-1")).StatusCode, "failed look-up")
 	revs.fail.Store(false)
 	revs.failWrites.Store(true)
-	assert.Equal(t, http.StatusInternalServerError, get(h, frontChannelURL(testIssuer, "sid-1")).StatusCode, "failed write")
+	assert.Equal(t, http.StatusServiceUnavailable, get(h, frontChannelURL(testIssuer, "sid-1")).StatusCode, "failed write")
 	revs.failWrites.Store(false)
 
 	require.Equal(t, http.StatusOK, get(h, frontChannelURL(testIssuer, "sid-1")).StatusCode)

@@ -160,9 +160,7 @@ func (m *Middleware) endSessionURL(ctx context.Context, prov *provider, idToken,
 	}
 	p := Params{IDTokenHint: idToken, ClientID: prov.clientID, LogoutHint: hint, UILocales: m.uiLocales, Extra: m.extraParams}
 	if m.hasCallback && prov.postLogout != "" {
-		if state, err = NewState(); err != nil {
-			return "", "", err
-		}
+		state = NewState()
 		p.PostLogoutRedirectURI, p.State = prov.postLogout, state
 	}
 	if target, err = BuildURL(endpoint, p); err != nil {

@@ -51,7 +51,7 @@ const (
 // not an absolute http or https URL without a fragment, and ErrMissingHint
 // when p.PostLogoutRedirectURI is set without IDTokenHint or ClientID.
 func BuildURL(endSessionEndpoint string, p Params) (string, error) {
-	u, err := parseEndpoint(endSessionEndpoint)
+	u, err := parseEndpoint(endSessionEndpointName, endSessionEndpoint)
 	if err != nil {
 		return "", err
 	}
@@ -60,7 +60,7 @@ func BuildURL(endSessionEndpoint string, p Params) (string, error) {
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return "", fmt.Errorf("logout: query of end-session endpoint: %w: %w", ErrInvalidEndpoint, err)
+		return "", fmt.Errorf("%w: query of end-session endpoint %q: %w", ErrInvalidEndpoint, endSessionEndpoint, err)
 	}
 	for k, vs := range p.Extra {
 		q[k] = append([]string(nil), vs...)
@@ -101,18 +101,25 @@ func setIfNotEmpty(q url.Values, key, value string) {
 	}
 }
 
-// parseEndpoint checks that raw is an absolute http(s) URL with a host and no
-// fragment, as section 2 of RP-Initiated Logout requires of the endpoint.
-func parseEndpoint(raw string) (*url.URL, error) {
+// Names of the provider's endpoints in errors.
+const (
+	endSessionEndpointName = "end-session endpoint"
+	revocationEndpointName = "revocation endpoint"
+)
+
+// parseEndpoint checks that raw, the provider's endpoint called name, is
+// an absolute http(s) URL with a host and no fragment, as section 2 of
+// RP-Initiated Logout requires of the end-session endpoint.
+func parseEndpoint(name, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("logout: end-session endpoint: %w: %w", ErrInvalidEndpoint, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidEndpoint, name, err)
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("logout: end-session endpoint %q: %w: want an absolute http or https URL", raw, ErrInvalidEndpoint)
+		return nil, fmt.Errorf("%w: %s %q: want an absolute http or https URL", ErrInvalidEndpoint, name, raw)
 	}
 	if u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
-		return nil, fmt.Errorf("logout: end-session endpoint %q: %w: no userinfo or fragment allowed", raw, ErrInvalidEndpoint)
+		return nil, fmt.Errorf("%w: %s %q: no userinfo or fragment allowed", ErrInvalidEndpoint, name, raw)
 	}
 	return u, nil
 }
@@ -133,11 +140,10 @@ func GenAuthEndpoint(appHost string) string {
 const stateBytes = 32
 
 // NewState returns a fresh random state: 32 bytes from crypto/rand encoded
-// as unpadded base64url (43 characters).
-func NewState() (string, error) {
+// as unpadded base64url (43 characters). crypto/rand.Read does not fail
+// (it crashes the program instead, since Go 1.24).
+func NewState() string {
 	var b [stateBytes]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("logout: reading random state: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -156,8 +156,7 @@ func TestGenAuthEndpoint(t *testing.T) {
 func TestNewState(t *testing.T) {
 	seen := make(map[string]bool, 1000)
 	for range 1000 {
-		s, err := NewState()
-		require.NoError(t, err)
+		s := NewState()
 		require.Len(t, s, 43)
 		raw, err := base64.RawURLEncoding.DecodeString(s)
 		require.NoError(t, err)

@@ -123,8 +123,8 @@ func (ps *providerSet) resolve(p Provider) (*provider, error) {
 		return nil, fmt.Errorf("Provider.Issuer: %w", err)
 	}
 	if p.EndSessionEndpoint != "" {
-		if _, err := parseEndpoint(p.EndSessionEndpoint); err != nil {
-			return nil, fmt.Errorf("Provider.EndSessionEndpoint: %w", err)
+		if _, err := parseEndpoint(endSessionEndpointName, p.EndSessionEndpoint); err != nil {
+			return nil, fmt.Errorf("Provider.EndSessionEndpoint: %w", unprefixed(err))
 		}
 	}
 	rp := &provider{
@@ -181,7 +181,7 @@ func (ps *providerSet) find(ctx context.Context, issuer string) (*provider, erro
 	}
 	p, err := ps.resolve(found)
 	if err != nil {
-		return nil, fmt.Errorf("%w: Config.LookupProvider: %w", ErrUnknownProvider, err)
+		return nil, fmt.Errorf("%w: Config.LookupProvider: %w", ErrUnknownProvider, unprefixed(err))
 	}
 	if p.endpoint == "" {
 		p.discovery = ps.discoverer(p.issuer)

@@ -327,7 +327,7 @@ func TestFrontChannelRefusalsRecordNothing(t *testing.T) {
 		{name: "malformed query", target: func(iss string) string { return "/frontchannel-logout?iss=%zz&sid=op-sid-1" },
 			status: http.StatusBadRequest, want: logout.ErrFrontChannelRequest},
 		{name: "look-up fails", target: func(iss string) string { return fc(url.Values{"iss": {iss}, "sid": {"op-sid-1"}}) },
-			setup: func(w *world) { w.ledger.failSeen.Store(true) }, status: http.StatusInternalServerError},
+			setup: func(w *world) { w.ledger.failSeen.Store(true) }, status: http.StatusServiceUnavailable, want: logout.ErrLedger},
 		{name: "unregistered sid", target: func(iss string) string { return fc(url.Values{"iss": {iss}, "sid": {"op-sid-2"}}) },
 			status: http.StatusOK},
 	}

@@ -137,8 +137,8 @@ func (rv *Revoker) validate(issuer string) error {
 func (rv *Revoker) validateEndpoint(issuer string) error {
 	switch {
 	case rv.endpoint != "":
-		if _, err := parseEndpoint(rv.endpoint); err != nil {
-			return fmt.Errorf("RevokerConfig.Endpoint: %w", err)
+		if _, err := parseEndpoint(revocationEndpointName, rv.endpoint); err != nil {
+			return fmt.Errorf("RevokerConfig.Endpoint: %w", unprefixed(err))
 		}
 	case issuer != "":
 		if err := checkIssuer(issuer); err != nil {
@@ -176,7 +176,7 @@ func (rv *Revoker) Endpoint(ctx context.Context) (string, error) {
 	}
 	ep, err := rv.discovery.revocationEndpoint(ctx)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrRevocation, err)
+		return "", fmt.Errorf("%w: %w", ErrRevocation, unprefixed(err))
 	}
 	return ep, nil
 }
@@ -190,8 +190,8 @@ func (d *discoverer) revocationEndpoint(ctx context.Context) (string, error) {
 	if meta.RevocationEndpoint == "" {
 		return "", fmt.Errorf("provider %s has no revocation_endpoint", d.issuer)
 	}
-	if _, err := parseEndpoint(meta.RevocationEndpoint); err != nil {
-		return "", fmt.Errorf("revocation_endpoint: %w", err)
+	if _, err := parseEndpoint(revocationEndpointName, meta.RevocationEndpoint); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrDiscovery, unprefixed(err))
 	}
 	return meta.RevocationEndpoint, nil
 }

@@ -205,7 +205,7 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 			return withoutSession(r, before, m.sessionName)
 		}
 	}
-	changed := c.sessionIDs && m.assignSessionID(r, sess)
+	changed := c.sessionIDs && m.assignSessionID(sess)
 	if c.frontChannel && cl.SID != "" {
 		changed = m.registerSID(r, sess, cl.Issuer, cl.SID) || changed
 	}
@@ -307,14 +307,11 @@ func quoteIf(v string, quoted bool) string {
 
 // assignSessionID gives sess a random id if it has none, and reports
 // whether it did; the caller saves sess.
-func (m *Middleware) assignSessionID(r *http.Request, sess *sessions.Session) bool {
+func (m *Middleware) assignSessionID(sess *sessions.Session) bool {
 	if id, _ := sess.Values[m.check.idKey].(string); id != "" {
 		return false
 	}
-	if err := m.InitSession(sess); err != nil {
-		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: session id", slog.String("error", err.Error()))
-		return false
-	}
+	sess.Values[m.check.idKey] = NewState()
 	return true
 }
 
@@ -328,14 +325,7 @@ func (m *Middleware) InitSession(s *sessions.Session) error {
 	if m.check == nil || !m.check.sessionIDs {
 		return nil
 	}
-	if id, _ := s.Values[m.check.idKey].(string); id != "" {
-		return nil
-	}
-	id, err := NewState()
-	if err != nil {
-		return fmt.Errorf("logout: new session id: %w", err)
-	}
-	s.Values[m.check.idKey] = id
+	m.assignSessionID(s)
 	return nil
 }
 
@@ -365,7 +355,7 @@ func (m *Middleware) recordTombstones(r *http.Request, sess *sessions.Session) e
 			logger.LogAttrs(r.Context(), slog.LevelError, "logout: recording the session tombstone failed",
 				slog.String("error", err.Error()))
 			if c.tombstoneFailClosed || errors.Is(err, ErrLedgerFull) {
-				return fmt.Errorf("%w: %w", ErrTombstone, err)
+				return fmt.Errorf("%w: %w", ErrTombstone, unprefixed(err))
 			}
 		}
 	}
