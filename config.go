@@ -104,9 +104,10 @@ type Config struct {
 
 	// ClearSiteData lists the Clear-Site-Data types sent when a logout
 	// ends, so that the browser drops what it kept of the signed-in pages.
-	// nil means "cache": the HTTP cache and, in Chromium, the back/forward
-	// cache, which otherwise restores a signed-in page on Back even when it
-	// was sent with Cache-Control: no-store. An empty non-nil slice
+	// nil means "cache": the HTTP cache. (It does not evict a signed-in
+	// page from Chromium's back/forward cache, which keeps pages sent with
+	// Cache-Control: no-store too: the state cookie's deletion does, see
+	// StateCookieConfig.Path and docs/browser.md.) An empty non-nil slice
 	// ([]string{}) sends no header. Other types: "storage" (localStorage,
 	// IndexedDB, service workers: for apps that keep tokens there),
 	// "cookies" (every cookie of the site, not only the session's),

@@ -60,7 +60,7 @@ func frontChannelParams(rawQuery string, known func(iss string) bool) (iss, sid 
 	return isses[0], sids[0], nil
 }
 
-// endRegisteredSID records sid as revoked if it was registered, and
+// endRegisteredSID records that sid has ended if it was registered, and
 // reports whether it was. The writes are not cancelled when the browser
 // goes away.
 func (c *sessionCheck) endRegisteredSID(ctx context.Context, issuer, sid string) (bool, error) {

@@ -156,7 +156,7 @@ func (m *Middleware) setSessionCheck(cfg *Config) error {
 // CheckSession runs the session check of Config.SessionCheck on a request
 // that the middleware does not serve itself, and returns the request that
 // the next handler should see. Wrap calls it; framework adapters that use
-// Handles and ServeHTTP instead of Wrap call it for every other request.
+// Intercepts and ServeHTTP instead of Wrap call it for every other request.
 // Without a session check it returns r.
 func (m *Middleware) CheckSession(w http.ResponseWriter, r *http.Request) *http.Request {
 	if m.check == nil {
@@ -178,7 +178,7 @@ func (m *Middleware) SessionCheckCookie() string {
 
 // checkSession looks the request's session up in the ledger and
 // returns the request next should see: r itself, or a copy without the
-// session when it is revoked (or the store failed and the policy is
+// session when it has ended (or the store failed and the policy is
 // fail-closed).
 func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.Request {
 	if _, err := r.Cookie(m.sessionName); err != nil {
@@ -196,12 +196,12 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 	}
 	var buf [4]LedgerQuery
 	if checks := c.checksFor(sess, cl, buf[:0]); len(checks) > 0 {
-		revoked, err := c.lookup(r.Context(), checks)
+		ended, err := c.lookup(r.Context(), checks)
 		switch {
 		case err != nil:
 			return m.checkFailed(r, before, err)
-		case revoked:
-			m.endRevokedSession(w, r, sess)
+		case ended:
+			m.clearEndedSession(w, r, sess)
 			return withoutSession(r, before, m.sessionName)
 		}
 	}
@@ -256,22 +256,22 @@ func (m *Middleware) checkFailed(r *http.Request, before context.Context, err er
 	return withoutSession(r, before, m.sessionName)
 }
 
-// endRevokedSession clears a revoked session: its cookie is expired and
+// clearEndedSession clears a session the ledger says has ended: its cookie is expired and
 // its server-side record deleted. The session object is then reset to a
 // new, empty one, so that a handler that saves it later in this request
-// (a new login, say) writes a new session instead of the revoked one.
-func (m *Middleware) endRevokedSession(w http.ResponseWriter, r *http.Request, sess *sessions.Session) {
+// (a new login, say) writes a new session instead of the ended one.
+func (m *Middleware) clearEndedSession(w http.ResponseWriter, r *http.Request, sess *sessions.Session) {
 	var opts *sessions.Options
 	if sess.Options != nil {
 		o := *sess.Options
 		opts = &o
 	}
 	if err := m.clearSession(w, r, sess); err != nil {
-		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: clearing a revoked session failed",
+		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: clearing an ended session failed",
 			slog.String("error", err.Error()))
 	}
 	sess.Options, sess.IsNew, sess.ID = opts, true, ""
-	m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: revoked session cleared",
+	m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: ended session cleared",
 		slog.String("session", m.sessionName))
 }
 
