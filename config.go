@@ -295,15 +295,15 @@ func (m *Middleware) setPaths(cfg *Config) error {
 		return err
 	case u == nil && cfg.CallbackPath != "" && !severalProviders(cfg):
 		return errors.New("Config.CallbackPath needs Config.PostLogoutRedirectURI")
-	case u == nil && cfg.CallbackPath != "":
+	case cfg.CallbackPath != "":
 		m.callbackPath, m.hasCallback = cfg.CallbackPath, true
 		if !strings.HasPrefix(m.callbackPath, "/") || m.callbackPath == m.path {
-			return fmt.Errorf("Config.CallbackPath %q must start with / and differ from Config.Path", m.callbackPath)
+			return fmt.Errorf("Config.CallbackPath %q must start with / and differ from the logout path %q", m.callbackPath, m.path)
 		}
 	case u != nil:
-		m.callbackPath, m.hasCallback = orDefault(cfg.CallbackPath, orDefault(u.Path, "/")), true
-		if !strings.HasPrefix(m.callbackPath, "/") || m.callbackPath == m.path {
-			return fmt.Errorf("Config.CallbackPath %q must start with / and differ from Config.Path", m.callbackPath)
+		m.callbackPath, m.hasCallback = orDefault(u.Path, "/"), true
+		if m.callbackPath == m.path {
+			return fmt.Errorf("the path of Config.PostLogoutRedirectURI %q is the logout path %q: the provider must send the user back elsewhere", cfg.PostLogoutRedirectURI, m.path)
 		}
 	}
 	if fc := cfg.FrontChannelPath; fc != "" {

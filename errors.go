@@ -2,6 +2,7 @@ package logout
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -73,24 +74,35 @@ var (
 )
 
 // errorResponses gives, for each sentinel error, the status and the public
-// message of DefaultErrorHandler. The first match wins: a revocation error
-// that also wraps ErrDiscovery still tells the user they are signed in.
-var errorResponses = []struct {
+// message of DefaultErrorHandler, and the level the failure is logged at:
+// a refused request is the client's doing (INFO for what browsers do on
+// their own, WARN for what may be an attack), a failure of the app or the
+// provider is an ERROR. The first match wins: a revocation error that
+// also wraps ErrDiscovery still tells the user they are signed in.
+var errorResponses = []errorResponse{
+	{ErrCrossSite, http.StatusForbidden, slog.LevelWarn, "cross-site logout request refused"},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, slog.LevelInfo, "method not allowed"},
+	{ErrPrefetch, http.StatusServiceUnavailable, slog.LevelInfo, "logout is not prefetched; open the link to log out"},
+	{ErrInvalidState, http.StatusBadRequest, slog.LevelWarn, "invalid or expired logout state"},
+	{ErrFrontChannelRequest, http.StatusBadRequest, slog.LevelWarn, "invalid front-channel logout request"},
+	{ErrRevocation, http.StatusBadGateway, slog.LevelError, "identity provider could not revoke your tokens; you are still signed in, please try again"},
+	{ErrTombstone, http.StatusServiceUnavailable, slog.LevelError, "logout could not be completed; you are still signed in, please try again"},
+	{ErrLedger, http.StatusServiceUnavailable, slog.LevelError, "service unavailable, please try again"},
+	{ErrDiscovery, http.StatusBadGateway, slog.LevelError, "identity provider unavailable; you are signed out of this site"},
+	{ErrNoEndSessionEndpoint, http.StatusBadGateway, slog.LevelError, "identity provider unavailable; you are signed out of this site"},
+}
+
+// errorResponse is how a failure is answered and logged.
+type errorResponse struct {
 	err    error
 	status int
+	level  slog.Level
 	msg    string
-}{
-	{ErrCrossSite, http.StatusForbidden, "cross-site logout request refused"},
-	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method not allowed"},
-	{ErrPrefetch, http.StatusServiceUnavailable, "logout is not prefetched; open the link to log out"},
-	{ErrInvalidState, http.StatusBadRequest, "invalid or expired logout state"},
-	{ErrFrontChannelRequest, http.StatusBadRequest, "invalid front-channel logout request"},
-	{ErrRevocation, http.StatusBadGateway, "identity provider could not revoke your tokens; you are still signed in, please try again"},
-	{ErrTombstone, http.StatusServiceUnavailable, "logout could not be completed; you are still signed in, please try again"},
-	{ErrLedger, http.StatusServiceUnavailable, "service unavailable, please try again"},
-	{ErrDiscovery, http.StatusBadGateway, "identity provider unavailable; you are signed out of this site"},
-	{ErrNoEndSessionEndpoint, http.StatusBadGateway, "identity provider unavailable; you are signed out of this site"},
 }
+
+// internalError answers every error that wraps none of errorResponses.
+var internalError = errorResponse{status: http.StatusInternalServerError, level: slog.LevelError,
+	msg: http.StatusText(http.StatusInternalServerError)}
 
 // prefix starts every message of the package's errors, once.
 const prefix = "logout: "
@@ -114,14 +126,14 @@ type innerError struct {
 func (e *innerError) Error() string { return e.msg }
 func (e *innerError) Unwrap() error { return e.err }
 
-// errorResponse returns the status and public message for err.
-func errorResponse(err error) (int, string) {
+// responseFor returns how err is answered and logged.
+func responseFor(err error) errorResponse {
 	for _, r := range errorResponses {
 		if errors.Is(err, r.err) {
-			return r.status, r.msg
+			return r
 		}
 	}
-	return http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)
+	return internalError
 }
 
 // DefaultErrorHandler is the ErrorHandler used when Config.ErrorHandler is
@@ -129,8 +141,8 @@ func errorResponse(err error) (int, string) {
 // plain-text message. It never writes err's text, which may carry details
 // meant for logs only.
 func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
-	status, msg := errorResponse(err)
-	http.Error(w, msg, status)
+	resp := responseFor(err)
+	http.Error(w, resp.msg, resp.status)
 }
 
 // StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
@@ -139,6 +151,5 @@ func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 // 502 for ErrRevocation, ErrDiscovery and ErrNoEndSessionEndpoint, and 500
 // for anything else.
 func StatusCode(err error) int {
-	status, _ := errorResponse(err)
-	return status
+	return responseFor(err).status
 }

@@ -217,13 +217,10 @@ func (m *Middleware) EndSessionEndpoint(ctx context.Context) (string, error) {
 	return m.singleProvider.endSessionEndpoint(ctx)
 }
 
-// fail logs err and hands it to the error handler.
+// fail logs err, at the level its sentinel gives, and hands it to the
+// error handler.
 func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, err error) {
-	level := slog.LevelWarn
-	if StatusCode(err) >= http.StatusInternalServerError {
-		level = slog.LevelError
-	}
-	m.logger.LogAttrs(r.Context(), level, "logout: request failed",
+	m.logger.LogAttrs(r.Context(), responseFor(err).level, "logout: request failed",
 		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	m.onError(w, r, err)
 }

@@ -40,6 +40,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"repeated Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{"cache", "cache"} }, "Config.ClearSiteData"},
 		{"quoted Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{`"cache"`} }, "Config.ClearSiteData"},
 		{"callback equals logout path", func(c *Config) { c.CallbackPath = "/logout" }, "Config.CallbackPath"},
+		{"post-logout URI on the logout path", func(c *Config) { c.PostLogoutRedirectURI = testAppURL + "/logout" }, "the path of Config.PostLogoutRedirectURI"},
+		{"logout path on the post-logout URI's", func(c *Config) { c.Path = "/logout/callback" }, "the path of Config.PostLogoutRedirectURI"},
 		{"callback without post-logout URI", func(c *Config) { c.PostLogoutRedirectURI, c.CallbackPath = "", "/cb" }, "Config.CallbackPath"},
 		{"provider logout without id_token or client", func(c *Config) { c.ClientID, c.ProviderLogoutWithoutIDToken = "", true }, "Config.ProviderLogoutWithoutIDToken"},
 		{"extra overrides state", func(c *Config) { c.ExtraParams = url.Values{"state": {"x"}} }, "Config.ExtraParams"},

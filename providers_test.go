@@ -224,7 +224,7 @@ func TestProvidersConfigValidation(t *testing.T) {
 		}, "Config.CallbackPath \"callback\" must start with /"},
 		{"CallbackPath equal to Path without a default post-logout redirect URI", func(c *logout.Config) {
 			c.PostLogoutRedirectURI, c.CallbackPath = "", "/logout"
-		}, "differ from Config.Path"},
+		}, "differ from the logout path \"/logout\""},
 		{"Revocation.Revoker with Providers", func(c *logout.Config) {
 			c.Revocation = &logout.RevocationConfig{Revoker: rvA}
 		}, "Config.Revocation.Revoker must be nil"},

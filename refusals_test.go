@@ -489,3 +489,46 @@ func TestMountedMiddlewareAnswersOnlyItsOwnPaths(t *testing.T) {
 	assert.Equal(t, http.StatusFound, resp.StatusCode)
 	assert.False(t, w.signedIn(t, cookie))
 }
+
+// TestRefusalLogLevels: what browsers do on their own (a prefetch, a
+// HEAD) is logged at INFO, what may be an attack at WARN, and a failure
+// of the app or the provider at ERROR.
+func TestRefusalLogLevels(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		request func(w *world, cookie *http.Cookie) *http.Request
+		level   string
+	}{
+		{"prefetch", func(_ *world, c *http.Cookie) *http.Request {
+			r := stRequest(http.MethodGet, "/logout", c)
+			r.Header.Set("Sec-Purpose", "prefetch")
+			return r
+		}, "INFO"},
+		{"HEAD", func(_ *world, c *http.Cookie) *http.Request { return stRequest(http.MethodHead, "/logout", c) }, "INFO"},
+		{"cross-site", func(_ *world, c *http.Cookie) *http.Request {
+			r := stRequest(http.MethodGet, "/logout", c)
+			r.Header.Set("Sec-Fetch-Site", "cross-site")
+			return r
+		}, "WARN"},
+		{"revocation fails", func(w *world, c *http.Cookie) *http.Request {
+			w.op.revokeStatus.Store(http.StatusInternalServerError)
+			return stRequest(http.MethodGet, "/logout", c)
+		}, "ERROR"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			w := newWorld(t, func(c *logout.Config) {
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				c.Revocation.FailClosed = true
+			})
+			cookie := w.login(t)
+			w.serve(t, tt.request(w, cookie))
+			require.Contains(t, logs.String(), "request failed")
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, "request failed") {
+					assert.Contains(t, line, "level="+tt.level, line)
+				}
+			}
+		})
+	}
+}
