@@ -31,6 +31,9 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	returnTo := m.returnTarget(w, r)
 	sess, idToken := m.loadSession(r)
+	if idToken == "" {
+		m.warnNoIDToken(r, sess)
+	}
 	prov, err := m.sessionProvider(r, idToken)
 	if err != nil {
 		m.fail(w, r, err)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gorilla/sessions"
 )
@@ -46,6 +47,12 @@ type Middleware struct {
 
 	revocation *tokenRevocation // nil: no token revocation
 	check      *sessionCheck    // nil: no session check
+
+	// checkReachable is set when the session check can run: by Wrap, or
+	// by an adapter's first call of Intercepts or CheckSession.
+	checkReachable atomic.Bool
+	warnedMounted  atomic.Bool  // the warning that it cannot was logged
+	lastNoIDToken  atomic.Int64 // Unix seconds of the last warning about IDTokenKey
 }
 
 // routes holds the paths the middleware serves. Its route method is the
@@ -117,6 +124,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	if next == nil {
 		panic("logout: Wrap called with a nil handler")
 	}
+	m.checkReachable.Store(true)
 	h := &wrapped{routes: m.routes, m: m, check: m.check != nil, next: next}
 	// Calling an http.HandlerFunc directly, rather than through its
 	// ServeHTTP method, saves the pass-through path one call.
@@ -161,6 +169,9 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Wrap. A request to any other path gets 404: mounted on "/", the
 // middleware never takes a page of the app for a logout.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if m.check != nil && !m.checkReachable.Load() {
+		m.warnUncheckedMount(r)
+	}
 	switch rt := m.route(r); {
 	case rt != routeApp:
 		m.serve(rt, w, r)
@@ -188,7 +199,23 @@ func (m *Middleware) Handles(path string) bool {
 // not allocate for requests to other paths, nor for requests to the
 // callback path without a state parameter.
 func (m *Middleware) Intercepts(r *http.Request) bool {
+	if m.check != nil && !m.checkReachable.Load() {
+		m.checkReachable.Store(true)
+	}
 	return m.route(r) != routeApp
+}
+
+// warnUncheckedMount logs, once, that the session check is configured but
+// no request can reach it: the middleware is mounted on a mux, not
+// wrapped around the app, so ended sessions and replayed cookies stay
+// signed in.
+func (m *Middleware) warnUncheckedMount(r *http.Request) {
+	if m.warnedMounted.Swap(true) {
+		return
+	}
+	m.logger.LogAttrs(r.Context(), slog.LevelWarn,
+		"logout: Config.SessionCheck is set but never runs: the middleware is mounted, not wrapped around the app; "+
+			"use Wrap (or an adapter), or ended sessions and replayed cookies stay signed in")
 }
 
 // hasQueryParam reports whether the raw query has a parameter named name

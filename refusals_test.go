@@ -532,3 +532,72 @@ func TestRefusalLogLevels(t *testing.T) {
 		})
 	}
 }
+
+// TestMountedWithSessionCheckWarnsOnce: a session check that no request
+// can reach (the middleware mounted, never wrapped around the app) is
+// logged once, at the first request, and never when Wrap or an adapter
+// runs it.
+func TestMountedWithSessionCheckWarnsOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		setup func(m *logout.Middleware)
+		warns int
+	}{
+		{"mounted only", func(*logout.Middleware) {}, 1},
+		{"wrapped too", func(m *logout.Middleware) { m.Wrap(http.NotFoundHandler()) }, 0},
+		{"through an adapter", func(m *logout.Middleware) { m.Intercepts(stRequest(http.MethodGet, "/")) }, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			store := sessions.NewCookieStore(stHashKey)
+			m := stMiddleware(t, store, func(c *logout.Config) {
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				c.SessionCheck = &logout.SessionCheckConfig{Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{}), SessionIDs: true}
+			})
+			tt.setup(m)
+			mux := http.NewServeMux()
+			mux.Handle("/logout", m)
+			for range 2 {
+				serveStrict(t, mux, stRequest(http.MethodGet, "/logout", stLogin(t, store, testSession, stSmallTokens(t))))
+			}
+			assert.Equal(t, tt.warns, strings.Count(logs.String(), "Config.SessionCheck is set but never runs"), logs.String())
+		})
+	}
+}
+
+// TestSessionWithoutIDTokenWarns: a logout of a session that holds the
+// app's values but no id_token under IDTokenKey (a wrong key, most
+// likely) is logged once a minute at most, naming the key.
+func TestSessionWithoutIDTokenWarns(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		values map[any]any
+		warns  int
+	}{
+		{"token under another key", map[any]any{"idtoken": "x", "user": "alice"}, 1},
+		{"token under IDTokenKey", map[any]any{"id_token": "x", "user": "alice"}, 0},
+		{"only the middleware's values", map[any]any{"logout_session_id": "id-1"}, 0},
+		{"no session", nil, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			store := sessions.NewCookieStore(stHashKey)
+			m := stMiddleware(t, store, func(c *logout.Config) {
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				c.SessionCheck = &logout.SessionCheckConfig{Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{}), SessionIDs: true}
+			})
+			for range 3 {
+				var cookies []*http.Cookie
+				if tt.values != nil {
+					cookies = append(cookies, stLogin(t, store, testSession, tt.values))
+				}
+				serveStrict(t, m.Wrap(http.NotFoundHandler()), stRequest(http.MethodGet, "/logout", cookies...))
+			}
+			assert.Equal(t, tt.warns, strings.Count(logs.String(), "no id_token under Config.IDTokenKey"), logs.String())
+			if tt.warns > 0 {
+				assert.Contains(t, logs.String(), "id_token_key=id_token")
+				assert.NotContains(t, logs.String(), `"x"`)
+			}
+		})
+	}
+}

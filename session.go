@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/sessions"
 )
@@ -30,6 +31,39 @@ func (m *Middleware) loadSession(r *http.Request) (*sessions.Session, string) {
 	}
 	idToken, _ := sess.Values[m.idTokenKey].(string)
 	return sess, idToken
+}
+
+// noIDTokenWarnEvery is the least time between two warnings about
+// sessions without an id_token.
+const noIDTokenWarnEvery = time.Minute
+
+// warnNoIDToken warns, at most once a minute, about a logout of a session
+// that holds the app's values but no id_token under Config.IDTokenKey:
+// most likely the key is not the one the login handler uses, and then no
+// logout reaches the provider, whose session survives.
+func (m *Middleware) warnNoIDToken(r *http.Request, sess *sessions.Session) {
+	if !m.hasAppValues(sess) {
+		return
+	}
+	now, last := time.Now().Unix(), m.lastNoIDToken.Load()
+	if now-last < int64(noIDTokenWarnEvery/time.Second) || !m.lastNoIDToken.CompareAndSwap(last, now) {
+		return
+	}
+	m.logger.LogAttrs(r.Context(), slog.LevelWarn,
+		"logout: the session holds values but no id_token under Config.IDTokenKey; the provider's session is not ended",
+		slog.String("id_token_key", m.idTokenKey), slog.String("session", m.sessionName))
+}
+
+// hasAppValues reports whether sess holds a value that the middleware did
+// not put there itself.
+func (m *Middleware) hasAppValues(sess *sessions.Session) bool {
+	for k := range sess.Values {
+		if k == frontChannelSIDValue || (m.check != nil && k == m.check.idKey) {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // clearSession deletes every value of sess and saves it with MaxAge -1, so

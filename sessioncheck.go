@@ -162,6 +162,9 @@ func (m *Middleware) CheckSession(w http.ResponseWriter, r *http.Request) *http.
 	if m.check == nil {
 		return r
 	}
+	if !m.checkReachable.Load() {
+		m.checkReachable.Store(true)
+	}
 	return m.checkSession(w, r)
 }
 
