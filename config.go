@@ -34,9 +34,11 @@ type Config struct {
 	EndSessionEndpoint string
 	// Issuer is the provider's issuer URL. When EndSessionEndpoint is
 	// empty, the endpoint is discovered from the provider's
-	// .well-known/openid-configuration at the first logout; call
-	// [Middleware.EndSessionEndpoint] at start-up to find a misconfigured
-	// provider early. The session check and front-channel logout use it
+	// .well-known/openid-configuration at the first logout, which waits
+	// for it 3 seconds at most (the user is then signed out here, and
+	// told the provider is unavailable); call
+	// [Middleware.EndSessionEndpoint] at start-up to fetch it before the
+	// first logout and find a misconfigured provider early. The session check and front-channel logout use it
 	// too.
 	Issuer string
 	// ClientID is sent as client_id when set.
@@ -241,6 +243,7 @@ func New(cfg Config) (*Middleware, error) {
 		defaultReturnTo:    orDefault(cfg.DefaultReturnTo, "/"),
 		allowCrossSite:     cfg.AllowCrossSite,
 		onError:            cfg.ErrorHandler,
+		discoveryWait:      defaultDiscoveryWait,
 		logger:             cfg.Logger,
 		before:             cfg.BeforeLogout,
 		after:              cfg.AfterLogout,

@@ -16,6 +16,10 @@ const (
 	discoveryCacheTTL     = time.Hour
 	discoveryRetryBackoff = 5 * time.Second
 	defaultHTTPTimeout    = 10 * time.Second
+	// defaultDiscoveryWait bounds how long a logout waits for discovery
+	// (the session is cleared by then): a hanging provider must not hold
+	// the user for the HTTP client's whole timeout.
+	defaultDiscoveryWait = 3 * time.Second
 )
 
 // providerMetadata is the part of a discovery document that logout uses.

@@ -228,3 +228,22 @@ func TestDiscoveryRefreshDoesNotBlockOtherCallers(t *testing.T) {
 	assert.Equal(t, srv.URL+"/end/2", got)
 	assert.Equal(t, int32(2), hits.Load())
 }
+
+// TestLogoutWaitsForDiscoveryABoundedTime: a provider that hangs holds a
+// logout for defaultDiscoveryWait at most, not for the HTTP client's
+// timeout; the session is cleared all the same.
+func TestLogoutWaitsForDiscoveryABoundedTime(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
+	assert.Equal(t, 3*time.Second, defaultDiscoveryWait)
+	m := discoveryMiddleware(t, hung.URL, nil)
+	require.Equal(t, defaultDiscoveryWait, m.discoveryWait)
+	m.discoveryWait = 100 * time.Millisecond
+	start := time.Now()
+	resp := logoutWithToken(t, m)
+	assert.Less(t, time.Since(start), 5*time.Second, "the client's timeout is 10 s")
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.True(t, ExpiredForTest(findCookie(resp, testSessionName)), "signed out here")
+}

@@ -65,7 +65,10 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	providerLogout := prov != nil && (idToken != "" || m.logoutWithClientID)
 	target, state := returnTo, ""
 	if providerLogout {
-		if target, state, err = m.endSessionURL(r.Context(), prov, idToken, hint); err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), m.discoveryWait)
+		target, state, err = m.endSessionURL(ctx, prov, idToken, hint)
+		cancel()
+		if err != nil {
 			m.fail(w, r, err)
 			return
 		}

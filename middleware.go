@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/sessions"
 )
@@ -44,6 +45,10 @@ type Middleware struct {
 	logger  *slog.Logger
 	before  func(*http.Request, *sessions.Session) error
 	after   func(*http.Request, Event)
+
+	// discoveryWait bounds how long a logout waits for the provider's
+	// discovery document: defaultDiscoveryWait.
+	discoveryWait time.Duration
 
 	revocation *tokenRevocation // nil: no token revocation
 	check      *sessionCheck    // nil: no session check
