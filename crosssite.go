@@ -1,6 +1,7 @@
 package logout
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -28,7 +29,18 @@ func (m *Middleware) checkCrossSite(r *http.Request) error {
 	if m.isTrusted(origin) {
 		return nil
 	}
+	if isNavigation(r) {
+		return fmt.Errorf("%w: %w", ErrCrossSite, ErrCrossSiteNavigation)
+	}
 	return ErrCrossSite
+}
+
+// isNavigation reports whether r is a top-level GET navigation: a link
+// followed or a URL typed, as opposed to a form post, an image, a frame
+// or a script's fetch.
+func isNavigation(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" &&
+		r.Header.Get("Sec-Fetch-Dest") == "document"
 }
 
 func (m *Middleware) isTrusted(origin string) bool {

@@ -2,6 +2,7 @@ package logout
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -23,6 +24,15 @@ var (
 
 	// ErrCrossSite means a cross-site request to the logout path was refused.
 	ErrCrossSite = errors.New("logout: cross-site request refused")
+	// ErrCrossSiteNavigation is wrapped, with ErrCrossSite, by the refusal
+	// of a cross-site top-level GET navigation to the logout path: a link
+	// on another site, in an e-mail, or an old bookmark. DefaultErrorHandler
+	// answers it with a small confirmation page (200, a button that posts
+	// the logout from the app's own origin), so that the user has a way
+	// forward; an ErrorHandler that wants the bare 403 answers it as any
+	// ErrCrossSite. Cross-site POSTs and subresource requests are refused
+	// with ErrCrossSite alone.
+	ErrCrossSiteNavigation = errors.New("logout: cross-site navigation to the logout path")
 	// ErrPrefetch means a speculative prefetch or prerender of the logout
 	// path was refused: only a real navigation or form post logs out.
 	ErrPrefetch = errors.New("logout: prefetch of the logout path refused")
@@ -80,6 +90,7 @@ var (
 // provider is an ERROR. The first match wins: a revocation error that
 // also wraps ErrDiscovery still tells the user they are signed in.
 var errorResponses = []errorResponse{
+	{ErrCrossSiteNavigation, http.StatusOK, slog.LevelInfo, ""}, // the confirmation page
 	{ErrCrossSite, http.StatusForbidden, slog.LevelWarn, "cross-site logout request refused"},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, slog.LevelInfo, "method not allowed"},
 	{ErrPrefetch, http.StatusServiceUnavailable, slog.LevelInfo, "logout is not prefetched; open the link to log out"},
@@ -142,11 +153,39 @@ func responseFor(err error) errorResponse {
 // meant for logs only.
 func DefaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 	resp := responseFor(err)
+	if resp.err == ErrCrossSiteNavigation {
+		writeConfirmationPage(w)
+		return
+	}
 	http.Error(w, resp.msg, resp.status)
 }
 
+// confirmationPage asks the user who followed a link to the logout path
+// from another site to confirm. Its form posts to the page's own URL (the
+// logout path, with its query: the return target), from the app's origin,
+// so the post passes the cross-site check. It holds nothing of the
+// session, and no script.
+const confirmationPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Sign out?</title></head>
+<body><form method="post"><p>Do you want to sign out?</p><button type="submit">Sign out</button></form></body></html>
+`
+
+// writeConfirmationPage answers with confirmationPage, which no other
+// site may frame, and which the browser must not keep.
+func writeConfirmationPage(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, confirmationPage)
+}
+
 // StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
-// 403 for ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch,
+// 200 for ErrCrossSiteNavigation (the confirmation page), 403 for
+// ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch,
 // ErrTombstone and ErrLedger, 400 for ErrInvalidState and ErrFrontChannelRequest,
 // 502 for ErrRevocation, ErrDiscovery and ErrNoEndSessionEndpoint, and 500
 // for anything else.

@@ -2,6 +2,7 @@ package logout_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -598,6 +599,66 @@ func TestSessionWithoutIDTokenWarns(t *testing.T) {
 				assert.Contains(t, logs.String(), "id_token_key=id_token")
 				assert.NotContains(t, logs.String(), `"x"`)
 			}
+		})
+	}
+}
+
+// TestCrossSiteNavigationGetsAConfirmationPage: a link to the logout path
+// on another site leads to a page that asks the user to confirm, changes
+// nothing, and whose button signs out; other cross-site requests stay
+// refused with a bare 403.
+func TestCrossSiteNavigationGetsAConfirmationPage(t *testing.T) {
+	navigation := func(method, site, dest string, c *http.Cookie) *http.Request {
+		r := stRequest(method, "/logout?return_to=%2Faccount", c)
+		r.Header.Set("Sec-Fetch-Site", site)
+		r.Header.Set("Sec-Fetch-Mode", map[string]string{"document": "navigate"}[dest])
+		r.Header.Set("Sec-Fetch-Dest", dest)
+		return r
+	}
+	t.Run("link on another site", func(t *testing.T) {
+		w := newWorld(t, nil)
+		cookie := w.login(t)
+		resp := w.serve(t, navigation(http.MethodGet, "cross-site", "document", cookie))
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+		assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+		body := bodyOf(t, resp)
+		assert.Contains(t, body, `<form method="post">`)
+		assert.NotContains(t, body, "<script")
+		assert.NotContains(t, body, "alice")
+		assert.ErrorIs(t, w.lastErr(), logout.ErrCrossSite)
+		assert.ErrorIs(t, w.lastErr(), logout.ErrCrossSiteNavigation)
+		w.assertUntouched(t, resp, cookie)
+
+		// The button posts to the same URL from the app's own page.
+		post := stRequest(http.MethodPost, "/logout?return_to=%2Faccount", cookie)
+		post.Header.Set("Origin", testAppURL)
+		resp = w.serve(t, post)
+		assert.Equal(t, http.StatusFound, resp.StatusCode)
+		assert.False(t, w.signedIn(t, cookie))
+		state := logout.ResponseCookieForTest(resp, "logout_state")
+		require.NotNil(t, state)
+		assert.True(t, strings.HasSuffix(state.Value, "."+base64.RawURLEncoding.EncodeToString([]byte("/account"))), "the return target is kept")
+	})
+	for _, tt := range []struct {
+		name   string
+		method string
+		site   string
+		dest   string
+	}{
+		{"image on another site", http.MethodGet, "cross-site", "image"},
+		{"frame on another site", http.MethodGet, "cross-site", "iframe"},
+		{"form post from another site", http.MethodPost, "cross-site", "document"},
+		{"link on a sibling subdomain, as an image", http.MethodGet, "same-site", "image"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, nil)
+			cookie := w.login(t)
+			resp := w.serve(t, navigation(tt.method, tt.site, tt.dest, cookie))
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+			assert.NotErrorIs(t, w.lastErr(), logout.ErrCrossSiteNavigation)
+			w.assertUntouched(t, resp, cookie)
 		})
 	}
 }
