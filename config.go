@@ -87,7 +87,10 @@ type Config struct {
 	// ProviderLogoutWithoutIDToken sends a session that holds no id_token
 	// (never signed in, expired, or an undecodable cookie) to the provider
 	// too, identified by client_id alone, so that a provider session that
-	// outlived the app's session is ended as well. It needs ClientID. By
+	// outlived the app's session is ended as well. It needs ClientID. The
+	// request carries no post_logout_redirect_uri and no state, which
+	// providers refuse or ignore without id_token_hint: the user stays on
+	// the provider's page after its logout. By
 	// default such a logout is local only: the session is cleared and the
 	// user lands on the return target at once, since without
 	// id_token_hint most providers cannot honour post_logout_redirect_uri.

@@ -158,14 +158,17 @@ func (m *Middleware) requestedReturnTo(w http.ResponseWriter, r *http.Request) s
 
 // endSessionURL returns prov's end-session URL for a session whose
 // id_token is idToken (or "" to identify the client alone), and the fresh
-// state it carries when a post-logout redirect URI is configured.
+// state it carries when a post-logout redirect URI is configured. Without
+// an id_token it sends client_id alone: providers refuse (Ory Hydra) or
+// ignore a post_logout_redirect_uri and a state without id_token_hint, and
+// GenAuth requires the hint for the redirect.
 func (m *Middleware) endSessionURL(ctx context.Context, prov *provider, idToken, hint string) (target, state string, err error) {
 	endpoint, err := prov.endSessionEndpoint(ctx)
 	if err != nil {
 		return "", "", err
 	}
 	p := Params{IDTokenHint: idToken, ClientID: prov.clientID, LogoutHint: hint, UILocales: m.uiLocales, Extra: m.extraParams}
-	if m.hasCallback && prov.postLogout != "" {
+	if m.hasCallback && prov.postLogout != "" && idToken != "" {
 		state = NewState()
 		p.PostLogoutRedirectURI, p.State = prov.postLogout, state
 	}
