@@ -83,7 +83,6 @@ func TestAppPageAsPostLogoutRedirectURI(t *testing.T) {
 			for name, r := range map[string]*http.Request{
 				"visit":                 pageRequest(http.MethodGet, path),
 				"visit, logout pending": pageRequest(http.MethodGet, path+"?tab=1", st),
-				"state without cookie":  pageRequest(http.MethodGet, path+"?state="+url.QueryEscape(state)),
 				"empty state":           pageRequest(http.MethodGet, path+"?state=", st),
 				"POST with state":       pageRequest(http.MethodPost, path+"?state="+url.QueryEscape(state), st),
 				"HEAD with state":       pageRequest(http.MethodHead, path+"?state="+url.QueryEscape(state), st),
@@ -91,6 +90,19 @@ func TestAppPageAsPostLogoutRedirectURI(t *testing.T) {
 				assert.False(t, m.Intercepts(r), name)
 				resp := serve(h, r)
 				assertAppPage(t, resp, path)
+			}
+
+			// A return whose cookie has expired lands on DefaultReturnTo:
+			// on "/", which is that page, the app serves it.
+			expired := pageRequest(http.MethodGet, path+"?state="+url.QueryEscape(state))
+			if path == "/" {
+				assert.False(t, m.Intercepts(expired))
+				assertAppPage(t, serve(h, expired), path)
+			} else {
+				assert.True(t, m.Intercepts(expired))
+				resp := serve(h, expired)
+				assert.Equal(t, http.StatusFound, resp.StatusCode)
+				assert.Equal(t, "/", resp.Header.Get("Location"))
 			}
 
 			// The provider's return: the requested target, then the page.
@@ -136,8 +148,8 @@ func TestAppPageLandsOnDefaultReturnTo(t *testing.T) {
 }
 
 // A forged or stale state never reaches the saved target: the browser is
-// sent to the page without it, where the app answers, and the cookie stays
-// for the logout it belongs to.
+// sent to DefaultReturnTo, where the app answers, and the cookie stays for
+// the logout it belongs to.
 func TestAppPageForgedState(t *testing.T) {
 	for _, path := range []string{"/", "/homepage"} {
 		t.Run(path, func(t *testing.T) {
@@ -151,10 +163,9 @@ func TestAppPageForgedState(t *testing.T) {
 				resp := serve(h, pageRequest(http.MethodGet, path+q, st))
 				require.Equal(t, http.StatusFound, resp.StatusCode, name)
 				landing := location(t, resp)
-				assert.Equal(t, path, landing.Path, name)
-				assert.False(t, landing.Query().Has("state"), name)
+				assert.Equal(t, "/", landing.RequestURI(), name)
 				assert.Empty(t, resp.Header.Values("Set-Cookie"), "%s: the cookie is left alone", name)
-				assertAppPage(t, serve(h, pageRequest(http.MethodGet, landing.RequestURI(), st)), path)
+				assertAppPage(t, serve(h, pageRequest(http.MethodGet, landing.RequestURI(), st)), "/")
 			}
 			// The genuine return still works afterwards.
 			resp := serve(h, pageRequest(http.MethodGet, path+"?state="+url.QueryEscape(state), st))
@@ -177,8 +188,9 @@ func TestAppPageMountedOnMux(t *testing.T) {
 
 	bare := http.NewServeMux()
 	bare.Handle("/homepage", m)
-	assert.Equal(t, http.StatusBadRequest, serve(bare, pageRequest(http.MethodGet, "/homepage")).StatusCode,
-		"mounted without Wrap, the page is the callback's alone")
+	resp = serve(bare, pageRequest(http.MethodGet, "/homepage"))
+	assert.Equal(t, http.StatusFound, resp.StatusCode, "mounted without Wrap, the page is the callback's alone")
+	assert.Equal(t, "/", resp.Header.Get("Location"))
 }
 
 // A request to a callback that is the app's home page, without state,
@@ -209,7 +221,7 @@ func TestIntercepts(t *testing.T) {
 		{"logout", newRequest(http.MethodGet, "/logout"), true},
 		{"logout POST", newRequest(http.MethodPost, "/logout"), true},
 		{"callback return", providerReturn("?state=s1", st), true},
-		{"callback, no cookie", providerReturn("?state=s1"), false},
+		{"callback, no cookie: it cannot be honoured", providerReturn("?state=s1"), true},
 		{"callback, no state", providerReturn("", st), false},
 		{"other path", newRequest(http.MethodGet, "/dashboard?state=s1", st), false},
 	} {

@@ -58,10 +58,12 @@ type Config struct {
 	// The callback may be a page of the app, such as "/" or "/homepage":
 	// through Wrap (and the framework adapters' middleware), a request to
 	// it is the provider's return only when it is a GET with a state
-	// parameter and carries the state cookie; every other request to it
-	// goes to the app untouched. Mounted on a mux (mux.Handle(path, m)),
-	// the middleware answers every request to the path, so an app page
-	// there needs Wrap: mux.Handle("/", m.Wrap(home)).
+	// parameter (and, when the callback is DefaultReturnTo's page, the
+	// state cookie); every other request to it goes to the app untouched.
+	// A return that cannot be honoured (a wrong state, or an expired
+	// cookie) lands on DefaultReturnTo. Mounted on a mux
+	// (mux.Handle(path, m)), the middleware answers every request to the
+	// path, so an app page there needs Wrap: mux.Handle("/", m.Wrap(home)).
 	CallbackPath string
 	// FrontChannelPath, when set, is the path of the app's
 	// frontchannel_logout_uri (OpenID Connect Front-Channel Logout 1.0),
@@ -268,6 +270,9 @@ func New(cfg Config) (*Middleware, error) {
 		}
 	}
 	m.stateCookieName = m.stateCookie.name
+	if u, err := url.Parse(m.defaultReturnTo); err == nil && u.Host == "" {
+		m.callbackIsLanding = m.hasCallback && orDefault(u.Path, "/") == m.callbackPath
+	}
 	return m, nil
 }
 

@@ -38,12 +38,6 @@ var (
 	ErrPrefetch = errors.New("logout: prefetch of the logout path refused")
 	// ErrMethodNotAllowed means the request used a method the path does not accept.
 	ErrMethodNotAllowed = errors.New("logout: method not allowed")
-	// ErrInvalidState means a request that the middleware served as the
-	// post-logout callback had no state or no state cookie. Through Wrap
-	// such requests go to the app instead, and a state that does not match
-	// the cookie is no error: the browser is sent to the callback page
-	// without it.
-	ErrInvalidState = errors.New("logout: missing or invalid state")
 	// ErrSessionSave means the session could not be cleared; the user is
 	// not logged out.
 	ErrSessionSave = errors.New("logout: clearing the session failed")
@@ -94,7 +88,6 @@ var errorResponses = []errorResponse{
 	{ErrCrossSite, http.StatusForbidden, slog.LevelWarn, "cross-site logout request refused"},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, slog.LevelInfo, "method not allowed"},
 	{ErrPrefetch, http.StatusServiceUnavailable, slog.LevelInfo, "logout is not prefetched; open the link to log out"},
-	{ErrInvalidState, http.StatusBadRequest, slog.LevelWarn, "invalid or expired logout state"},
 	{ErrFrontChannelRequest, http.StatusBadRequest, slog.LevelWarn, "invalid front-channel logout request"},
 	{ErrRevocation, http.StatusBadGateway, slog.LevelError, "identity provider could not revoke your tokens; you are still signed in, please try again"},
 	{ErrTombstone, http.StatusServiceUnavailable, slog.LevelError, "logout could not be completed; you are still signed in, please try again"},
@@ -186,7 +179,7 @@ func writeConfirmationPage(w http.ResponseWriter) {
 // StatusCode returns the HTTP status that DefaultErrorHandler uses for err:
 // 200 for ErrCrossSiteNavigation (the confirmation page), 403 for
 // ErrCrossSite, 405 for ErrMethodNotAllowed, 503 for ErrPrefetch,
-// ErrTombstone and ErrLedger, 400 for ErrInvalidState and ErrFrontChannelRequest,
+// ErrTombstone and ErrLedger, 400 for ErrFrontChannelRequest,
 // 502 for ErrRevocation, ErrDiscovery and ErrNoEndSessionEndpoint, and 500
 // for anything else.
 func StatusCode(err error) int {

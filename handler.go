@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -180,29 +179,32 @@ func (m *Middleware) endSessionURL(ctx context.Context, prov *provider, idToken,
 
 // serveCallback checks the state the provider sends back against the state
 // cookie, deletes the cookie, and redirects to the saved return target.
-// Without a state or a cookie it fails with ErrInvalidState (Wrap passes
-// such requests to the app instead). A state that does not match sends the
-// browser to the same page without it: never to the saved target, and
-// without touching the cookie, which a logout in another tab may still
-// come back for.
+// A return that cannot be honoured lands on DefaultReturnTo, never on the
+// saved target: without a state or a cookie (expired while the user was
+// at the provider, say; the cookie, if any, is deleted), or with a state
+// that does not match (the cookie is kept: a logout in another tab may
+// still come back for it).
 func (m *Middleware) serveCallback(w http.ResponseWriter, r *http.Request) {
 	setNoStore(w.Header())
 	if !m.allowMethod(w, r, "callback", http.MethodGet) {
 		return
 	}
-	query := r.URL.Query()
-	got := query.Get(paramState)
+	got := r.URL.Query().Get(paramState)
 	c, err := r.Cookie(m.stateCookieName)
-	if got == "" || err != nil {
-		m.fail(w, r, fmt.Errorf("%w: state parameter or cookie missing", ErrInvalidState))
+	if got == "" || err != nil || c.Value == "" {
+		m.logger.LogAttrs(r.Context(), slog.LevelWarn, "logout: provider return without state or state cookie; sent to the default return target",
+			slog.String("path", r.URL.Path), slog.Bool("has_state", got != ""), slog.Bool("has_cookie", err == nil && c.Value != ""))
+		if err == nil {
+			http.SetCookie(w, m.stateCookie.expire())
+		}
+		redirect(w, m.defaultReturnTo)
 		return
 	}
 	want, returnTo, ok := parseStateCookie(c.Value)
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		m.logger.LogAttrs(r.Context(), slog.LevelWarn, "logout: state does not match; sent to the page without it",
+		m.logger.LogAttrs(r.Context(), slog.LevelWarn, "logout: state does not match; sent to the default return target",
 			slog.String("path", r.URL.Path))
-		query.Del(paramState)
-		redirect(w, (&url.URL{Path: r.URL.Path, RawQuery: query.Encode()}).RequestURI())
+		redirect(w, m.defaultReturnTo)
 		return
 	}
 	http.SetCookie(w, m.stateCookie.expire())

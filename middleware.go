@@ -67,6 +67,9 @@ type routes struct {
 	path, callbackPath, frontChannelPath string
 	hasCallback, hasFrontChannel         bool
 	stateCookieName                      string
+	// callbackIsLanding: the callback is also the path of DefaultReturnTo,
+	// where a request that cannot be the provider's return would land.
+	callbackIsLanding bool
 }
 
 // route is what the middleware does with a request.
@@ -79,9 +82,12 @@ const (
 	routeFrontChannel              // the front-channel logout path
 )
 
-// route decides whose r is. A request to the callback path is the
-// provider's return only when it is a GET with a state parameter and the
-// state cookie; any other is a visit to a page of the app. It does not
+// route decides whose r is. A GET to the callback path with a state
+// parameter is the provider's return, so that one that cannot be honoured
+// (its cookie expired, say) still lands on a real page; when the callback
+// is also the landing page (the path of DefaultReturnTo), it takes the
+// state cookie too, since the app's page is where it would land. Any
+// other request there is a visit to a page of the app. It does not
 // allocate for requests to other paths, nor for requests to the callback
 // path without a state parameter.
 func (rt *routes) route(r *http.Request) route {
@@ -97,14 +103,28 @@ func (rt *routes) route(r *http.Request) route {
 }
 
 // isProviderReturn reports whether a request to the callback path is the
-// provider's return from a logout started in this browser: a GET with a
-// non-empty state parameter and the state cookie.
+// provider's return from a logout: see route.
 func (rt *routes) isProviderReturn(r *http.Request) bool {
 	if r.Method != http.MethodGet || !hasQueryParam(r.URL.RawQuery, paramState) {
 		return false
 	}
-	c, err := r.Cookie(rt.stateCookieName)
-	return err == nil && c.Value != ""
+	return !rt.callbackIsLanding || hasCookie(r.Header, rt.stateCookieName)
+}
+
+// hasCookie reports whether the Cookie headers of h hold a cookie called
+// name with a non-empty value, without parsing them (nor allocating).
+func hasCookie(h http.Header, name string) bool {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if k == name && strings.Trim(v, `"`) != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // serve serves a request that route gave to the middleware.
@@ -170,9 +190,10 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // on a mux: mux.Handle("/logout", m) and, when PostLogoutRedirectURI is
 // set, mux.Handle("/logout/callback", m) (and the front-channel path
 // likewise). Mounted so, it answers every request to the callback path,
-// a plain visit with 400: a callback that is also a page of the app needs
-// Wrap. A request to any other path gets 404: mounted on "/", the
-// middleware never takes a page of the app for a logout.
+// a plain visit with a redirect to DefaultReturnTo: a callback that is
+// also a page of the app needs Wrap. A request to any other path gets
+// 404: mounted on "/", the middleware never takes a page of the app for a
+// logout.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.check != nil && !m.checkReachable.Load() {
 		m.warnUncheckedMount(r)
@@ -199,7 +220,7 @@ func (m *Middleware) Handles(path string) bool {
 // Intercepts reports whether the handler Wrap returns would serve r
 // itself rather than pass it on: a request to the logout or front-channel
 // logout path, or the provider's return to the callback path (a GET with
-// a state parameter that carries the state cookie). Framework adapters
+// a state parameter: see Config.CallbackPath). Framework adapters
 // use it to decide whether to hand a request over to ServeHTTP. It does
 // not allocate for requests to other paths, nor for requests to the
 // callback path without a state parameter.

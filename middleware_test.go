@@ -441,22 +441,31 @@ func TestCallbackRefusesBadState(t *testing.T) {
 	m := newTestMiddleware(t, store, nil)
 	st, state := logoutThenCallback(t, m, store, "/logout?return_to=%2Faccount")
 	otherCookie, otherState := logoutThenCallback(t, m, store, "/logout?return_to=%2Faccount")
+	// A return without a state or a cookie lands on DefaultReturnTo, never
+	// on the saved target; the cookie, if any, is deleted.
 	t.Run("missing", func(t *testing.T) {
-		for name, r := range map[string]*http.Request{
-			"no state, no cookie": providerReturn(""),
-			"no state":            providerReturn("", st),
-			"no cookie":           providerReturn("?state=" + state),
-			"empty state param":   providerReturn("?state=", st),
+		for name, tt := range map[string]struct {
+			r         *http.Request
+			hasCookie bool
+		}{
+			"no state, no cookie": {providerReturn(""), false},
+			"no state":            {providerReturn("", st), true},
+			"no cookie":           {providerReturn("?state=" + state), false},
+			"empty state param":   {providerReturn("?state=", st), true},
 		} {
-			resp := serve(m, r)
-			assert.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
-			assert.Empty(t, resp.Header.Get("Location"), "%s: never a redirect", name)
-			assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"), name)
+			resp := serve(m, tt.r)
+			assert.Equal(t, http.StatusFound, resp.StatusCode, name)
+			assert.Equal(t, "/", resp.Header.Get("Location"), name)
+			if del := findCookie(resp, "logout_state"); tt.hasCookie {
+				assert.True(t, del != nil && ExpiredForTest(del), "%s: the cookie is deleted", name)
+			} else {
+				assert.Nil(t, del, name)
+			}
 		}
 	})
-	// A state that does not match sends the browser to the page without
-	// it, never to the saved target, and leaves the cookie for the logout
-	// it belongs to.
+	// A state that does not match sends the browser to DefaultReturnTo,
+	// never to the saved target, and leaves the cookie for the logout it
+	// belongs to.
 	for name, r := range map[string]*http.Request{
 		"wrong state":            providerReturn("?state=AAAA"+state[4:], st),
 		"state of other logout":  providerReturn("?state="+otherState, st),
@@ -467,11 +476,7 @@ func TestCallbackRefusesBadState(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			resp := serve(m, r)
 			assert.Equal(t, http.StatusFound, resp.StatusCode)
-			wantQuery := ""
-			if r.URL.Query().Has("lang") {
-				wantQuery = "?lang=de"
-			}
-			assert.Equal(t, "/logout/callback"+wantQuery, resp.Header.Get("Location"))
+			assert.Equal(t, "/", resp.Header.Get("Location"))
 			assert.Empty(t, resp.Header.Values("Set-Cookie"), "the state cookie is left alone")
 			assert.Empty(t, resp.Header.Get("Clear-Site-Data"))
 		})
@@ -697,7 +702,10 @@ func TestStatusCode(t *testing.T) {
 		ErrMethodNotAllowed:     405,
 		ErrPrefetch:             503,
 		ErrTombstone:            503,
-		ErrInvalidState:         400,
+		ErrLedger:               503,
+		ErrCrossSiteNavigation:  200,
+		ErrFrontChannelRequest:  400,
+		ErrRevocation:           502,
 		ErrDiscovery:            502,
 		ErrNoEndSessionEndpoint: 502,
 		ErrSessionSave:          500,
@@ -714,7 +722,6 @@ func TestDefaultErrorHandlerMessages(t *testing.T) {
 		body   string
 	}{
 		{fmt.Errorf("wrapped: %w", ErrCrossSite), 403, "cross-site logout request refused"},
-		{ErrInvalidState, 400, "invalid or expired logout state"},
 		{fmt.Errorf("%w: %w", ErrRevocation, ErrDiscovery), 502, "you are still signed in"},
 		{ErrDiscovery, 502, "you are signed out of this site"},
 		{fmt.Errorf("%w: store down", ErrTombstone), 503, "you are still signed in"},

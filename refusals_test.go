@@ -243,29 +243,31 @@ func startLogout(t *testing.T, w *world, returnTo string) (string, *http.Cookie)
 	return state, c
 }
 
-// TestCallbackRefusalsKeepTheStateCookie pins the callback's refusals:
-// they neither consume the state cookie (a logout in another tab may
-// still come back for it) nor send the browser to the saved return
-// target.
-func TestCallbackRefusalsKeepTheStateCookie(t *testing.T) {
+// TestCallbackRefusalsNeverReachTheSavedTarget pins the callback's
+// refusals: a return that cannot be honoured lands on DefaultReturnTo,
+// never on the saved return target, and changes nothing else. A wrong
+// state leaves the state cookie for the logout it belongs to (in another
+// tab, say); a return without state deletes it.
+func TestCallbackRefusalsNeverReachTheSavedTarget(t *testing.T) {
 	tests := []struct {
-		name   string
-		method string
-		query  func(state string) string
-		status int
-		want   error  // handed to the ErrorHandler, or nil
-		loc    string // the redirect, if any
+		name          string
+		method        string
+		query         func(state string) string
+		status        int
+		want          error  // handed to the ErrorHandler, or nil
+		loc           string // the redirect, if any
+		cookieDeleted bool
 	}{
 		{name: "POST", method: http.MethodPost, query: func(s string) string { return "?state=" + s },
 			status: http.StatusMethodNotAllowed, want: logout.ErrMethodNotAllowed},
 		{name: "no state", query: func(string) string { return "" },
-			status: http.StatusBadRequest, want: logout.ErrInvalidState},
+			status: http.StatusFound, loc: "/", cookieDeleted: true},
 		{name: "empty state", query: func(string) string { return "?state=" },
-			status: http.StatusBadRequest, want: logout.ErrInvalidState},
+			status: http.StatusFound, loc: "/", cookieDeleted: true},
 		{name: "wrong state", query: func(s string) string { return "?state=x" + s + "&lang=fr" },
-			status: http.StatusFound, loc: "/logout/callback?lang=fr"},
+			status: http.StatusFound, loc: "/"},
 		{name: "state of another cookie", query: func(s string) string { return "?state=" + s[1:] },
-			status: http.StatusFound, loc: "/logout/callback"},
+			status: http.StatusFound, loc: "/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,7 +282,13 @@ func TestCallbackRefusalsKeepTheStateCookie(t *testing.T) {
 				assert.Equal(t, errsBefore, w.lastErr(), "no error handled")
 			}
 			assert.Equal(t, tt.loc, resp.Header.Get("Location"))
-			assert.Empty(t, resp.Header.Values("Set-Cookie"), "the state cookie is kept")
+			if del := logout.ResponseCookieForTest(resp, "logout_state"); tt.cookieDeleted {
+				require.NotNil(t, del)
+				assert.Less(t, del.MaxAge, 0)
+				assert.Len(t, resp.Header.Values("Set-Cookie"), 1)
+			} else {
+				assert.Empty(t, resp.Header.Values("Set-Cookie"), "the state cookie is kept")
+			}
 			assert.Empty(t, resp.Header.Get("Clear-Site-Data"))
 			assert.Zero(t, w.store.saves.Load()+w.ledger.records.Load()+w.next.Load())
 
