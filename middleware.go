@@ -179,12 +179,66 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.check {
 		r = h.m.checkSession(w, r)
 	}
+	if h.hasCallback && r.URL.Path == h.callbackPath && h.pendingReturn(r) {
+		w = &landingOnNotFound{ResponseWriter: w, m: h.m, r: r}
+	}
 	if h.nextFunc != nil {
 		h.nextFunc(w, r)
 	} else {
 		h.next.ServeHTTP(w, r)
 	}
 }
+
+// pendingReturn reports whether a request to the callback path that route
+// gave to the app may still be the provider's return without its state
+// parameter: a GET with the state cookie, on a callback that is not the
+// landing page.
+func (rt *routes) pendingReturn(r *http.Request) bool {
+	return r.Method == http.MethodGet && !rt.callbackIsLanding && hasCookie(r.Header, rt.stateCookieName)
+}
+
+// landingOnNotFound passes the app's response through, unless it is a
+// 404: then the callback path is not a page of the app, the request was
+// the provider's return without its state, and the user lands on
+// DefaultReturnTo instead, with the state cookie deleted.
+type landingOnNotFound struct {
+	http.ResponseWriter
+	m                   *Middleware
+	r                   *http.Request
+	written, redirected bool
+}
+
+func (w *landingOnNotFound) WriteHeader(code int) {
+	if w.written {
+		return
+	}
+	w.written = true
+	if code != http.StatusNotFound {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.redirected = true
+	h := w.Header()
+	clear(h) // the app's 404 page
+	setNoStore(h)
+	http.SetCookie(w.ResponseWriter, w.m.stateCookie.expire())
+	w.m.logger.LogAttrs(w.r.Context(), slog.LevelWarn, "logout: provider return without state; sent to the default return target",
+		slog.String("path", w.r.URL.Path))
+	redirect(w.ResponseWriter, w.m.defaultReturnTo)
+}
+
+func (w *landingOnNotFound) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.redirected {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the app's writer.
+func (w *landingOnNotFound) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP serves the middleware's own paths, for a middleware mounted
 // on a mux: mux.Handle("/logout", m) and, when PostLogoutRedirectURI is

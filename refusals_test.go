@@ -670,3 +670,33 @@ func TestCrossSiteNavigationGetsAConfirmationPage(t *testing.T) {
 		})
 	}
 }
+
+// TestProviderReturnWithoutStateNeverEndsOnA404: a provider that comes
+// back to a callback path the app does not serve, without the state, sends
+// the user to DefaultReturnTo; a page the app does serve there is left
+// alone, and so is a 404 without a logout in progress.
+func TestProviderReturnWithoutStateNeverEndsOnA404(t *testing.T) {
+	w := newWorld(t, nil)
+	_, c := startLogout(t, w, "/account")
+	app := http.NewServeMux()
+	app.HandleFunc("GET /{$}", func(rw http.ResponseWriter, _ *http.Request) { _, _ = rw.Write([]byte("home")) })
+	h := w.m.Wrap(app)
+
+	resp := serveStrict(t, h, stRequest(http.MethodGet, "/logout/callback?lang=fr", c))
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	del := logout.ResponseCookieForTest(resp, "logout_state")
+	require.NotNil(t, del)
+	assert.Less(t, del.MaxAge, 0)
+	assert.Empty(t, bodyOf(t, resp), "nothing of the app's 404 page")
+
+	resp = serveStrict(t, h, stRequest(http.MethodGet, "/logout/callback"))
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "no logout in progress: the app's answer")
+
+	app.HandleFunc("GET /logout/callback", func(rw http.ResponseWriter, _ *http.Request) { _, _ = rw.Write([]byte("page")) })
+	resp = serveStrict(t, h, stRequest(http.MethodGet, "/logout/callback", c))
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "page", bodyOf(t, resp))
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
+}

@@ -341,12 +341,13 @@ func (e *interop) runLogoutFlow() {
 	// Nothing failed on the way, token revocation at the provider included.
 	assert.Empty(t, e.appLogs.take(), "warnings or errors logged by the app or the middleware")
 
-	// Replaying the callback after it succeeded is no longer the provider's
-	// return (the state cookie is gone): the request goes to the app, which
-	// has no page there, and nobody is sent to the return target.
+	// Replaying the callback after it succeeded cannot be honoured (the
+	// state cookie is gone): the user lands on the default return target,
+	// never on the return target, and never on a 404.
 	replay := a.navigate(nav{From: e.mustIssuerURL(), Method: http.MethodGet, Target: cb.URL.String()})
-	assert.Equal(t, http.StatusNotFound, replay.Status, "replayed callback")
-	assert.Empty(t, replay.Hops[:len(replay.Hops)-1], "no redirect")
+	assert.Equal(t, http.StatusOK, replay.Status, "replayed callback")
+	assert.Equal(t, "/", replay.URL.Path, "replayed callback")
+	assert.Len(t, e.appLogs.take(), 1, "the replay is logged")
 }
 
 // runLogoutForm signs in and logs out with the logout button of the app's
@@ -440,11 +441,12 @@ func (e *interop) checkStateCookieIssued(h http.Header, state string) {
 }
 
 // runTamperedState signs in and logs out, but changes the state the
-// provider sends back: a wrong state sends the browser to the callback
-// page without it, where the app answers (the demo has no page there), and
-// an empty one goes to the app at once; never to the return target, and
-// the state cookie is left alone, so the genuine state is still accepted
-// afterwards: the tampering was the only difference.
+// provider sends back: a wrong state lands on the default return target
+// ("/"), never on the return target, and leaves the state cookie alone, so
+// the genuine state is still accepted afterwards: the tampering was the
+// only difference. An empty state is no provider return for the app's
+// page, but the demo has no page at the callback path: the user lands on
+// "/" too, and the state cookie is deleted.
 func (e *interop) runTamperedState() {
 	t := e.t
 	a := newAgent(t)
@@ -458,15 +460,17 @@ func (e *interop) runTamperedState() {
 	require.True(t, e.isCallback(last.Location), "the provider should redirect to the callback, stopped at %s", where(p.URL))
 	require.Equal(t, es.state, last.Location.Query().Get("state"))
 
-	for _, bad := range []string{tamper(es.state), es.state + "x", ""} {
+	withState := func(state string) string {
 		u := *last.Location
 		q := u.Query()
-		q.Set("state", bad)
+		q.Set("state", state)
 		u.RawQuery = q.Encode()
-		got := a.navigate(nav{From: last.URL, Method: http.MethodGet, Target: u.String()})
-		assert.Equal(t, http.StatusNotFound, got.Status, "callback with state %q: the app's answer", bad)
-		assert.Equal(t, e.callbackPath, got.URL.Path, "callback with state %q", bad)
-		assert.Empty(t, got.URL.Query().Get("state"), "callback with state %q", bad)
+		return u.String()
+	}
+	for _, bad := range []string{tamper(es.state), es.state + "x"} {
+		got := a.navigate(nav{From: last.URL, Method: http.MethodGet, Target: withState(bad)})
+		assert.Equal(t, http.StatusOK, got.Status, "callback with state %q: the landing page", bad)
+		assert.Equal(t, "/", got.URL.Path, "callback with state %q", bad)
 		for _, h := range got.Hops {
 			_, set := findCookie(h.Header, stateCookie)
 			assert.False(t, set, "callback with state %q: the state cookie is left alone", bad)
@@ -476,6 +480,24 @@ func (e *interop) runTamperedState() {
 	good := a.navigate(nav{From: last.URL, Method: http.MethodGet, Target: last.Location.String()})
 	require.NotEmpty(t, good.Hops)
 	assert.Equal(t, http.StatusFound, good.Hops[0].Status, "callback with the genuine state")
+
+	// Again, and the provider comes back with an empty state.
+	home = e.signIn(a)
+	n = e.logoutLink(home.URL)
+	n.StopAt = e.isCallback
+	p, _ = e.logout(a, n)
+	last = p.Hops[len(p.Hops)-1]
+	require.NotNil(t, last.Location)
+	got := a.navigate(nav{From: last.URL, Method: http.MethodGet, Target: withState("")})
+	assert.Equal(t, http.StatusOK, got.Status, "callback with an empty state: the landing page, not a 404")
+	assert.Equal(t, "/", got.URL.Path)
+	deleted := false
+	for _, h := range got.Hops {
+		if c, set := findCookie(h.Header, stateCookie); set {
+			deleted = c.MaxAge < 0
+		}
+	}
+	assert.True(t, deleted, "the state cookie is deleted")
 }
 
 // tamper changes the first character of a base64url state.
