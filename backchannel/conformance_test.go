@@ -309,13 +309,16 @@ func (r *caseResult) assertReachedReturnTarget(t *testing.T) {
 	assert.False(t, stateLeft, "the state cookie is deleted once the state matched")
 }
 
-// assertRefusedCallback checks that a wrong or missing state ended in a
-// 400 at the callback, and that no request went to the return target.
+// assertRefusedCallback checks that a wrong or missing state ended on the
+// default landing page ("/"), by way of the callback, and that no request
+// went to the return target.
 func (r *caseResult) assertRefusedCallback(t *testing.T) {
 	t.Helper()
 	last := r.hops[len(r.hops)-1]
-	assert.Equal(t, http.StatusBadRequest, last.StatusCode, "a wrong or missing state is refused")
-	assert.Equal(t, rpCallbackPath, last.Request.URL.Path)
+	assert.Equal(t, http.StatusOK, last.StatusCode, "a wrong or missing state lands on a real page")
+	assert.Equal(t, "/", last.Request.URL.Path)
+	require.GreaterOrEqual(t, len(r.hops), 2)
+	assert.Equal(t, rpCallbackPath, r.hops[len(r.hops)-2].Request.URL.Path)
 	for _, h := range r.hops {
 		assert.NotEqual(t, rpReturnTo, h.Request.URL.Path, "never at the return target")
 		if loc, err := h.Location(); err == nil {
