@@ -721,7 +721,7 @@ func newRPApp(t *testing.T, op *suiteOP, appURL string) *rpApp {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+rpBackChannelPath, bc)
 	// The callback's visits that are not the provider's return (no state,
-	// or a state that did not match) get the middleware's 400.
+	// or a state that did not match) land on the default return target.
 	mux.Handle(rpCallbackPath, m)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := a.store.Get(r, rpSessionName)
