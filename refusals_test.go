@@ -91,45 +91,42 @@ func orGet(method string) string {
 // a revocation or tombstone that fails stops the logout before the
 // session is cleared, so that the user can try again.
 func TestLogoutFailClosedLeavesSessionAsItWas(t *testing.T) {
-	t.Run("revocation fails", func(t *testing.T) {
-		w := newWorld(t, func(c *logout.Config) { c.Revocation.FailClosed = true })
-		cookie := w.login(t)
-		w.op.revokeStatus.Store(http.StatusServiceUnavailable)
-		resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
-		assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
-		assert.ErrorIs(t, w.lastErr(), logout.ErrRevocation)
-		assert.Equal(t, int32(2), w.op.revocations.Load(), "both tokens tried")
-		w.op.revocations.Store(0)
-		w.assertUntouched(t, resp, cookie)
-		assert.False(t, w.tombstoned(t))
-	})
-	t.Run("tombstone fails", func(t *testing.T) {
-		w := newWorld(t, func(c *logout.Config) { c.SessionCheck.TombstoneFailClosed = true })
-		cookie := w.login(t)
-		w.ledger.failRecord.Store(true)
-		resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
-		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-		assert.ErrorIs(t, w.lastErr(), logout.ErrTombstone)
-		assert.Equal(t, int32(2), w.op.revocations.Load(), "the tokens were revoked before")
-		w.op.revocations.Store(0)
-		w.assertUntouched(t, resp, cookie)
-		assert.False(t, w.tombstoned(t))
-	})
-	t.Run("ledger full", func(t *testing.T) {
-		w := newWorld(t, nil)
-		full := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 1, RefuseWhenFull: true})
-		require.NoError(t, full.Record(t.Context(), "other", time.Now(), time.Hour))
-		w.ledger.MemoryLedger = full
-		cookie := w.login(t)
-		resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
-		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-		assert.ErrorIs(t, w.lastErr(), logout.ErrTombstone)
-		assert.ErrorIs(t, w.lastErr(), logout.ErrLedgerFull)
-		w.op.revocations.Store(0)
-		w.ledger.records.Store(0) // the refused attempt
-		w.assertUntouched(t, resp, cookie)
-		assert.False(t, w.tombstoned(t))
-	})
+	for _, tt := range []struct {
+		name        string
+		mutate      func(*logout.Config)
+		setup       func(*testing.T, *world)
+		status      int
+		want        []error
+		revocations int32 // made before the failure
+	}{
+		{name: "revocation fails", mutate: func(c *logout.Config) { c.Revocation.FailClosed = true },
+			setup:  func(_ *testing.T, w *world) { w.op.revokeStatus.Store(http.StatusServiceUnavailable) },
+			status: http.StatusBadGateway, want: []error{logout.ErrRevocation}, revocations: 2},
+		{name: "tombstone fails", mutate: func(c *logout.Config) { c.SessionCheck.TombstoneFailClosed = true },
+			setup:  func(_ *testing.T, w *world) { w.ledger.failRecord.Store(true) },
+			status: http.StatusServiceUnavailable, want: []error{logout.ErrTombstone}, revocations: 2},
+		{name: "ledger full", setup: func(t *testing.T, w *world) {
+			full := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 1, RefuseWhenFull: true})
+			require.NoError(t, full.Record(t.Context(), "other", time.Now(), time.Hour))
+			w.ledger.MemoryLedger = full
+		}, status: http.StatusServiceUnavailable, want: []error{logout.ErrTombstone, logout.ErrLedgerFull}, revocations: 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, tt.mutate)
+			cookie := w.login(t)
+			tt.setup(t, w)
+			resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
+			assert.Equal(t, tt.status, resp.StatusCode)
+			for _, want := range tt.want {
+				assert.ErrorIs(t, w.lastErr(), want)
+			}
+			assert.Equal(t, tt.revocations, w.op.revocations.Load(), "revocations before the failure")
+			w.op.revocations.Store(0)
+			w.ledger.records.Store(0) // a refused attempt
+			w.assertUntouched(t, resp, cookie)
+			assert.False(t, w.tombstoned(t))
+		})
+	}
 	t.Run("session cannot be saved", func(t *testing.T) {
 		w := newWorld(t, nil)
 		cookie := w.login(t)
