@@ -265,46 +265,69 @@ func TestRecordOnceIsOneRoundTrip(t *testing.T) {
 	assert.EqualValues(t, 1, hook.n.Load())
 }
 
-// TestTimeoutBoundsEveryCall: a client without ContextTimeoutEnabled and
-// with a long read timeout waits for a stalled Redis; the store's Timeout
-// cuts each call anyway.
+// TestTimeoutBoundsEveryCall: the store's and the ledger's Timeout cut
+// each call to a stalled Redis, whatever the client's options, with an
+// error wrapping context.DeadlineExceeded. A client without
+// ContextTimeoutEnabled and with a long read timeout would wait for
+// Redis; one with it that retries nothing reports the socket's timeout.
 func TestTimeoutBoundsEveryCall(t *testing.T) {
-	srv := redistest.Start(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 30 * time.Second, MaxRetries: -1})
-	t.Cleanup(func() { _ = client.Close() })
-	store := redisstore.NewStore(client, hashKey)
-	store.Timeout = 200 * time.Millisecond
-	ledger := redisstore.NewLedgerWithConfig(client, redisstore.LedgerConfig{Timeout: 200 * time.Millisecond})
-	cookie := login(t, store, map[any]any{"id_token": "t"})
-	loggedIn, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
-	require.NoError(t, err)
-	require.False(t, loggedIn.IsNew)
-	// The pause is far longer than the bound, so that a starved CPU
-	// cannot blur the two.
-	const pause = 10 * time.Second
-	require.NoError(t, srv.NewClient().Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err())
-	ctx := context.Background()
-	calls := map[string]func() error{
-		"Store.New": func() error {
-			_, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
-			return err
-		},
-		"Store.Save (login: SET)": func() error { return login2(store) },
-		"Store.Save (logout: DEL)": func() error {
-			loggedIn.Options.MaxAge = -1
-			return store.Save(newRequest(http.MethodGet, "/logout"), httptest.NewRecorder(), loggedIn)
-		},
-		"Ledger.Record": func() error { return ledger.Record(ctx, "k", base, time.Hour) },
-		"Ledger.Seen": func() error {
-			_, err := ledger.Seen(ctx, anyCheck("k"))
-			return err
-		},
-	}
-	for name, call := range calls {
-		start := time.Now()
-		err := call()
-		assert.ErrorIs(t, err, context.DeadlineExceeded, name)
-		assert.Less(t, time.Since(start), pause/2, "%s gives up at the store's timeout", name)
+	for name, opts := range map[string]redis.Options{
+		"ReadTimeout":           {ReadTimeout: 30 * time.Second, MaxRetries: -1},
+		"ContextTimeoutEnabled": {ContextTimeoutEnabled: true, MaxRetries: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			opts.Addr = srv.Addr()
+			client := redis.NewClient(&opts)
+			t.Cleanup(func() { _ = client.Close() })
+			store := redisstore.NewStore(client, hashKey)
+			store.Timeout = 200 * time.Millisecond
+			ledger := redisstore.NewLedgerWithConfig(client, redisstore.LedgerConfig{Timeout: 200 * time.Millisecond})
+			cached := newCached(t, client, redisstore.CachedLedgerConfig{Timeout: 200 * time.Millisecond})
+			cookie := login(t, store, map[any]any{"id_token": "t"})
+			loggedIn, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
+			require.NoError(t, err)
+			require.False(t, loggedIn.IsNew)
+			// The pause is far longer than the bound, so that a starved CPU
+			// cannot blur the two.
+			const pause = 10 * time.Second
+			require.NoError(t, srv.NewClient().Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err())
+			ctx := context.Background()
+			calls := map[string]func() error{
+				"Store.New": func() error {
+					_, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
+					return err
+				},
+				"Store.Save (login: SET)": func() error { return login2(store) },
+				"Store.Save (logout: DEL)": func() error {
+					loggedIn.Options.MaxAge = -1
+					return store.Save(newRequest(http.MethodGet, "/logout"), httptest.NewRecorder(), loggedIn)
+				},
+				"Ledger.Record": func() error { return ledger.Record(ctx, "k", base, time.Hour) },
+				"Ledger.RecordOnce": func() error {
+					_, err := ledger.RecordOnce(ctx, "jti", time.Minute, "k", base, time.Hour)
+					return err
+				},
+				"Ledger.Seen (GET)": func() error {
+					_, err := ledger.Seen(ctx, anyCheck("k"))
+					return err
+				},
+				"Ledger.Seen (MGET)": func() error {
+					_, err := ledger.Seen(ctx, anyCheck("k"), anyCheck("l"))
+					return err
+				},
+				"CachedLedger.Seen": func() error {
+					_, err := cached.Seen(ctx, anyCheck("k"))
+					return err
+				},
+			}
+			for name, call := range calls {
+				start := time.Now()
+				err := call()
+				assert.ErrorIs(t, err, context.DeadlineExceeded, name)
+				assert.Less(t, time.Since(start), pause/2, "%s gives up at the store's timeout", name)
+			}
+		})
 	}
 }
 
