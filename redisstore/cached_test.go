@@ -372,3 +372,151 @@ func TestSessionCheckOnCachedLedger(t *testing.T) {
 		})
 	}
 }
+
+// TestCachedLedgerFailedRecordStaysOutOfView: a record that Redis
+// refuses is an error, and the view does not take it either: it would
+// answer "seen" for a logout no other instance sees.
+func TestCachedLedgerFailedRecordStaysOutOfView(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{Prefix: "v:", MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	key := logout.SessionIDKey("refused")
+	require.False(t, seen(t, c, key), "the view now holds: no record")
+
+	allow := refuseWrites(t, srv)
+	assert.ErrorContains(t, c.Record(ctx, key, base, time.Hour), "NOREPLICAS")
+	allow()
+
+	assert.False(t, seen(t, c, key), "the view holds no record of the refused write")
+	assert.Zero(t, srv.NewClient().Exists(ctx, "v:"+key).Val())
+}
+
+// TestCachedLedgerReadFailures: when Redis fails (stopped, or paused past
+// the Timeout), the view cannot be kept fresh, and look-ups, of keys the
+// view holds as "no record" or not at all, are errors, never "not seen";
+// a failed read leaves nothing in the view.
+func TestCachedLedgerReadFailures(t *testing.T) {
+	for _, f := range readFaults {
+		t.Run(f.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			c := newCached(t, honouringClient(t, srv), redisstore.CachedLedgerConfig{Timeout: faultBound})
+			waitFresh(t, c)
+			held := logout.SessionIDKey("held")
+			require.False(t, seen(t, c, held), "the view now holds: no record")
+			f.fail(t, srv)
+			require.Eventually(t, func() bool { return !c.Fresh() }, faultWait, 10*time.Millisecond,
+				"the view goes stale once Redis stops answering")
+
+			entries := c.Stats().Entries
+			for _, keys := range [][]string{{held}, {"unknown"}, {held, "unknown"}} {
+				checks := make([]logout.LedgerQuery, len(keys))
+				for i, k := range keys {
+					checks[i] = anyCheck(k)
+				}
+				got, err := c.Seen(context.Background(), checks...)
+				f.assertFailed(t, err, "%v", keys)
+				assert.ErrorContains(t, err, "redisstore: reading the ledger")
+				assert.False(t, got)
+			}
+			assert.Zero(t, c.Stats().Local, "no look-up was answered from the view")
+			assert.LessOrEqual(t, c.Stats().Entries, entries, "a failed read adds nothing to the view")
+		})
+	}
+}
+
+// TestCachedLedgerFreshViewReadFailure: within the staleness bound, a
+// view that holds a key answers for it while Redis stalls; a key it does
+// not hold is read from Redis, and a read that times out is an error
+// that leaves nothing in the view.
+func TestCachedLedgerFreshViewReadFailure(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newCached(t, honouringClient(t, srv), redisstore.CachedLedgerConfig{Timeout: faultBound, MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	held := logout.SessionIDKey("held")
+	require.False(t, seen(t, c, held), "the view now holds: no record")
+	pauseAll(t, srv)
+
+	got, err := c.Seen(context.Background(), anyCheck("unknown"))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "redisstore: reading the ledger")
+	assert.False(t, got)
+	assert.Equal(t, 1, c.Stats().Entries, "the failed read is not kept")
+	assert.False(t, seen(t, c, held), "the view answers within its bound")
+}
+
+// TestCachedLedgerUnreadableRecord: a key that does not hold a record's
+// time is an error of the look-up, never "not seen".
+func TestCachedLedgerUnreadableRecord(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	require.NoError(t, srv.NewClient().Set(ctx, "u:bad", "not-a-number", time.Hour).Err())
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{Prefix: "u:"})
+	waitFresh(t, c)
+	for _, checks := range [][]logout.LedgerQuery{{anyCheck("bad")}, {anyCheck("absent"), anyCheck("bad")}} {
+		got, err := c.Seen(ctx, checks...)
+		assert.ErrorContains(t, err, "not a time")
+		assert.False(t, got)
+	}
+}
+
+// TestCachedLedgerStartsWithRedisDown: a CachedLedger made while Redis
+// is down answers every look-up with an error, and builds its view once
+// Redis is back.
+func TestCachedLedgerStartsWithRedisDown(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	client := srv.NewClient()
+	srv.Stop()
+	c := newCached(t, client, redisstore.CachedLedgerConfig{})
+	assert.False(t, c.Fresh())
+	got, err := c.Seen(ctx, anyCheck("k"))
+	assert.Error(t, err)
+	assert.False(t, got)
+
+	srv.Restart()
+	waitFresh(t, c)
+	assert.False(t, seen(t, c, "k"))
+	require.NoError(t, redisstore.NewLedger(srv.NewClient(), "").Record(ctx, "k", base, time.Hour))
+	assert.Eventually(t, func() bool { return seen(t, c, "k") }, faultWait, 10*time.Millisecond)
+}
+
+// TestCachedLedgerClosed: a closed CachedLedger has no view: it asks
+// Redis for every look-up, and sees at once a record written since by
+// another instance. The staleness bound is long, so that only the close
+// can end the view's freshness during the test.
+func TestCachedLedgerClosed(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := redisstore.NewCachedLedger(srv.NewClient(), redisstore.CachedLedgerConfig{MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	require.False(t, seen(t, c, "k"), "the view now holds: no record")
+	require.NoError(t, c.Close())
+	assert.False(t, c.Fresh())
+
+	require.NoError(t, redisstore.NewLedger(srv.NewClient(), "").Record(ctx, "k", base, time.Hour))
+	remote := c.Stats().Remote
+	assert.True(t, seen(t, c, "k"), "a closed view is not read")
+	assert.Equal(t, remote+1, c.Stats().Remote)
+}
+
+// TestCachedLedgerRestartDropsView: Redis without persistence restarts
+// empty; the view, which held a record, is dropped with the
+// subscription, and does not answer "seen" for what Redis no longer
+// holds.
+func TestCachedLedgerRestartDropsView(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{})
+	waitFresh(t, c)
+	key := logout.SessionIDKey("lost")
+	require.NoError(t, c.Record(ctx, key, base, time.Hour))
+	require.True(t, seen(t, c, key))
+	require.Equal(t, 1, c.Stats().Entries)
+
+	srv.Restart()
+	require.Eventually(t, func() bool { return c.Stats().Breaks >= 1 }, faultWait, 10*time.Millisecond,
+		"the subscription breaks")
+	waitFresh(t, c)
+	assert.False(t, seen(t, c, key), "the record lost with Redis is not answered from the view")
+}
