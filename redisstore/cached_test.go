@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -446,18 +448,76 @@ func TestCachedLedgerFreshViewReadFailure(t *testing.T) {
 }
 
 // TestCachedLedgerUnreadableRecord: a key that does not hold a record's
-// time is an error of the look-up, never "not seen".
+// time, or is not a string at all, is an error of the look-up, never "not
+// seen", also behind a key without record.
 func TestCachedLedgerUnreadableRecord(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	require.NoError(t, srv.NewClient().Set(ctx, "u:bad", "not-a-number", time.Hour).Err())
+	admin := srv.NewClient()
+	require.NoError(t, admin.Set(ctx, "u:text", "not-a-number", time.Hour).Err())
+	require.NoError(t, admin.HSet(ctx, "u:hash", "f", "v").Err())
 	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{Prefix: "u:"})
 	waitFresh(t, c)
-	for _, checks := range [][]logout.LedgerQuery{{anyCheck("bad")}, {anyCheck("absent"), anyCheck("bad")}} {
-		got, err := c.Seen(ctx, checks...)
-		assert.ErrorContains(t, err, "not a time")
-		assert.False(t, got)
+	for key, want := range map[string]string{"text": "not a time", "hash": "WRONGTYPE"} {
+		for _, checks := range [][]logout.LedgerQuery{{anyCheck(key)}, {anyCheck("absent"), anyCheck(key)}} {
+			got, err := c.Seen(ctx, checks...)
+			assert.ErrorContains(t, err, want, "%v", checks)
+			assert.False(t, got)
+		}
 	}
+}
+
+// TestCachedLedgerReadsSince: a record written by another instance and
+// read from Redis matches a look-up since exactly its time, as it does
+// once in the view.
+func TestCachedLedgerReadsSince(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	key := logout.SubjectKey(issuer, "since")
+	require.NoError(t, redisstore.NewLedger(srv.NewClient(), "").Record(ctx, key, base, time.Hour))
+	for _, tc := range []struct {
+		since time.Time
+		want  bool
+	}{
+		{base, true},
+		{base.Add(time.Millisecond), false},
+		{base, true},
+	} {
+		got, err := c.Seen(ctx, logout.LedgerQuery{Key: key, Since: tc.since})
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "since %v", tc.since)
+	}
+	assert.EqualValues(t, 1, c.Stats().Remote, "the first look-up reads Redis, the others the view")
+}
+
+// TestCachedLedgerRecordWithoutExpiry: a record that Redis keeps without
+// expiry (written by hand, say) is seen, as a Ledger sees it.
+func TestCachedLedgerRecordWithoutExpiry(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	key := logout.SubjectKey(issuer, "kept")
+	require.NoError(t, srv.NewClient().Set(ctx, redisstore.DefaultLedgerPrefix+key, base.UnixMilli(), 0).Err())
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	assert.True(t, seen(t, redisstore.NewLedger(srv.NewClient(), ""), key))
+	assert.True(t, seen(t, c, key), "read from Redis")
+	assert.True(t, seen(t, c, key), "and from the view")
+	assert.EqualValues(t, 1, c.Stats().Local)
+}
+
+// TestCachedLedgerNoChecks: a look-up of nothing is "not seen" at once,
+// from no view and no round trip.
+func TestCachedLedgerNoChecks(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{})
+	srv.Stop()
+	got, err := c.Seen(context.Background())
+	require.NoError(t, err)
+	assert.False(t, got)
+	st := c.Stats()
+	assert.Zero(t, st.Local+st.Remote, "no look-up is counted")
 }
 
 // TestCachedLedgerStartsWithRedisDown: a CachedLedger made while Redis
@@ -498,6 +558,22 @@ func TestCachedLedgerClosed(t *testing.T) {
 	remote := c.Stats().Remote
 	assert.True(t, seen(t, c, "k"), "a closed view is not read")
 	assert.Equal(t, remote+1, c.Stats().Remote)
+}
+
+// TestCachedLedgerCloseEndsSubscription: Close ends the goroutines of the
+// subscription, and a second Close reports that the subscription is
+// closed already.
+func TestCachedLedgerCloseEndsSubscription(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redisstore.NewCachedLedger(srv.NewClient(), redisstore.CachedLedgerConfig{})
+	waitFresh(t, c)
+	require.NoError(t, c.Close())
+	assert.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return !strings.Contains(stacks, "(*CachedLedger).ping") && !strings.Contains(stacks, "(*CachedLedger).receive")
+	}, faultWait, 10*time.Millisecond, "the goroutines of the subscription end")
+	assert.ErrorContains(t, c.Close(), "redisstore: closing the subscription")
 }
 
 // TestCachedLedgerRestartDropsView: Redis without persistence restarts

@@ -144,9 +144,14 @@ func TestLedgerRejectsBadInput(t *testing.T) {
 	client := redistest.Start(t).NewClient()
 	rev := redisstore.NewLedger(client, "p:")
 	for _, ttl := range []time.Duration{0, -time.Second} {
-		assert.Error(t, rev.Record(ctx, "k", base, ttl), "ttl %v", ttl)
+		assert.ErrorContains(t, rev.Record(ctx, "k", base, ttl), "ttl must be positive", "ttl %v", ttl)
+		for _, ttls := range [][2]time.Duration{{ttl, time.Hour}, {time.Minute, ttl}} {
+			ok, err := rev.RecordOnce(ctx, "jti", ttls[0], "k", base, ttls[1])
+			assert.ErrorContains(t, err, "ttl must be positive", "ttls %v", ttls)
+			assert.False(t, ok)
+		}
 	}
-	assert.Zero(t, client.Exists(ctx, "p:k").Val())
+	assert.Zero(t, client.Exists(ctx, "p:k", "p:jti").Val(), "nothing is written")
 
 	require.NoError(t, client.Set(ctx, "p:garbage", "not-a-number", time.Minute).Err())
 	_, err := rev.Seen(ctx, anyCheck("garbage"))
@@ -446,4 +451,36 @@ func TestRecordOnceSplitFailures(t *testing.T) {
 			assert.False(t, ok, "a replay")
 		})
 	}
+}
+
+// TestLedgerPublishesRecords: each record is published on ChangesChannel
+// as "<time ms> <ttl ms> <key>", its time and TTL rounded up to whole
+// milliseconds, and not moved when already whole.
+func TestLedgerPublishesRecords(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	sub := srv.NewClient().Subscribe(ctx, redisstore.ChangesChannel("pub:"))
+	t.Cleanup(func() { _ = sub.Close() })
+	_, err := sub.Receive(ctx) // the subscription's confirmation
+	require.NoError(t, err)
+	client := srv.NewClient()
+	l := redisstore.NewLedger(client, "pub:")
+
+	for _, tc := range []struct {
+		key     string
+		at      time.Time
+		ttl     time.Duration
+		payload string
+	}{
+		{"whole", base, 90 * time.Second, "1700000000000 90000 whole"},
+		{"rounded", base.Add(time.Nanosecond), 1500 * time.Microsecond, "1700000000001 2 rounded"},
+	} {
+		require.NoError(t, l.Record(ctx, tc.key, tc.at, tc.ttl))
+		rctx, cancel := context.WithTimeout(ctx, faultWait)
+		msg, err := sub.ReceiveMessage(rctx)
+		cancel()
+		require.NoError(t, err)
+		assert.Equal(t, tc.payload, msg.Payload)
+	}
+	assert.Equal(t, "1700000000000", client.Get(ctx, "pub:whole").Val(), "a whole millisecond is kept")
 }

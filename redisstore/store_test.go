@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -408,4 +410,24 @@ func TestStoreUndecodableRecord(t *testing.T) {
 	assert.Equal(t, http.StatusFound, w.Code)
 	assert.Equal(t, -1, setCookies(w)[sessionName].MaxAge)
 	assert.Empty(t, sessionKeys(t, client), "the logout deleted the record")
+}
+
+// failingCodec is a securecookie.Codec that fails.
+type failingCodec struct{}
+
+func (failingCodec) Encode(string, any) (string, error) { return "", errors.New("codec failed") }
+func (failingCodec) Decode(string, string, any) error   { return errors.New("codec failed") }
+
+// TestStoreCookieEncodingFails: a Save whose cookie cannot be encoded
+// reports the error and sets no cookie.
+func TestStoreCookieEncodingFails(t *testing.T) {
+	store, _, _ := newStore(t)
+	store.Codecs = []securecookie.Codec{failingCodec{}}
+	r := newRequest(http.MethodGet, "/login")
+	s, err := store.New(r, sessionName)
+	require.NoError(t, err)
+	s.Values["id_token"] = "t"
+	w := httptest.NewRecorder()
+	assert.ErrorContains(t, store.Save(r, w, s), "codec failed")
+	assert.Empty(t, w.Result().Cookies())
 }
