@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,12 +44,14 @@ func honoursContext(client redis.UniversalClient) bool {
 	return false
 }
 
-// do runs fn with a context whose deadline is at most timeout away.
+// do runs fn with a context whose deadline is at most timeout away. A
+// call that fails once that context is done fails with an error that is
+// also the context's (context.DeadlineExceeded), whoever noticed first.
 func (b bound) do(ctx context.Context, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	if b.honoured {
-		return fn(ctx)
+		return withContextError(ctx, fn(ctx))
 	}
 	done := make(chan error, 1)
 	go func() { done <- fn(ctx) }()
@@ -59,3 +62,29 @@ func (b bound) do(ctx context.Context, fn func(context.Context) error) error {
 		return ctx.Err()
 	}
 }
+
+// withContextError returns err, the error of a call with ctx, which has a
+// deadline, made the context's error too when ctx was done by the time it
+// failed. go-redis reports the deadline it put on the socket as the
+// socket's timeout ("i/o timeout") when it does not retry, and may do so
+// a moment before the timer that ends ctx has run.
+func withContextError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	ctxErr := ctx.Err()
+	if deadline, _ := ctx.Deadline(); ctxErr == nil && !time.Now().Before(deadline) {
+		ctxErr = context.DeadlineExceeded
+	}
+	if ctxErr == nil || errors.Is(err, ctxErr) {
+		return err
+	}
+	return contextError{err: err, ctx: ctxErr}
+}
+
+// contextError is the error of a call that failed once its context was
+// done: it reads as the call's error and is also the context's.
+type contextError struct{ err, ctx error }
+
+func (e contextError) Error() string   { return e.err.Error() }
+func (e contextError) Unwrap() []error { return []error{e.err, e.ctx} }

@@ -1,10 +1,16 @@
 package redisstore
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/oidc-logout/logout"
 )
 
 // FuzzApplyPayload feeds apply any message: it must never panic, and a
@@ -50,5 +56,75 @@ func TestApplyPayload(t *testing.T) {
 	c.apply("1 1 k3") // the view is full: a key is forgotten, reads in flight are not kept
 	if len(c.entries) != 2 || c.gen == gen {
 		t.Fatalf("entries %d, gen %d (was %d)", len(c.entries), c.gen, gen)
+	}
+}
+
+// offlineLedger returns a CachedLedger without subscription whose view
+// is fresh at now, and whose Redis refuses connections: any look-up that
+// is not answered from the view fails.
+func offlineLedger(t *testing.T, now time.Time) *CachedLedger {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = client.Close() })
+	c := &CachedLedger{
+		Ledger:   NewLedgerWithConfig(client, LedgerConfig{Timeout: 5 * time.Second}),
+		maxStale: time.Second,
+		maxKeys:  10,
+		now:      func() time.Time { return now },
+		entries:  make(map[string]cacheEntry),
+	}
+	c.fresh.Store(now.UnixNano())
+	return c
+}
+
+// TestFreshBound: the view is fresh while its last PING answer is younger
+// than MaxStaleness, not once it is that old, and never while broken.
+func TestFreshBound(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c := offlineLedger(t, now)
+	for _, tc := range []struct {
+		pong int64
+		want bool
+	}{
+		{now.UnixNano(), true},
+		{now.Add(-time.Second + 1).UnixNano(), true},
+		{now.Add(-time.Second).UnixNano(), false},
+		{0, false},
+	} {
+		c.fresh.Store(tc.pong)
+		assert.Equal(t, tc.want, c.Fresh(), "answer sent %v before", now.Sub(time.Unix(0, tc.pong)))
+	}
+}
+
+// TestSeenFromViewBounds: the view answers for a record until the instant
+// it expires, since exactly its time, and for "no record"; from that
+// instant on the key is read from Redis (here, an error).
+func TestSeenFromViewBounds(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	c := offlineLedger(t, now)
+	at := now.Add(-time.Minute)
+	c.entries["live"] = cacheEntry{at: at.UnixMilli(), expires: now.Add(1).UnixNano()}
+	c.entries["expiring"] = cacheEntry{at: at.UnixMilli(), expires: now.UnixNano()}
+	c.entries["none"] = cacheEntry{}
+
+	for _, tc := range []struct {
+		q       logout.LedgerQuery
+		want    bool
+		wantErr bool
+	}{
+		{q: logout.LedgerQuery{Key: "live"}, want: true},
+		{q: logout.LedgerQuery{Key: "live", Since: at}, want: true},
+		{q: logout.LedgerQuery{Key: "live", Since: at.Add(time.Millisecond)}, want: false},
+		{q: logout.LedgerQuery{Key: "none"}, want: false},
+		{q: logout.LedgerQuery{Key: "expiring"}, wantErr: true},
+	} {
+		got, err := c.Seen(ctx, tc.q)
+		if tc.wantErr {
+			assert.Error(t, err, "%+v", tc.q)
+		} else {
+			assert.NoError(t, err, "%+v", tc.q)
+		}
+		assert.Equal(t, tc.want, got, "%+v", tc.q)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -265,46 +267,69 @@ func TestRecordOnceIsOneRoundTrip(t *testing.T) {
 	assert.EqualValues(t, 1, hook.n.Load())
 }
 
-// TestTimeoutBoundsEveryCall: a client without ContextTimeoutEnabled and
-// with a long read timeout waits for a stalled Redis; the store's Timeout
-// cuts each call anyway.
+// TestTimeoutBoundsEveryCall: the store's and the ledger's Timeout cut
+// each call to a stalled Redis, whatever the client's options, with an
+// error wrapping context.DeadlineExceeded. A client without
+// ContextTimeoutEnabled and with a long read timeout would wait for
+// Redis; one with it that retries nothing reports the socket's timeout.
 func TestTimeoutBoundsEveryCall(t *testing.T) {
-	srv := redistest.Start(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 30 * time.Second, MaxRetries: -1})
-	t.Cleanup(func() { _ = client.Close() })
-	store := redisstore.NewStore(client, hashKey)
-	store.Timeout = 200 * time.Millisecond
-	ledger := redisstore.NewLedgerWithConfig(client, redisstore.LedgerConfig{Timeout: 200 * time.Millisecond})
-	cookie := login(t, store, map[any]any{"id_token": "t"})
-	loggedIn, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
-	require.NoError(t, err)
-	require.False(t, loggedIn.IsNew)
-	// The pause is far longer than the bound, so that a starved CPU
-	// cannot blur the two.
-	const pause = 10 * time.Second
-	require.NoError(t, srv.NewClient().Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err())
-	ctx := context.Background()
-	calls := map[string]func() error{
-		"Store.New": func() error {
-			_, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
-			return err
-		},
-		"Store.Save (login: SET)": func() error { return login2(store) },
-		"Store.Save (logout: DEL)": func() error {
-			loggedIn.Options.MaxAge = -1
-			return store.Save(newRequest(http.MethodGet, "/logout"), httptest.NewRecorder(), loggedIn)
-		},
-		"Ledger.Record": func() error { return ledger.Record(ctx, "k", base, time.Hour) },
-		"Ledger.Seen": func() error {
-			_, err := ledger.Seen(ctx, anyCheck("k"))
-			return err
-		},
-	}
-	for name, call := range calls {
-		start := time.Now()
-		err := call()
-		assert.ErrorIs(t, err, context.DeadlineExceeded, name)
-		assert.Less(t, time.Since(start), pause/2, "%s gives up at the store's timeout", name)
+	for name, opts := range map[string]redis.Options{
+		"ReadTimeout":           {ReadTimeout: 30 * time.Second, MaxRetries: -1},
+		"ContextTimeoutEnabled": {ContextTimeoutEnabled: true, MaxRetries: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			opts.Addr = srv.Addr()
+			client := redis.NewClient(&opts)
+			t.Cleanup(func() { _ = client.Close() })
+			store := redisstore.NewStore(client, hashKey)
+			store.Timeout = 200 * time.Millisecond
+			ledger := redisstore.NewLedgerWithConfig(client, redisstore.LedgerConfig{Timeout: 200 * time.Millisecond})
+			cached := newCached(t, client, redisstore.CachedLedgerConfig{Timeout: 200 * time.Millisecond})
+			cookie := login(t, store, map[any]any{"id_token": "t"})
+			loggedIn, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
+			require.NoError(t, err)
+			require.False(t, loggedIn.IsNew)
+			// The pause is far longer than the bound, so that a starved CPU
+			// cannot blur the two.
+			const pause = 10 * time.Second
+			require.NoError(t, srv.NewClient().Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err())
+			ctx := context.Background()
+			calls := map[string]func() error{
+				"Store.New": func() error {
+					_, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
+					return err
+				},
+				"Store.Save (login: SET)": func() error { return login2(store) },
+				"Store.Save (logout: DEL)": func() error {
+					loggedIn.Options.MaxAge = -1
+					return store.Save(newRequest(http.MethodGet, "/logout"), httptest.NewRecorder(), loggedIn)
+				},
+				"Ledger.Record": func() error { return ledger.Record(ctx, "k", base, time.Hour) },
+				"Ledger.RecordOnce": func() error {
+					_, err := ledger.RecordOnce(ctx, "jti", time.Minute, "k", base, time.Hour)
+					return err
+				},
+				"Ledger.Seen (GET)": func() error {
+					_, err := ledger.Seen(ctx, anyCheck("k"))
+					return err
+				},
+				"Ledger.Seen (MGET)": func() error {
+					_, err := ledger.Seen(ctx, anyCheck("k"), anyCheck("l"))
+					return err
+				},
+				"CachedLedger.Seen": func() error {
+					_, err := cached.Seen(ctx, anyCheck("k"))
+					return err
+				},
+			}
+			for name, call := range calls {
+				start := time.Now()
+				err := call()
+				assert.ErrorIs(t, err, context.DeadlineExceeded, name)
+				assert.Less(t, time.Since(start), pause/2, "%s gives up at the store's timeout", name)
+			}
+		})
 	}
 }
 
@@ -348,4 +373,226 @@ func TestSessionCheckOnCachedLedger(t *testing.T) {
 			assert.Positive(t, views[1].Stats().Local, "the other instance answered from its view")
 		})
 	}
+}
+
+// TestCachedLedgerFailedRecordStaysOutOfView: a record that Redis
+// refuses is an error, and the view does not take it either: it would
+// answer "seen" for a logout no other instance sees.
+func TestCachedLedgerFailedRecordStaysOutOfView(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{Prefix: "v:", MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	key := logout.SessionIDKey("refused")
+	require.False(t, seen(t, c, key), "the view now holds: no record")
+
+	allow := refuseWrites(t, srv)
+	assert.ErrorContains(t, c.Record(ctx, key, base, time.Hour), "NOREPLICAS")
+	allow()
+
+	assert.False(t, seen(t, c, key), "the view holds no record of the refused write")
+	assert.Zero(t, srv.NewClient().Exists(ctx, "v:"+key).Val())
+}
+
+// TestCachedLedgerReadFailures: when Redis fails (stopped, or paused past
+// the Timeout), the view cannot be kept fresh, and look-ups, of keys the
+// view holds as "no record" or not at all, are errors, never "not seen";
+// a failed read leaves nothing in the view.
+func TestCachedLedgerReadFailures(t *testing.T) {
+	for _, f := range readFaults {
+		t.Run(f.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			c := newCached(t, honouringClient(t, srv), redisstore.CachedLedgerConfig{Timeout: faultBound})
+			waitFresh(t, c)
+			held := logout.SessionIDKey("held")
+			require.False(t, seen(t, c, held), "the view now holds: no record")
+			f.fail(t, srv)
+			require.Eventually(t, func() bool { return !c.Fresh() }, faultWait, 10*time.Millisecond,
+				"the view goes stale once Redis stops answering")
+
+			entries := c.Stats().Entries
+			for _, keys := range [][]string{{held}, {"unknown"}, {held, "unknown"}} {
+				checks := make([]logout.LedgerQuery, len(keys))
+				for i, k := range keys {
+					checks[i] = anyCheck(k)
+				}
+				got, err := c.Seen(context.Background(), checks...)
+				f.assertFailed(t, err, "%v", keys)
+				assert.ErrorContains(t, err, "redisstore: reading the ledger")
+				assert.False(t, got)
+			}
+			assert.Zero(t, c.Stats().Local, "no look-up was answered from the view")
+			assert.LessOrEqual(t, c.Stats().Entries, entries, "a failed read adds nothing to the view")
+		})
+	}
+}
+
+// TestCachedLedgerFreshViewReadFailure: within the staleness bound, a
+// view that holds a key answers for it while Redis stalls; a key it does
+// not hold is read from Redis, and a read that times out is an error
+// that leaves nothing in the view.
+func TestCachedLedgerFreshViewReadFailure(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newCached(t, honouringClient(t, srv), redisstore.CachedLedgerConfig{Timeout: faultBound, MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	held := logout.SessionIDKey("held")
+	require.False(t, seen(t, c, held), "the view now holds: no record")
+	pauseAll(t, srv)
+
+	got, err := c.Seen(context.Background(), anyCheck("unknown"))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "redisstore: reading the ledger")
+	assert.False(t, got)
+	assert.Equal(t, 1, c.Stats().Entries, "the failed read is not kept")
+	assert.False(t, seen(t, c, held), "the view answers within its bound")
+}
+
+// TestCachedLedgerUnreadableRecord: a key that does not hold a record's
+// time, or is not a string at all, is an error of the look-up, never "not
+// seen", also behind a key without record.
+func TestCachedLedgerUnreadableRecord(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	admin := srv.NewClient()
+	require.NoError(t, admin.Set(ctx, "u:text", "not-a-number", time.Hour).Err())
+	require.NoError(t, admin.HSet(ctx, "u:hash", "f", "v").Err())
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{Prefix: "u:"})
+	waitFresh(t, c)
+	for key, want := range map[string]string{"text": "not a time", "hash": "WRONGTYPE"} {
+		for _, checks := range [][]logout.LedgerQuery{{anyCheck(key)}, {anyCheck("absent"), anyCheck(key)}} {
+			got, err := c.Seen(ctx, checks...)
+			assert.ErrorContains(t, err, want, "%v", checks)
+			assert.False(t, got)
+		}
+	}
+}
+
+// TestCachedLedgerReadsSince: a record written by another instance and
+// read from Redis matches a look-up since exactly its time, as it does
+// once in the view.
+func TestCachedLedgerReadsSince(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	key := logout.SubjectKey(issuer, "since")
+	require.NoError(t, redisstore.NewLedger(srv.NewClient(), "").Record(ctx, key, base, time.Hour))
+	for _, tc := range []struct {
+		since time.Time
+		want  bool
+	}{
+		{base, true},
+		{base.Add(time.Millisecond), false},
+		{base, true},
+	} {
+		got, err := c.Seen(ctx, logout.LedgerQuery{Key: key, Since: tc.since})
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "since %v", tc.since)
+	}
+	assert.EqualValues(t, 1, c.Stats().Remote, "the first look-up reads Redis, the others the view")
+}
+
+// TestCachedLedgerRecordWithoutExpiry: a record that Redis keeps without
+// expiry (written by hand, say) is seen, as a Ledger sees it.
+func TestCachedLedgerRecordWithoutExpiry(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	key := logout.SubjectKey(issuer, "kept")
+	require.NoError(t, srv.NewClient().Set(ctx, redisstore.DefaultLedgerPrefix+key, base.UnixMilli(), 0).Err())
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	assert.True(t, seen(t, redisstore.NewLedger(srv.NewClient(), ""), key))
+	assert.True(t, seen(t, c, key), "read from Redis")
+	assert.True(t, seen(t, c, key), "and from the view")
+	assert.EqualValues(t, 1, c.Stats().Local)
+}
+
+// TestCachedLedgerNoChecks: a look-up of nothing is "not seen" at once,
+// from no view and no round trip.
+func TestCachedLedgerNoChecks(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{})
+	srv.Stop()
+	got, err := c.Seen(context.Background())
+	require.NoError(t, err)
+	assert.False(t, got)
+	st := c.Stats()
+	assert.Zero(t, st.Local+st.Remote, "no look-up is counted")
+}
+
+// TestCachedLedgerStartsWithRedisDown: a CachedLedger made while Redis
+// is down answers every look-up with an error, and builds its view once
+// Redis is back.
+func TestCachedLedgerStartsWithRedisDown(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	client := srv.NewClient()
+	srv.Stop()
+	c := newCached(t, client, redisstore.CachedLedgerConfig{})
+	assert.False(t, c.Fresh())
+	got, err := c.Seen(ctx, anyCheck("k"))
+	assert.Error(t, err)
+	assert.False(t, got)
+
+	srv.Restart()
+	waitFresh(t, c)
+	assert.False(t, seen(t, c, "k"))
+	require.NoError(t, redisstore.NewLedger(srv.NewClient(), "").Record(ctx, "k", base, time.Hour))
+	assert.Eventually(t, func() bool { return seen(t, c, "k") }, faultWait, 10*time.Millisecond)
+}
+
+// TestCachedLedgerClosed: a closed CachedLedger has no view: it asks
+// Redis for every look-up, and sees at once a record written since by
+// another instance. The staleness bound is long, so that only the close
+// can end the view's freshness during the test.
+func TestCachedLedgerClosed(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := redisstore.NewCachedLedger(srv.NewClient(), redisstore.CachedLedgerConfig{MaxStaleness: 8 * time.Second})
+	waitFresh(t, c)
+	require.False(t, seen(t, c, "k"), "the view now holds: no record")
+	require.NoError(t, c.Close())
+	assert.False(t, c.Fresh())
+
+	require.NoError(t, redisstore.NewLedger(srv.NewClient(), "").Record(ctx, "k", base, time.Hour))
+	remote := c.Stats().Remote
+	assert.True(t, seen(t, c, "k"), "a closed view is not read")
+	assert.Equal(t, remote+1, c.Stats().Remote)
+}
+
+// TestCachedLedgerCloseEndsSubscription: Close ends the goroutines of the
+// subscription, and a second Close reports that the subscription is
+// closed already.
+func TestCachedLedgerCloseEndsSubscription(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redisstore.NewCachedLedger(srv.NewClient(), redisstore.CachedLedgerConfig{})
+	waitFresh(t, c)
+	require.NoError(t, c.Close())
+	assert.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return !strings.Contains(stacks, "(*CachedLedger).ping") && !strings.Contains(stacks, "(*CachedLedger).receive")
+	}, faultWait, 10*time.Millisecond, "the goroutines of the subscription end")
+	assert.ErrorContains(t, c.Close(), "redisstore: closing the subscription")
+}
+
+// TestCachedLedgerRestartDropsView: Redis without persistence restarts
+// empty; the view, which held a record, is dropped with the
+// subscription, and does not answer "seen" for what Redis no longer
+// holds.
+func TestCachedLedgerRestartDropsView(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{})
+	waitFresh(t, c)
+	key := logout.SessionIDKey("lost")
+	require.NoError(t, c.Record(ctx, key, base, time.Hour))
+	require.True(t, seen(t, c, key))
+	require.Equal(t, 1, c.Stats().Entries)
+
+	srv.Restart()
+	require.Eventually(t, func() bool { return c.Stats().Breaks >= 1 }, faultWait, 10*time.Millisecond,
+		"the subscription breaks")
+	waitFresh(t, c)
+	assert.False(t, seen(t, c, key), "the record lost with Redis is not answered from the view")
 }

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,9 +144,14 @@ func TestLedgerRejectsBadInput(t *testing.T) {
 	client := redistest.Start(t).NewClient()
 	rev := redisstore.NewLedger(client, "p:")
 	for _, ttl := range []time.Duration{0, -time.Second} {
-		assert.Error(t, rev.Record(ctx, "k", base, ttl), "ttl %v", ttl)
+		assert.ErrorContains(t, rev.Record(ctx, "k", base, ttl), "ttl must be positive", "ttl %v", ttl)
+		for _, ttls := range [][2]time.Duration{{ttl, time.Hour}, {time.Minute, ttl}} {
+			ok, err := rev.RecordOnce(ctx, "jti", ttls[0], "k", base, ttls[1])
+			assert.ErrorContains(t, err, "ttl must be positive", "ttls %v", ttls)
+			assert.False(t, ok)
+		}
 	}
-	assert.Zero(t, client.Exists(ctx, "p:k").Val())
+	assert.Zero(t, client.Exists(ctx, "p:k", "p:jti").Val(), "nothing is written")
 
 	require.NoError(t, client.Set(ctx, "p:garbage", "not-a-number", time.Minute).Err())
 	_, err := rev.Seen(ctx, anyCheck("garbage"))
@@ -275,4 +281,206 @@ func TestRevokedHonoursContextDeadline(t *testing.T) {
 	_, err := rev.Seen(ctx, anyCheck("a"), anyCheck("b"))
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), pause/2, "the look-up gives up at its deadline, not when the server answers")
+}
+
+// TestLedgerWriteFailures: a Record or RecordOnce that Redis fails
+// (paused past the ledger's Timeout, refused, or cut off by a killed
+// connection) reports the error, never a recorded logout, and writes
+// nothing: the record it would have extended is as it was, and a
+// back-channel token whose record failed is not taken for a replay when
+// the provider retries.
+func TestLedgerWriteFailures(t *testing.T) {
+	ctx := context.Background()
+	for _, f := range writeFaults {
+		t.Run(f.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			admin := srv.NewClient()
+			l := redisstore.NewLedgerWithConfig(honouringClient(t, srv), redisstore.LedgerConfig{Prefix: "f:", Timeout: f.bound})
+			require.NoError(t, l.Record(ctx, "old", base, time.Hour))
+			ttl := admin.PTTL(ctx, "f:old").Val()
+
+			for _, tc := range []struct {
+				name string
+				call func() error
+			}{
+				{"Record of a new key", func() error { return l.Record(ctx, "new", base, time.Hour) }},
+				{"Record of a recorded key", func() error { return l.Record(ctx, "old", base.Add(time.Hour), 2*time.Hour) }},
+				{"RecordOnce", func() error {
+					ok, err := l.RecordOnce(ctx, "jti", time.Minute, "sid", base, time.Hour)
+					assert.False(t, ok, "a failed RecordOnce recorded nothing")
+					return err
+				}},
+			} {
+				f.assertFailed(t, f.run(t, srv, tc.call), tc.name)
+			}
+
+			keys, err := admin.Keys(ctx, "f:*").Result()
+			require.NoError(t, err)
+			assert.Equal(t, []string{"f:old"}, keys, "no key written")
+			assert.Equal(t, strconv.FormatInt(base.UnixMilli(), 10), admin.Get(ctx, "f:old").Val(), "the record keeps its time")
+			assert.LessOrEqual(t, admin.PTTL(ctx, "f:old").Val(), ttl, "and its expiry")
+
+			// Redis works again: the provider's retry is recorded.
+			ok, err := l.RecordOnce(ctx, "jti", time.Minute, "sid", base, time.Hour)
+			require.NoError(t, err)
+			assert.True(t, ok, "the retry is no replay")
+			assert.True(t, seen(t, l, "sid"))
+		})
+	}
+}
+
+// TestLedgerReadFailures: a look-up that Redis fails (stopped, or paused
+// past the ledger's Timeout) is an error, never "not seen", whether it
+// reads one key (GET) or several (MGET).
+func TestLedgerReadFailures(t *testing.T) {
+	ctx := context.Background()
+	for _, f := range readFaults {
+		t.Run(f.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			l := redisstore.NewLedgerWithConfig(honouringClient(t, srv), redisstore.LedgerConfig{Timeout: faultBound})
+			f.fail(t, srv)
+			for _, checks := range [][]logout.LedgerQuery{
+				{anyCheck("a")},
+				{anyCheck("a"), anyCheck("b"), anyCheck("c")},
+			} {
+				got, err := l.Seen(ctx, checks...)
+				f.assertFailed(t, err, "%d keys", len(checks))
+				assert.ErrorContains(t, err, "redisstore: reading the ledger")
+				assert.False(t, got)
+			}
+		})
+	}
+}
+
+// TestLedgerScriptErrors: a key that holds what no Ledger writes (here
+// left by another program) fails the script that merges a record into
+// it. The error is returned, the key is left as it was, and RecordOnce
+// does not record the token's jti either, so that a retry is no replay.
+func TestLedgerScriptErrors(t *testing.T) {
+	ctx := context.Background()
+	client := redistest.Start(t).NewClient()
+	l := redisstore.NewLedger(client, "p:")
+	require.NoError(t, client.Set(ctx, "p:text", "not-a-number", 0).Err())
+	require.NoError(t, client.HSet(ctx, "p:hash", "f", "v").Err())
+
+	for _, key := range []string{"text", "hash"} {
+		t.Run(key, func(t *testing.T) {
+			dump := client.Dump(ctx, "p:"+key).Val()
+			assert.ErrorContains(t, l.Record(ctx, key, base, time.Hour), "redisstore: recording")
+			ok, err := l.RecordOnce(ctx, "jti-"+key, time.Minute, key, base, time.Hour)
+			assert.ErrorContains(t, err, "redisstore: recording")
+			assert.False(t, ok)
+
+			assert.Equal(t, dump, client.Dump(ctx, "p:"+key).Val(), "the key is as it was")
+			assert.Equal(t, time.Duration(-1), client.PTTL(ctx, "p:"+key).Val(), "without expiry")
+			assert.Zero(t, client.Exists(ctx, "p:jti-"+key).Val(), "the jti is not recorded")
+		})
+	}
+}
+
+// shardOf returns the index in servers of the shard of ring that keeps
+// key.
+func shardOf(t *testing.T, ring *redis.Ring, servers []*redis.Client, key string) int {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, ring.Set(ctx, key, "probe", time.Minute).Err())
+	defer func() { require.NoError(t, ring.Del(ctx, key).Err()) }()
+	for i, s := range servers {
+		if s.Exists(ctx, key).Val() == 1 {
+			return i
+		}
+	}
+	t.Fatalf("no server keeps %q", key)
+	return -1
+}
+
+// keyOnShard returns a key starting with name whose prefixed form ring keeps
+// on servers[shard].
+func keyOnShard(t *testing.T, ring *redis.Ring, servers []*redis.Client, prefix, name string, shard int) string {
+	t.Helper()
+	for i := range 1000 {
+		key := fmt.Sprintf("%s-%d", name, i)
+		if shardOf(t, ring, servers, prefix+key) == shard {
+			return key
+		}
+	}
+	t.Fatalf("no key for shard %d", shard)
+	return ""
+}
+
+// TestRecordOnceSplitFailures: with a ring, whose keys live on different
+// servers, RecordOnce sets the jti first and records the key after. When
+// the key's server fails the record, the jti is deleted again, so that
+// the provider's retry is not taken for a replay; when the jti's server
+// fails, nothing is recorded. Either way the error is returned.
+func TestRecordOnceSplitFailures(t *testing.T) {
+	ctx := context.Background()
+	srvs := []*redistest.Server{redistest.Start(t), redistest.Start(t)}
+	clients := []*redis.Client{srvs[0].NewClient(), srvs[1].NewClient()}
+	ring := newRing(t, srvs...)
+	l := redisstore.NewLedger(ring, "once:")
+
+	// The jti lives on the first server, the key on the second.
+	const jtiOn, keyOn = 0, 1
+	for _, tc := range []struct {
+		name    string
+		failing int // the server that refuses writes
+	}{
+		{name: "record refused", failing: keyOn},
+		{name: "jti refused", failing: jtiOn},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jti := keyOnShard(t, ring, clients, "once:", "jti-"+tc.name, jtiOn)
+			sid := keyOnShard(t, ring, clients, "once:", "sid-"+tc.name, keyOn)
+			allow := refuseWrites(t, srvs[tc.failing])
+			ok, err := l.RecordOnce(ctx, jti, time.Minute, sid, base, time.Hour)
+			allow()
+			assert.ErrorContains(t, err, "NOREPLICAS")
+			assert.False(t, ok)
+			assert.Zero(t, clients[jtiOn].Exists(ctx, "once:"+jti).Val(), "the jti is not left recorded")
+			assert.Zero(t, clients[keyOn].Exists(ctx, "once:"+sid).Val(), "the key is not recorded")
+
+			ok, err = l.RecordOnce(ctx, jti, time.Minute, sid, base, time.Hour)
+			require.NoError(t, err)
+			assert.True(t, ok, "the retry is no replay")
+			assert.EqualValues(t, 1, clients[jtiOn].Exists(ctx, "once:"+jti).Val())
+			assert.EqualValues(t, 1, clients[keyOn].Exists(ctx, "once:"+sid).Val())
+
+			ok, err = l.RecordOnce(ctx, jti, time.Minute, sid, base, time.Hour)
+			require.NoError(t, err)
+			assert.False(t, ok, "a replay")
+		})
+	}
+}
+
+// TestLedgerPublishesRecords: each record is published on ChangesChannel
+// as "<time ms> <ttl ms> <key>", its time and TTL rounded up to whole
+// milliseconds, and not moved when already whole.
+func TestLedgerPublishesRecords(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	sub := srv.NewClient().Subscribe(ctx, redisstore.ChangesChannel("pub:"))
+	t.Cleanup(func() { _ = sub.Close() })
+	_, err := sub.Receive(ctx) // the subscription's confirmation
+	require.NoError(t, err)
+	client := srv.NewClient()
+	l := redisstore.NewLedger(client, "pub:")
+
+	for _, tc := range []struct {
+		key     string
+		at      time.Time
+		ttl     time.Duration
+		payload string
+	}{
+		{"whole", base, 90 * time.Second, "1700000000000 90000 whole"},
+		{"rounded", base.Add(time.Nanosecond), 1500 * time.Microsecond, "1700000000001 2 rounded"},
+	} {
+		require.NoError(t, l.Record(ctx, tc.key, tc.at, tc.ttl))
+		rctx, cancel := context.WithTimeout(ctx, faultWait)
+		msg, err := sub.ReceiveMessage(rctx)
+		cancel()
+		require.NoError(t, err)
+		assert.Equal(t, tc.payload, msg.Payload)
+	}
+	assert.Equal(t, "1700000000000", client.Get(ctx, "pub:whole").Val(), "a whole millisecond is kept")
 }

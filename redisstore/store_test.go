@@ -2,13 +2,16 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -267,5 +270,164 @@ func TestStoreValuesMustBeGobEncodable(t *testing.T) {
 	w := httptest.NewRecorder()
 	assert.ErrorContains(t, s.Save(r, w), "encoding values")
 	assert.Empty(t, sessionKeys(t, client))
+	assert.Empty(t, w.Result().Cookies())
+}
+
+// TestStoreWriteFailures: a Save that Redis fails (paused past the
+// store's Timeout, refused, or cut off by a killed connection) reports
+// the error, sets no cookie and changes nothing in Redis, so that the
+// user, told so, can try again; once Redis works, a logout deletes the
+// record for good.
+func TestStoreWriteFailures(t *testing.T) {
+	ctx := context.Background()
+	for _, f := range writeFaults {
+		t.Run(f.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			admin := srv.NewClient()
+			store := redisstore.NewStore(honouringClient(t, srv), hashKey)
+			store.Timeout = f.bound
+			cookie := login(t, store, map[any]any{"id_token": "t1"})
+			keys := sessionKeys(t, admin)
+			require.Len(t, keys, 1)
+			record := admin.Get(ctx, keys[0]).Val()
+			loaded := func(t *testing.T) (*http.Request, *sessions.Session) {
+				t.Helper()
+				r := newRequest(http.MethodGet, "/", cookie)
+				s, err := store.New(r, sessionName)
+				require.NoError(t, err)
+				require.False(t, s.IsNew)
+				return r, s
+			}
+			unchanged := func(t *testing.T) {
+				t.Helper()
+				assert.Equal(t, keys, sessionKeys(t, admin), "no key written or deleted")
+				assert.Equal(t, record, admin.Get(ctx, keys[0]).Val(), "the record is as it was")
+			}
+
+			t.Run("new session", func(t *testing.T) {
+				r := newRequest(http.MethodGet, "/login")
+				s, err := store.New(r, sessionName)
+				require.NoError(t, err)
+				s.Values["id_token"] = "t2"
+				w := httptest.NewRecorder()
+				f.assertFailed(t, f.run(t, srv, func() error { return store.Save(r, w, s) }))
+				assert.Empty(t, s.ID, "no id is left behind")
+				assert.Empty(t, w.Result().Cookies())
+				unchanged(t)
+			})
+			t.Run("loaded session", func(t *testing.T) {
+				r, s := loaded(t)
+				id := s.ID
+				s.Values["id_token"] = "t2"
+				w := httptest.NewRecorder()
+				f.assertFailed(t, f.run(t, srv, func() error { return store.Save(r, w, s) }))
+				assert.Equal(t, id, s.ID)
+				assert.Empty(t, w.Result().Cookies())
+				unchanged(t)
+			})
+			t.Run("delete", func(t *testing.T) {
+				r, s := loaded(t)
+				id := s.ID
+				s.Options.MaxAge = -1
+				w := httptest.NewRecorder()
+				f.assertFailed(t, f.run(t, srv, func() error { return store.Save(r, w, s) }))
+				assert.Equal(t, id, s.ID, "the id is kept: saving again retries the delete")
+				assert.Empty(t, w.Result().Cookies(), "the cookie is not expired")
+				unchanged(t)
+			})
+			t.Run("logout", func(t *testing.T) {
+				w := httptest.NewRecorder()
+				require.NoError(t, f.run(t, srv, func() error {
+					newMiddleware(t, store, nil).ServeHTTP(w, newRequest(http.MethodGet, "/logout", cookie))
+					return nil
+				}))
+				assert.Equal(t, http.StatusInternalServerError, w.Code, "the user is not told they are logged out")
+				assert.Empty(t, w.Header().Get("Location"))
+				assert.Empty(t, w.Result().Cookies())
+				unchanged(t)
+			})
+
+			// Redis works again: the logout deletes the record.
+			w := httptest.NewRecorder()
+			newMiddleware(t, store, nil).ServeHTTP(w, newRequest(http.MethodGet, "/logout", cookie))
+			assert.Equal(t, http.StatusFound, w.Code)
+			assert.Empty(t, sessionKeys(t, admin), "the logout deleted the record")
+		})
+	}
+}
+
+// TestStoreReadFailures: when Redis cannot be read (stopped, or paused
+// past the store's Timeout), New returns the error with an empty session
+// that keeps the cookie's id, so that deleting it, as a logout does,
+// fails too rather than report a session ended that is not.
+func TestStoreReadFailures(t *testing.T) {
+	for _, f := range readFaults {
+		t.Run(f.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			store := redisstore.NewStore(honouringClient(t, srv), hashKey)
+			store.Timeout = faultBound
+			cookie := login(t, store, map[any]any{"id_token": "t"})
+			keys := sessionKeys(t, srv.NewClient())
+			require.Len(t, keys, 1)
+			id := strings.TrimPrefix(keys[0], redisstore.DefaultKeyPrefix)
+			f.fail(t, srv)
+
+			r := newRequest(http.MethodGet, "/", cookie)
+			s, err := store.New(r, sessionName)
+			f.assertFailed(t, err)
+			require.NotNil(t, s)
+			assert.True(t, s.IsNew)
+			assert.Empty(t, s.Values)
+			assert.Equal(t, id, s.ID, "the cookie's id is kept")
+
+			s.Options.MaxAge = -1
+			w := httptest.NewRecorder()
+			f.assertFailed(t, store.Save(r, w, s), "the delete fails rather than be skipped")
+			assert.Equal(t, id, s.ID)
+			assert.Empty(t, w.Result().Cookies())
+		})
+	}
+}
+
+// TestStoreUndecodableRecord: a record that does not decode is an error
+// of New, not a session, and a logout still deletes it.
+func TestStoreUndecodableRecord(t *testing.T) {
+	ctx := context.Background()
+	store, client, _ := newStore(t)
+	cookie := login(t, store, map[any]any{"id_token": "t"})
+	keys := sessionKeys(t, client)
+	require.Len(t, keys, 1)
+	require.NoError(t, client.Set(ctx, keys[0], "not gob", time.Hour).Err())
+
+	s, err := store.New(newRequest(http.MethodGet, "/", cookie), sessionName)
+	assert.ErrorContains(t, err, "decoding session")
+	assert.True(t, s.IsNew)
+	assert.Empty(t, s.Values)
+	assert.Equal(t, strings.TrimPrefix(keys[0], redisstore.DefaultKeyPrefix), s.ID)
+
+	w := httptest.NewRecorder()
+	newMiddleware(t, store, nil).ServeHTTP(w, newRequest(http.MethodGet, "/logout", cookie))
+	assert.Equal(t, http.StatusFound, w.Code)
+	assert.Equal(t, -1, setCookies(w)[sessionName].MaxAge)
+	assert.Empty(t, sessionKeys(t, client), "the logout deleted the record")
+}
+
+// failingCodec is a securecookie.Codec that fails.
+type failingCodec struct{}
+
+func (failingCodec) Encode(string, any) (string, error) { return "", errors.New("codec failed") }
+func (failingCodec) Decode(string, string, any) error   { return errors.New("codec failed") }
+
+// TestStoreCookieEncodingFails: a Save whose cookie cannot be encoded
+// reports the error and sets no cookie.
+func TestStoreCookieEncodingFails(t *testing.T) {
+	store, _, _ := newStore(t)
+	store.Codecs = []securecookie.Codec{failingCodec{}}
+	r := newRequest(http.MethodGet, "/login")
+	s, err := store.New(r, sessionName)
+	require.NoError(t, err)
+	s.Values["id_token"] = "t"
+	w := httptest.NewRecorder()
+	assert.ErrorContains(t, store.Save(r, w, s), "codec failed")
 	assert.Empty(t, w.Result().Cookies())
 }

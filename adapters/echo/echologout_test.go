@@ -12,8 +12,10 @@ import (
 )
 
 // newApp returns an echo app with the login route under l.Prefix and the
-// logout middleware installed as l says.
-func newApp(_ *testing.T, m *logout.Middleware, store *sessions.CookieStore, l fixture.Layout) http.Handler {
+// logout middleware installed as l says; next is the app's handler of the
+// logout route behind the middleware. Mounted as the route's handler, the
+// middleware ends the chain: echo runs nothing after a route's handler.
+func newApp(_ *testing.T, m *logout.Middleware, store *sessions.CookieStore, l fixture.Layout, next *fixture.AppHandler) http.Handler {
 	e := echo.New()
 	if l.Mount == fixture.AsMiddleware {
 		e.Use(echologout.Middleware(m))
@@ -28,6 +30,8 @@ func newApp(_ *testing.T, m *logout.Middleware, store *sessions.CookieStore, l f
 	if l.Mount == fixture.AsHandler {
 		g.Any("/logout", echologout.Handler(m))
 		g.GET("/logout/callback", echologout.Handler(m))
+	} else {
+		g.Any("/logout", echo.WrapHandler(next))
 	}
 	return e
 }
@@ -54,7 +58,8 @@ func TestPassThroughContinuesChain(t *testing.T) {
 			return err
 		}
 	})
-	e.Use(echologout.Middleware(fixture.NewMiddleware(t, fixture.NewStore(), "")))
+	store := fixture.NewRecordingStore(fixture.NewStore())
+	e.Use(echologout.Middleware(fixture.NewMiddleware(t, store, "")))
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			trace = append(trace, "inner middleware")
@@ -66,7 +71,7 @@ func TestPassThroughContinuesChain(t *testing.T) {
 		c.Response().Header().Set("X-App", "1")
 		return c.String(http.StatusTeapot, "hello")
 	})
-	fixture.PassThroughContinuesChain(t, e, &trace,
+	fixture.PassThroughContinuesChain(t, e, store, &trace,
 		[]string{"inner middleware", "handler", "outer after next"},
 		[]string{"outer after next"})
 }

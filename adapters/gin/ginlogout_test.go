@@ -15,8 +15,9 @@ import (
 )
 
 // newApp returns a gin app with the login route under l.Prefix and the
-// logout middleware installed as l says.
-func newApp(_ *testing.T, m *logout.Middleware, store *sessions.CookieStore, l fixture.Layout) http.Handler {
+// logout middleware installed as l says; next is the app's handler of the
+// logout route, after Handler when the middleware is mounted on it.
+func newApp(_ *testing.T, m *logout.Middleware, store *sessions.CookieStore, l fixture.Layout, next *fixture.AppHandler) http.Handler {
 	r := gin.New()
 	if l.Mount == fixture.AsMiddleware {
 		r.Use(ginlogout.Middleware(m))
@@ -26,8 +27,10 @@ func newApp(_ *testing.T, m *logout.Middleware, store *sessions.CookieStore, l f
 	g.GET("/", gin.WrapF(fixture.Home(store)))
 	g.GET("/homepage", gin.WrapF(fixture.Home(store)))
 	if l.Mount == fixture.AsHandler {
-		g.Any("/logout", ginlogout.Handler(m))
+		g.Any("/logout", ginlogout.Handler(m), gin.WrapH(next))
 		g.GET("/logout/callback", ginlogout.Handler(m))
+	} else {
+		g.Any("/logout", gin.WrapH(next))
 	}
 	return r
 }
@@ -66,14 +69,15 @@ func TestPassThroughContinuesChain(t *testing.T) {
 		c.Next()
 		trace = append(trace, "outer after next: aborted="+boolString(c.IsAborted()))
 	})
-	r.Use(ginlogout.Middleware(fixture.NewMiddleware(t, fixture.NewStore(), "")))
+	store := fixture.NewRecordingStore(fixture.NewStore())
+	r.Use(ginlogout.Middleware(fixture.NewMiddleware(t, store, "")))
 	r.Use(func(c *gin.Context) { trace = append(trace, "inner middleware") })
 	r.GET("/hello", func(c *gin.Context) {
 		trace = append(trace, "handler")
 		c.Header("X-App", "1")
 		c.String(http.StatusTeapot, "hello")
 	})
-	fixture.PassThroughContinuesChain(t, r, &trace,
+	fixture.PassThroughContinuesChain(t, r, store, &trace,
 		[]string{"inner middleware", "handler", "outer after next: aborted=false"},
 		[]string{"outer after next: aborted=true"})
 }

@@ -35,8 +35,11 @@ func nativeLogin(store *sessions.CookieStore) fiber.Handler {
 }
 
 // newApp returns a fiber app with the login routes under l.Prefix and
-// the logout middleware installed as l says.
-func newApp(t *testing.T, m *logout.Middleware, store *sessions.CookieStore, l fixture.Layout) http.Handler {
+// the logout middleware installed as l says; next is the app's handler of
+// the logout route, after Handler when the middleware is mounted on it. It
+// is a native handler, which any request reaches, even one that fiber's
+// adaptor cannot convert.
+func newApp(t *testing.T, m *logout.Middleware, store *sessions.CookieStore, l fixture.Layout, next *fixture.AppHandler) http.Handler {
 	app := fiber.New()
 	if l.Mount == fixture.AsMiddleware {
 		app.Use(fiber3logout.Middleware(m))
@@ -50,10 +53,21 @@ func newApp(t *testing.T, m *logout.Middleware, store *sessions.CookieStore, l f
 	g.Get("/homepage", adaptor.HTTPHandlerFunc(fixture.Home(store)))
 	g.Get("/native-login", nativeLogin(store))
 	if l.Mount == fixture.AsHandler {
-		g.All("/logout", fiber3logout.Handler(m))
+		g.All("/logout", fiber3logout.Handler(m), reach(next))
 		g.Get("/logout/callback", fiber3logout.Handler(m))
+	} else {
+		g.All("/logout", reach(next))
 	}
 	return handler(t, app)
+}
+
+// reach returns a native fiber handler that counts its requests with h
+// and answers 200 "app".
+func reach(h *fixture.AppHandler) fiber.Handler {
+	return func(c fiber.Ctx) error {
+		h.Reach()
+		return c.SendString("app")
+	}
 }
 
 var suite = fixture.Suite{
@@ -71,6 +85,19 @@ func TestAppPageCallback(t *testing.T) { suite.AppPageCallback(t) }
 func TestPostFormReturnTo(t *testing.T) { suite.PostFormReturnTo(t) }
 
 func TestSameOriginPostWithOrigin(t *testing.T) { suite.SameOriginPostWithOrigin(t) }
+
+func TestUnparsableLogout(t *testing.T) { suite.UnparsableLogout(t) }
+
+// TestUnparsableSessionCheck: a request the adapter cannot copy for the
+// session check does not reach the page with its session unchecked.
+func TestUnparsableSessionCheck(t *testing.T) {
+	store, page := fixture.NewStore(), &fixture.AppHandler{}
+	app := fiber.New()
+	app.Use(fiber3logout.Middleware(fixture.NewSessionCheckMiddleware(t, store)))
+	app.Get("/login", adaptor.HTTPHandlerFunc(fixture.Login(store)))
+	app.Get("/me", reach(page))
+	fixture.UnparsableSessionCheck(t, handler(t, app), page)
+}
 
 func TestHeadersOfEarlierHandlers(t *testing.T) {
 	store := fixture.NewStore()
@@ -106,7 +133,8 @@ func TestPassThroughContinuesChain(t *testing.T) {
 		trace = append(trace, "outer after next")
 		return err
 	})
-	app.Use(fiber3logout.Middleware(fixture.NewMiddleware(t, fixture.NewStore(), "")))
+	store := fixture.NewRecordingStore(fixture.NewStore())
+	app.Use(fiber3logout.Middleware(fixture.NewMiddleware(t, store, "")))
 	app.Use(func(c fiber.Ctx) error {
 		trace = append(trace, "inner middleware")
 		return c.Next()
@@ -117,7 +145,7 @@ func TestPassThroughContinuesChain(t *testing.T) {
 		return c.Status(http.StatusTeapot).SendString("hello")
 	})
 
-	fixture.PassThroughContinuesChain(t, handler(t, app), &trace,
+	fixture.PassThroughContinuesChain(t, handler(t, app), store, &trace,
 		[]string{"inner middleware", "handler", "outer after next"},
 		[]string{"outer after next"})
 }
