@@ -2,6 +2,7 @@ package backchannel
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,12 +75,30 @@ func (s *keySource) refresh(ctx context.Context, now time.Time) error {
 		}
 		s.jwksURI = uri
 	}
-	var set jose.JSONWebKeySet
-	if err := oidcdoc.GetJSON(ctx, s.client, s.jwksURI, &set); err != nil {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := oidcdoc.GetJSON(ctx, s.client, s.jwksURI, &doc); err != nil {
 		return fmt.Errorf("%w: %w", ErrKeys, err)
 	}
-	s.keys, s.fetchedAt = &set, now
+	s.keys, s.fetchedAt = readKeys(doc.Keys), now
 	return nil
+}
+
+// readKeys returns the keys of a JWKS that can be read. A key of a type
+// or curve that go-jose does not support, or that lacks a member, is
+// left out, not the whole set (RFC 7517, section 5): one such key, say an
+// X25519 encryption key, must not stop the signing keys next to it from
+// being used.
+func readKeys(raw []json.RawMessage) *jose.JSONWebKeySet {
+	set := &jose.JSONWebKeySet{}
+	for _, r := range raw {
+		var k jose.JSONWebKey
+		if json.Unmarshal(r, &k) == nil {
+			set.Keys = append(set.Keys, k)
+		}
+	}
+	return set
 }
 
 // discover reads jwks_uri from the issuer's discovery document.

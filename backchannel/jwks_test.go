@@ -247,3 +247,40 @@ func TestHTTPClient(t *testing.T) {
 		})
 	}
 }
+
+// TestJWKSKeysThatCannotBeRead checks that a JWKS key of a type, curve or
+// form this module cannot read is ignored, not the whole set (RFC 7517,
+// section 5): the provider's signing keys next to it still verify its
+// logout tokens.
+func TestJWKSKeysThatCannotBeRead(t *testing.T) {
+	k := newRSAKey(t, "k")
+	p := startProvider(t, k)
+	signing, err := json.Marshal(publicJWK(k, "RS256", "sig"))
+	require.NoError(t, err)
+	unreadable := []string{
+		`{"kty":"OKP","crv":"X25519","use":"enc","kid":"x25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}`,
+		`{"kty":"XYZ","kid":"future"}`,
+		`{"kid":"no-kty"}`,
+		`{"kty":"RSA","kid":"no-modulus","e":"AQAB"}`,
+		`"not an object"`,
+	}
+	for _, u := range unreadable {
+		t.Run(u, func(t *testing.T) {
+			p.publishRaw(`{"keys":[` + u + `,` + string(signing) + `]}`)
+			ledger := newRecordingLedger()
+			h := newHandler(t, p, ledger, nil)
+			token := sign(t, k, p.claims("sid-1", ""))
+			w := post(h, token)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Equal(t, acceptedWrites(unverifiedClaims(token), defaultEndedTTL, defaultJTITTL), ledger.Writes())
+		})
+	}
+	t.Run("no keys member", func(t *testing.T) {
+		p.publishRaw(`{"keys":"none"}`)
+		ledger := newRecordingLedger()
+		h := newHandler(t, p, ledger, nil)
+		token := sign(t, k, p.claims("sid-1", ""))
+		refusedWithNothingRecorded(t, post(h, token), http.StatusBadGateway, "temporarily_unavailable",
+			"the provider's keys could not be fetched", ledger, keysOf(p.issuer, unverifiedClaims(token))...)
+	})
+}

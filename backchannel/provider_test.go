@@ -31,6 +31,7 @@ type testProvider struct {
 
 	mu        sync.Mutex
 	published []jose.JSONWebKey // public keys in the JWKS
+	rawJWKS   string            // when set, served as the JWKS instead of published
 	jwksHits  atomic.Int64
 	jwksDown  atomic.Bool // when set, the JWKS endpoint answers 503
 	discoHits atomic.Int64
@@ -73,7 +74,12 @@ func startProvider(t testing.TB, keys ...signingKey) *testProvider {
 		}
 		p.mu.Lock()
 		set := jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), p.published...)}
+		raw := p.rawJWKS
 		p.mu.Unlock()
+		if raw != "" {
+			_, _ = w.Write([]byte(raw))
+			return
+		}
 		_ = json.NewEncoder(w).Encode(set)
 	})
 	srv := httptest.NewServer(mux)
@@ -90,7 +96,7 @@ func (p *testProvider) publish(keys ...signingKey) {
 		pub = append(pub, jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"})
 	}
 	p.mu.Lock()
-	p.published = pub
+	p.published, p.rawJWKS = pub, ""
 	p.mu.Unlock()
 }
 
@@ -104,7 +110,14 @@ func publicJWK(k signingKey, alg, use string) jose.JSONWebKey {
 // symmetric ones included: what a careless provider might publish.
 func (p *testProvider) publishJWKs(keys ...jose.JSONWebKey) {
 	p.mu.Lock()
-	p.published = keys
+	p.published, p.rawJWKS = keys, ""
+	p.mu.Unlock()
+}
+
+// publishRaw serves jwks, as written, as the JWKS.
+func (p *testProvider) publishRaw(jwks string) {
+	p.mu.Lock()
+	p.rawJWKS = jwks
 	p.mu.Unlock()
 }
 
