@@ -23,8 +23,10 @@ var ErrKeys = errors.New("backchannel: fetching the provider's keys failed")
 
 // keySource fetches and caches a provider's JWKS. The set is refetched
 // when it is older than jwksCacheTTL, and when a token names a key that is
-// not in it, at most once every minRefresh, so that tokens with made-up
-// key ids cannot make the handler hammer the provider.
+// not in it; either fetch is tried at most once every minRefresh, so that
+// tokens, with made-up key ids or while the provider is down, cannot make
+// the handler hammer the provider, nor each wait for a failing fetch.
+// Until a first set is fetched, each token tries.
 type keySource struct {
 	issuer     string
 	jwksURI    string // "" until discovered
@@ -46,7 +48,8 @@ func (s *keySource) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if s.keys == nil || now.Sub(s.fetchedAt) >= jwksCacheTTL {
+	stale := now.Sub(s.fetchedAt) >= jwksCacheTTL && now.Sub(s.triedAt) >= s.minRefresh
+	if s.keys == nil || stale {
 		if err := s.refresh(ctx, now); err != nil && s.keys == nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package backchannel_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -283,4 +284,43 @@ func TestJWKSKeysThatCannotBeRead(t *testing.T) {
 		refusedWithNothingRecorded(t, post(h, token), http.StatusBadGateway, "temporarily_unavailable",
 			"the provider's keys could not be fetched", ledger, keysOf(p.issuer, unverifiedClaims(token))...)
 	})
+}
+
+// TestStaleKeysRefreshIsBounded checks that while the JWKS cannot be
+// fetched, a set past its hour stays in use and is fetched again at most
+// once every MinKeyRefresh, however many tokens come: the provider is not
+// hammered, and requests do not each wait for a failing fetch.
+func TestStaleKeysRefreshIsBounded(t *testing.T) {
+	k := newRSAKey(t, "k")
+	p := startProvider(t, k)
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	ledger := newRecordingLedger()
+	h := newHandler(t, p, ledger, func(c *backchannel.Config) { c.Now = clock.Now })
+	accept := func(sid string) {
+		t.Helper()
+		w := post(h, sign(t, k, p.claimsAt(clock.Now(), sid, "")))
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	}
+	accept("s0")
+	require.EqualValues(t, 1, p.jwksHits.Load())
+
+	p.jwksDown.Store(true)
+	clock.Advance(time.Hour)
+	for i := range 3 {
+		accept(fmt.Sprint("s1-", i))
+	}
+	assert.EqualValues(t, 2, p.jwksHits.Load(), "one failed refresh")
+	clock.Advance(10*time.Second - time.Nanosecond)
+	accept("s2")
+	assert.EqualValues(t, 2, p.jwksHits.Load(), "no refresh before MinKeyRefresh")
+	clock.Advance(time.Nanosecond)
+	accept("s3")
+	assert.EqualValues(t, 3, p.jwksHits.Load(), "another refresh after MinKeyRefresh")
+
+	p.jwksDown.Store(false)
+	clock.Advance(10 * time.Second)
+	accept("s4")
+	accept("s5")
+	assert.EqualValues(t, 4, p.jwksHits.Load(), "a successful refresh, then the new set is used")
+	assert.Len(t, ledger.Writes(), 2*8)
 }
