@@ -3,6 +3,7 @@ package backchannel_test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,7 +171,10 @@ func TestStrictClaims(t *testing.T) {
 		{"sid as a number", with(valid("sid"), `"sid":1`), "sid is not a string"},
 		{"sub null", with(valid("sub"), `"sub":null`), "sub is not a string"},
 		{"iss as an array", with(valid("iss"), `"iss":[`+mustJSON(t, p.issuer)+`]`), "iss is not a string"},
-		{"aud with a number", with(valid("aud"), `"aud":["`+testClientID+`",7]`), "aud"},
+		{"aud with a number", with(valid("aud"), `"aud":["`+testClientID+`",7]`), "aud is neither a string nor an array of strings"},
+		{"aud as an object", with(valid("aud"), `"aud":{"`+testClientID+`":true}`), "aud is neither a string nor an array of strings"},
+		{"no aud", mustJSON(t, valid("aud")), "aud is missing"},
+		{"jti as a number", with(valid("jti"), `"jti":7`), "jti is not a string"},
 		{"nonce null", with(valid(), `"nonce":null`), "nonce"},
 		{"sid twice", with(valid("sid"), `"sid":"sid-1","sid":"sid-2"`), "twice"},
 		{"iss twice, same value", with(valid(), `"iss":`+mustJSON(t, p.issuer)), "twice"},
@@ -179,7 +183,9 @@ func TestStrictClaims(t *testing.T) {
 		{"garbage after the payload", mustJSON(t, valid()) + `x`, "claims"},
 		{"white space after the payload", mustJSON(t, valid()) + " \n\t", ""},
 		{"an array", `[` + mustJSON(t, valid()) + `]`, "not a JSON object"},
-		{"truncated", mustJSON(t, valid())[:20], "claims"},
+		{"truncated", mustJSON(t, valid())[:20], "claims: not a valid JSON object"},
+		{"ends after a name it repeats", strings.TrimSuffix(mustJSON(t, valid()), "}") + `,"sid"`, "claims: not a valid JSON object"},
+		{"closing brace missing", strings.TrimSuffix(mustJSON(t, valid()), "}"), "claims: not a valid JSON object"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

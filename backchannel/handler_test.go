@@ -128,7 +128,7 @@ func TestLogoutTokenValidation(t *testing.T) {
 			c := p.claims("sid-1", "alice")
 			delete(c, "events")
 			return sign(t, rsaKey, c)
-		}, false, "events"},
+		}, false, "events does not contain " + backchannel.EventBackChannelLogout},
 		{"event is not an object", nil, func() string {
 			c := p.claims("sid-1", "alice")
 			c["events"] = map[string]any{backchannel.EventBackChannelLogout: "yes"}
@@ -169,6 +169,9 @@ func TestLogoutTokenValidation(t *testing.T) {
 		{"HS256 with the public key as secret", nil, func() string {
 			return hmacWithPublicKey(t, rsaKey, p.claims("sid-1", "alice"))
 		}, false, "algorithm"},
+		{"typed application/logout+jwt, in capitals", nil, func() string {
+			return signTyped(t, rsaKey, p.claims("sid-1", "alice"), "APPLICATION/LOGOUT+JWT")
+		}, true, ""},
 		{"typed as an access token", nil, func() string {
 			return signTyped(t, rsaKey, p.claims("sid-1", "alice"), "at+jwt")
 		}, false, "typ"},
@@ -202,8 +205,8 @@ func TestLogoutTokenValidation(t *testing.T) {
 		{"by a key published without alg and use", nil, func() string { return sign(t, bareKey, p.claims("sid-1", "alice")) }, true, ""},
 		{"no kid, by a published signing key", nil, func() string { return sign(t, noKid(rsaKey), p.claims("sid-1", "alice")) }, true, ""},
 		{"payload not JSON", nil, func() string { return signRaw(t, rsaKey, "not JSON") }, false, "claims"},
-		{"not a JWT", nil, func() string { return "abc" }, false, "compact"},
-		{"encrypted (five parts)", nil, func() string { return "a.b.c.d.e" }, false, "compact"},
+		{"not a JWT", nil, func() string { return "abc" }, false, "not a signed JWT in compact serialization (encrypted logout tokens are not supported)"},
+		{"encrypted (five parts)", nil, func() string { return "a.b.c.d.e" }, false, "not a signed JWT in compact serialization (encrypted logout tokens are not supported)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

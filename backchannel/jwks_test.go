@@ -53,34 +53,35 @@ func TestKeyFetchFailures(t *testing.T) {
 		name    string
 		issuer  func(t *testing.T) string
 		jwksURI func(t *testing.T) string
+		cause   string // in Verify's error
 	}{
-		{"issuer unreachable", func(*testing.T) string { return closed.URL }, nil},
+		{"issuer unreachable", func(*testing.T) string { return closed.URL }, nil, "/.well-known/openid-configuration\": dial"},
 		{"discovery answers 404", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusNotFound, map[string]string{"issuer": "{issuer}", "jwks_uri": p.issuer + "/jwks"})
-		}, nil},
+		}, nil, "/.well-known/openid-configuration: status 404"},
 		{"discovery names another issuer", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusOK, map[string]string{"issuer": p.issuer, "jwks_uri": p.issuer + "/jwks"})
-		}, nil},
+		}, nil, "does not match configured issuer"},
 		{"discovery has no jwks_uri", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusOK, map[string]string{"issuer": "{issuer}"})
-		}, nil},
+		}, nil, "discovery document has no usable jwks_uri"},
 		{"discovery has a jwks_uri that is not HTTP", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusOK, map[string]string{"issuer": "{issuer}", "jwks_uri": "file:///etc/jwks.json"})
-		}, nil},
+		}, nil, "discovery document has no usable jwks_uri"},
 		{"discovery has a relative jwks_uri", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusOK, map[string]string{"issuer": "{issuer}", "jwks_uri": "/jwks"})
-		}, nil},
+		}, nil, "discovery document has no usable jwks_uri"},
 		{"JWKS unreachable", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusOK, map[string]string{"issuer": "{issuer}", "jwks_uri": closed.URL + "/jwks"})
-		}, nil},
-		{"configured JWKS URI answers 404", func(*testing.T) string { return p.issuer }, func(*testing.T) string { return p.issuer + "/nothing" }},
+		}, nil, "/jwks\": dial"},
+		{"configured JWKS URI answers 404", func(*testing.T) string { return p.issuer }, func(*testing.T) string { return p.issuer + "/nothing" }, "/nothing: status 404"},
 		{"configured JWKS URI answers HTML", func(*testing.T) string { return p.issuer }, func(t *testing.T) string {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = w.Write([]byte("<html>maintenance</html>"))
 			}))
 			t.Cleanup(srv.Close)
 			return srv.URL
-		}},
+		}, "decoding"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +99,7 @@ func TestKeyFetchFailures(t *testing.T) {
 
 			_, err = h.Verify(t.Context(), token)
 			require.ErrorIs(t, err, backchannel.ErrKeys)
+			assert.Contains(t, err.Error(), tc.cause)
 			assert.NotErrorIs(t, err, backchannel.ErrInvalidToken)
 			refusedWithNothingRecorded(t, post(h, token), http.StatusBadGateway, "temporarily_unavailable",
 				"the provider's keys could not be fetched", ledger, keysOf(issuer, unverifiedClaims(token))...)
