@@ -3,7 +3,9 @@ package backchannel_test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
@@ -169,7 +171,10 @@ func TestStrictClaims(t *testing.T) {
 		{"sid as a number", with(valid("sid"), `"sid":1`), "sid is not a string"},
 		{"sub null", with(valid("sub"), `"sub":null`), "sub is not a string"},
 		{"iss as an array", with(valid("iss"), `"iss":[`+mustJSON(t, p.issuer)+`]`), "iss is not a string"},
-		{"aud with a number", with(valid("aud"), `"aud":["`+testClientID+`",7]`), "aud"},
+		{"aud with a number", with(valid("aud"), `"aud":["`+testClientID+`",7]`), "aud is neither a string nor an array of strings"},
+		{"aud as an object", with(valid("aud"), `"aud":{"`+testClientID+`":true}`), "aud is neither a string nor an array of strings"},
+		{"no aud", mustJSON(t, valid("aud")), "aud is missing"},
+		{"jti as a number", with(valid("jti"), `"jti":7`), "jti is not a string"},
 		{"nonce null", with(valid(), `"nonce":null`), "nonce"},
 		{"sid twice", with(valid("sid"), `"sid":"sid-1","sid":"sid-2"`), "twice"},
 		{"iss twice, same value", with(valid(), `"iss":`+mustJSON(t, p.issuer)), "twice"},
@@ -178,7 +183,9 @@ func TestStrictClaims(t *testing.T) {
 		{"garbage after the payload", mustJSON(t, valid()) + `x`, "claims"},
 		{"white space after the payload", mustJSON(t, valid()) + " \n\t", ""},
 		{"an array", `[` + mustJSON(t, valid()) + `]`, "not a JSON object"},
-		{"truncated", mustJSON(t, valid())[:20], "claims"},
+		{"truncated", mustJSON(t, valid())[:20], "claims: not a valid JSON object"},
+		{"ends after a name it repeats", strings.TrimSuffix(mustJSON(t, valid()), "}") + `,"sid"`, "claims: not a valid JSON object"},
+		{"closing brace missing", strings.TrimSuffix(mustJSON(t, valid()), "}"), "claims: not a valid JSON object"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,3 +203,60 @@ func TestStrictClaims(t *testing.T) {
 }
 
 func jsonNum(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestTimeWindow checks the edges of the times a logout token is accepted
+// at, by the handler's clock: iat at most ClockSkew ahead and at most
+// MaxAge plus ClockSkew behind, and exp, when present, more than
+// ClockSkew behind. A token at an edge is recorded; one a second past it
+// is refused and records nothing.
+func TestTimeWindow(t *testing.T) {
+	k := newRSAKey(t, "k")
+	p := startProvider(t, k)
+	now := time.Unix(1_700_000_000, 0)
+	windows := []struct {
+		name              string
+		maxAge, skew      time.Duration // as configured; 0 is the default
+		wantAge, wantSkew time.Duration
+	}{
+		{"defaults", 0, 0, 5 * time.Minute, time.Minute},
+		{"configured", 10 * time.Minute, 2 * time.Minute, 10 * time.Minute, 2 * time.Minute},
+	}
+	for _, win := range windows {
+		age, skew := win.wantAge, win.wantSkew
+		tests := []struct {
+			name     string
+			iat, exp time.Time // a zero exp is left out
+			want     string    // "" means accepted
+		}{
+			{"iat now", now, time.Time{}, ""},
+			{"iat ClockSkew ahead", now.Add(skew), time.Time{}, ""},
+			{"iat past ClockSkew ahead", now.Add(skew + time.Second), time.Time{}, "iat is in the future"},
+			{"iat MaxAge plus ClockSkew behind", now.Add(-age - skew), time.Time{}, ""},
+			{"iat past MaxAge plus ClockSkew behind", now.Add(-age - skew - time.Second), time.Time{}, "iat is older than " + age.String()},
+			{"exp less than ClockSkew behind", now, now.Add(-skew + time.Second), ""},
+			{"exp ClockSkew behind", now, now.Add(-skew), "the token has expired"},
+			{"exp ahead", now, now.Add(time.Minute), ""},
+		}
+		for _, tc := range tests {
+			t.Run(win.name+"/"+tc.name, func(t *testing.T) {
+				ledger := newRecordingLedger()
+				h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+					c.Now, c.MaxAge, c.ClockSkew = func() time.Time { return now }, win.maxAge, win.skew
+				})
+				c := p.claimsAt(tc.iat, "sid-1", "")
+				delete(c, "exp")
+				if !tc.exp.IsZero() {
+					c["exp"] = tc.exp.Unix()
+				}
+				token := sign(t, k, c)
+				w := post(h, token)
+				if tc.want == "" {
+					require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+					assert.Equal(t, acceptedWrites(unverifiedClaims(token), defaultEndedTTL, age+2*skew), ledger.Writes())
+					return
+				}
+				refusedWithNothingRecorded(t, w, http.StatusBadRequest, "invalid_request", tc.want, ledger, keysOf(p.issuer, unverifiedClaims(token))...)
+			})
+		}
+	}
+}

@@ -84,7 +84,8 @@ type Config struct {
 	// 10-second timeout.
 	HTTPClient *http.Client
 	// MinKeyRefresh is the least time between two JWKS fetches caused by
-	// tokens naming an unknown kid. Default 10 seconds.
+	// tokens naming an unknown kid, or by tokens coming while the
+	// refresh of an hour-old set fails. Default 10 seconds.
 	MinKeyRefresh time.Duration
 
 	// OnLogout, when set, is called after a logout was recorded.

@@ -2,6 +2,7 @@ package backchannel
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,8 +23,10 @@ var ErrKeys = errors.New("backchannel: fetching the provider's keys failed")
 
 // keySource fetches and caches a provider's JWKS. The set is refetched
 // when it is older than jwksCacheTTL, and when a token names a key that is
-// not in it, at most once every minRefresh, so that tokens with made-up
-// key ids cannot make the handler hammer the provider.
+// not in it; either fetch is tried at most once every minRefresh, so that
+// tokens, with made-up key ids or while the provider is down, cannot make
+// the handler hammer the provider, nor each wait for a failing fetch.
+// Until a first set is fetched, each token tries.
 type keySource struct {
 	issuer     string
 	jwksURI    string // "" until discovered
@@ -45,7 +48,8 @@ func (s *keySource) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if s.keys == nil || now.Sub(s.fetchedAt) >= jwksCacheTTL {
+	stale := now.Sub(s.fetchedAt) >= jwksCacheTTL && now.Sub(s.triedAt) >= s.minRefresh
+	if s.keys == nil || stale {
 		if err := s.refresh(ctx, now); err != nil && s.keys == nil {
 			return nil, err
 		}
@@ -74,12 +78,30 @@ func (s *keySource) refresh(ctx context.Context, now time.Time) error {
 		}
 		s.jwksURI = uri
 	}
-	var set jose.JSONWebKeySet
-	if err := oidcdoc.GetJSON(ctx, s.client, s.jwksURI, &set); err != nil {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := oidcdoc.GetJSON(ctx, s.client, s.jwksURI, &doc); err != nil {
 		return fmt.Errorf("%w: %w", ErrKeys, err)
 	}
-	s.keys, s.fetchedAt = &set, now
+	s.keys, s.fetchedAt = readKeys(doc.Keys), now
 	return nil
+}
+
+// readKeys returns the keys of a JWKS that can be read. A key of a type
+// or curve that go-jose does not support, or that lacks a member, is
+// left out, not the whole set (RFC 7517, section 5): one such key, say an
+// X25519 encryption key, must not stop the signing keys next to it from
+// being used.
+func readKeys(raw []json.RawMessage) *jose.JSONWebKeySet {
+	set := &jose.JSONWebKeySet{}
+	for _, r := range raw {
+		var k jose.JSONWebKey
+		if json.Unmarshal(r, &k) == nil {
+			set.Keys = append(set.Keys, k)
+		}
+	}
+	return set
 }
 
 // discover reads jwks_uri from the issuer's discovery document.

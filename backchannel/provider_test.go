@@ -31,7 +31,10 @@ type testProvider struct {
 
 	mu        sync.Mutex
 	published []jose.JSONWebKey // public keys in the JWKS
+	rawJWKS   string            // when set, served as the JWKS instead of published
 	jwksHits  atomic.Int64
+	jwksDown  atomic.Bool // when set, the JWKS endpoint answers 503
+	discoHits atomic.Int64
 }
 
 // signingKey is a private key with its kid and algorithm.
@@ -60,13 +63,23 @@ func startProvider(t testing.TB, keys ...signingKey) *testProvider {
 	p := &testProvider{t: t}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		p.discoHits.Add(1)
 		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": p.issuer, "jwks_uri": p.issuer + "/jwks"})
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, _ *http.Request) {
 		p.jwksHits.Add(1)
+		if p.jwksDown.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		p.mu.Lock()
 		set := jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), p.published...)}
+		raw := p.rawJWKS
 		p.mu.Unlock()
+		if raw != "" {
+			_, _ = w.Write([]byte(raw))
+			return
+		}
 		_ = json.NewEncoder(w).Encode(set)
 	})
 	srv := httptest.NewServer(mux)
@@ -83,25 +96,44 @@ func (p *testProvider) publish(keys ...signingKey) {
 		pub = append(pub, jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"})
 	}
 	p.mu.Lock()
-	p.published = pub
+	p.published, p.rawJWKS = pub, ""
 	p.mu.Unlock()
+}
+
+// publicJWK returns the public half of k as a JWK with the given alg
+// and use ("" leaves them out).
+func publicJWK(k signingKey, alg, use string) jose.JSONWebKey {
+	return jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: alg, Use: use}
 }
 
 // publishJWKs replaces the JWKS with keys as given, private or
 // symmetric ones included: what a careless provider might publish.
 func (p *testProvider) publishJWKs(keys ...jose.JSONWebKey) {
 	p.mu.Lock()
-	p.published = keys
+	p.published, p.rawJWKS = keys, ""
+	p.mu.Unlock()
+}
+
+// publishRaw serves jwks, as written, as the JWKS.
+func (p *testProvider) publishRaw(jwks string) {
+	p.mu.Lock()
+	p.rawJWKS = jwks
 	p.mu.Unlock()
 }
 
 // claims returns the claims of a valid logout token for sid and sub.
 func (p *testProvider) claims(sid, sub string) map[string]any {
+	return p.claimsAt(time.Now(), sid, sub)
+}
+
+// claimsAt returns the claims of a logout token for sid and sub, issued
+// at now and valid for 2 minutes.
+func (p *testProvider) claimsAt(now time.Time, sid, sub string) map[string]any {
 	c := map[string]any{
 		"iss":    p.issuer,
 		"aud":    []string{testClientID, "other"},
-		"iat":    time.Now().Unix(),
-		"exp":    time.Now().Add(2 * time.Minute).Unix(),
+		"iat":    now.Unix(),
+		"exp":    now.Add(2 * time.Minute).Unix(),
 		"jti":    randomID(p.t),
 		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,6 +92,7 @@ func TestProvidersEachTokenIsVerifiedWithItsProvidersKeysAndAudience(t *testing.
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := store.Len()
 			w := post(h, tt.token())
 			require.Equal(t, tt.status, w.Code, w.Body.String())
 			if tt.wantErr != "" {
@@ -98,11 +100,109 @@ func TestProvidersEachTokenIsVerifiedWithItsProvidersKeysAndAudience(t *testing.
 			}
 			if tt.ended != "" {
 				assert.True(t, revoked(t, store, tt.ended, time.Time{}))
+				assert.Equal(t, before+2, store.Len(), "the session and the jti")
+				return
 			}
+			assert.Equal(t, before, store.Len(), "a refused token records nothing")
 		})
 	}
 	// Nothing of B's was ended by a refused token naming B.
 	assert.False(t, revoked(t, store, logout.SIDKey(a.issuer, "sb"), time.Time{}))
+}
+
+// TestProviderRefusals checks the tokens refused because of the
+// provider their iss names: each gets its status and error (ErrKeys, and
+// a 502 the provider retries, when LookupProvider's answer is unusable),
+// LookupProvider is asked only about an issuer worth looking up, and
+// nothing is recorded.
+func TestProviderRefusals(t *testing.T) {
+	ka := newRSAKey(t, "a1")
+	a := startProvider(t, ka)
+	long := "https://t.example.com/" + strings.Repeat("x", 2048-len("https://t.example.com/"))
+	tests := []struct {
+		name     string
+		lookup   func(iss string) (backchannel.Provider, bool) // nil: no LookupProvider
+		token    func() string
+		sentinel error
+		status   int
+		desc     string
+		lookups  int // how many times LookupProvider is asked
+	}{
+		{"unknown issuer, no lookup", nil, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://other.example.com")) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, `iss "https://other.example.com" is not a configured provider's issuer`, 0},
+		{"unknown issuer, looked up", func(string) (backchannel.Provider, bool) { return backchannel.Provider{}, false },
+			func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://other.example.com")) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, "is not a configured provider's issuer", 1},
+		{"no iss", func(string) (backchannel.Provider, bool) { return backchannel.Provider{}, false },
+			func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "")) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, `iss "" is not a configured provider's issuer`, 0},
+		{"iss of 2049 bytes", func(string) (backchannel.Provider, bool) { return backchannel.Provider{}, false },
+			func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), long+"x")) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, "is not a configured provider's issuer", 0},
+		{"iss of 2048 bytes", func(string) (backchannel.Provider, bool) { return backchannel.Provider{}, false },
+			func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), long)) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, "is not a configured provider's issuer", 1},
+		{"unknown issuer of 256 bytes, quoted whole", nil, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), long[:256])) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, `iss "` + long[:256] + `" is not a configured provider's issuer`, 0},
+		{"unknown issuer of 257 bytes, quoted cut", nil, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), long[:257])) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, `iss "` + long[:256] + `..." is not a configured provider's issuer`, 0},
+		{"iss is not a string", nil, func() string { return signRaw(t, ka, `{"iss":7,"sid":"s"}`) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, "claims: not a JSON object with a string iss", 0},
+		{"payload is not JSON", nil, func() string { return signRaw(t, ka, `iss`) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, "claims: not a JSON object with a string iss", 0},
+		{"lookup returns another issuer", func(string) (backchannel.Provider, bool) {
+			return backchannel.Provider{Issuer: a.issuer, ClientID: "client-a"}, true
+		}, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://t.example.com")) },
+			backchannel.ErrKeys, http.StatusBadGateway, "the provider's keys could not be fetched", 1},
+		{"lookup returns a provider without client_id", func(iss string) (backchannel.Provider, bool) {
+			return backchannel.Provider{Issuer: iss}, true
+		}, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://t.example.com")) },
+			backchannel.ErrKeys, http.StatusBadGateway, "the provider's keys could not be fetched", 1},
+		{"lookup returns an HS256 provider without secret", func(iss string) (backchannel.Provider, bool) {
+			return backchannel.Provider{Issuer: iss, ClientID: "c", Algorithms: algs(jose.HS256)}, true
+		}, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://t.example.com")) },
+			backchannel.ErrKeys, http.StatusBadGateway, "the provider's keys could not be fetched", 1},
+		{"HS256 token for a looked-up RS256 provider", func(iss string) (backchannel.Provider, bool) {
+			return backchannel.Provider{Issuer: iss, ClientID: "client-a"}, true
+		}, func() string {
+			return signHMAC(t, jose.HS256, testSecret, withIss(forClient(a, "client-a", "s"), "https://t.example.com"))
+		},
+			backchannel.ErrInvalidToken, http.StatusBadRequest, "algorithm HS256 is not the issuer's", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ledger := newRecordingLedger()
+			var lookups int
+			cfg := backchannel.Config{Ledger: ledger, Providers: []backchannel.Provider{{Issuer: a.issuer, ClientID: "client-a"}}}
+			if tc.lookup != nil {
+				cfg.LookupProvider = func(_ context.Context, iss string) (backchannel.Provider, bool) {
+					lookups++
+					return tc.lookup(iss)
+				}
+			}
+			h, err := backchannel.New(cfg)
+			require.NoError(t, err)
+			token := tc.token()
+			_, err = h.Verify(t.Context(), token)
+			require.ErrorIs(t, err, tc.sentinel)
+			lookups = 0
+			code := "invalid_request"
+			if tc.status == http.StatusBadGateway {
+				code = "temporarily_unavailable"
+			}
+			claims := unverifiedClaims(token)
+			refusedWithNothingRecorded(t, post(h, token), tc.status, code, tc.desc, ledger,
+				append(keysOf(claims.Iss, claims), keysOf(a.issuer, claims)...)...)
+			assert.Equal(t, tc.lookups, lookups)
+			assert.Zero(t, a.jwksHits.Load(), "no provider's keys were fetched")
+		})
+	}
+}
+
+// withIss returns c with iss set to iss.
+func withIss(c map[string]any, iss string) map[string]any {
+	c["iss"] = iss
+	return c
 }
 
 func TestProvidersSignedWithTheOtherProvidersKeyUnderItsOwnKid(t *testing.T) {
