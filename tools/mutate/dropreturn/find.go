@@ -12,8 +12,8 @@ type Site struct {
 	// File is the path of the source file, slash-separated, as the
 	// caller named it.
 	File string
-	// Line is the line of the return statement.
-	Line int
+	// Line and Col are the line and column of the return statement.
+	Line, Col int
 	// Func names the enclosing function: name, Type.name or
 	// (*Type).name, with .funcN appended for the Nth function literal.
 	Func string
@@ -167,7 +167,7 @@ func (f *finder) commSite(fn string, c *ast.CommClause, stack []ast.Node) {
 func (f *finder) add(fn, text string, ret *ast.ReturnStmt) {
 	start, end := f.fset.Position(ret.Pos()), f.fset.Position(ret.End())
 	f.sites = append(f.sites, Site{
-		File: f.name, Line: start.Line, Func: fn, Cond: text,
+		File: f.name, Line: start.Line, Col: start.Column, Func: fn, Cond: text,
 		Start: start.Offset, End: end.Offset,
 	})
 }

@@ -92,6 +92,7 @@ type mutant struct {
 	path string   // absolute path of the file
 	src  []byte   // the file's source
 	dir  string   // the module's directory
+	pkg  string   // the mutated package
 	pkgs []string // the packages whose tests run
 }
 
@@ -123,7 +124,7 @@ func Run(ctx context.Context, dirs []string, opts Options) (Tally, error) {
 		fmt.Fprintf(opts.Out, "all modules: %s\n", total)
 	}
 	r.warnStale()
-	if total.Survived > total.Allowed {
+	if total.Survived+total.NotCovered > total.Allowed {
 		return total, ErrSurvivors
 	}
 	return total, nil
@@ -138,7 +139,7 @@ type runner struct {
 // module tests the mutants of the module in dir.
 func (r *runner) module(ctx context.Context, dir string) (Tally, error) {
 	start := time.Now()
-	muts, err := r.collect(ctx, dir)
+	muts, names, err := r.collect(ctx, dir)
 	if err != nil {
 		return Tally{}, err
 	}
@@ -146,15 +147,16 @@ func (r *runner) module(ctx context.Context, dir string) (Tally, error) {
 	if r.opts.DryRun {
 		for _, m := range muts {
 			r.opts.Allow.Lookup(m.site.Key())
-			fmt.Fprintf(r.opts.Out, "%-10s %s\n", "FOUND", m.site)
+			fmt.Fprintf(r.opts.Out, "%-11s %s\n", "FOUND", m.site)
 		}
 		return Tally{}, nil
 	}
-	if err := r.baseline(ctx, dir, muts); err != nil {
+	cov, err := r.baseline(ctx, dir, muts, names)
+	if err != nil {
 		return Tally{}, err
 	}
 	var t Tally
-	err = r.each(ctx, muts, func(m mutant, res result) {
+	err = r.each(ctx, muts, cov, func(m mutant, res result) {
 		t.count(res.status, r.report(m, res))
 	})
 	t.Elapsed = time.Since(start)
@@ -165,32 +167,37 @@ func (r *runner) module(ctx context.Context, dir string) (Tally, error) {
 	return t, nil
 }
 
-// collect finds the sites of the module in dir.
-func (r *runner) collect(ctx context.Context, dir string) ([]mutant, error) {
+// collect finds the sites of the module in dir. It also returns the
+// absolute paths of the module's files by their names in coverage
+// profiles.
+func (r *runner) collect(ctx context.Context, dir string) ([]mutant, map[string]string, error) {
 	pkgs, err := ListPackages(ctx, r.opts.Go, dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var muts []mutant
+	names := map[string]string{}
 	for _, p := range pkgs {
 		tested := []string{p.ImportPath}
 		if r.opts.Importers && len(p.Testers) > 0 {
 			tested = p.Testers
 		}
 		for _, path := range p.Files {
-			found, err := r.file(path, dir, tested)
+			names[p.ImportPath+"/"+filepath.Base(path)] = path
+			found, err := r.file(path, dir, p.ImportPath, tested)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			muts = append(muts, found...)
 		}
 	}
-	return muts, nil
+	return muts, names, nil
 }
 
-// file finds the sites of the Go file at path, in the module in dir,
-// whose mutants the tests of pkgs test; a generated file has none.
-func (r *runner) file(path, dir string, pkgs []string) ([]mutant, error) {
+// file finds the sites of the Go file at path, of the package pkg of the
+// module in dir, whose mutants the tests of pkgs test; a generated file
+// has none.
+func (r *runner) file(path, dir, pkg string, pkgs []string) ([]mutant, error) {
 	name, err := filepath.Rel(r.opts.Root, path)
 	if err != nil {
 		return nil, fmt.Errorf("naming %s: %w", path, err)
@@ -214,35 +221,56 @@ func (r *runner) file(path, dir string, pkgs []string) ([]mutant, error) {
 	}
 	var muts []mutant
 	for _, s := range Find(fset, f, name) {
-		muts = append(muts, mutant{site: s, path: path, src: src, dir: dir, pkgs: pkgs})
+		muts = append(muts, mutant{site: s, path: path, src: src, dir: dir, pkg: pkg, pkgs: pkgs})
 	}
 	return muts, nil
 }
 
-// baseline runs, unmutated, the tests that the mutants will run: a
-// failure there would pass for a killed mutant.
-func (r *runner) baseline(ctx context.Context, dir string, muts []mutant) error {
-	var pkgs []string
+// baseline runs, unmutated and with coverage of the mutated packages,
+// the tests that the mutants will run: a failure there would pass for
+// a killed mutant. It returns what the tests cover, for the module's
+// files named in names.
+func (r *runner) baseline(ctx context.Context, dir string, muts []mutant, names map[string]string) (Coverage, error) {
+	var tested, covered []string
 	for _, m := range muts {
-		pkgs = append(pkgs, m.pkgs...)
+		tested = append(tested, m.pkgs...)
+		covered = append(covered, m.pkg)
 	}
-	slices.Sort(pkgs)
-	pkgs = slices.Compact(pkgs)
-	if len(pkgs) == 0 {
-		return nil
+	tested, covered = unique(tested), unique(covered)
+	if len(tested) == 0 {
+		return Coverage{}, nil
 	}
-	args := append([]string{"test", "-count=1", "-timeout=" + r.opts.Timeout.String()}, pkgs...)
+	tmp, err := os.MkdirTemp("", "dropreturn-")
+	if err != nil {
+		return nil, fmt.Errorf("coverage of %s: %w", dir, err)
+	}
+	defer os.RemoveAll(tmp)
+	profile := filepath.Join(tmp, "cover.out")
+	args := append([]string{"test", "-count=1", "-vet=off", "-timeout=" + r.opts.Timeout.String(),
+		"-coverprofile=" + profile, "-coverpkg=" + strings.Join(covered, ",")}, tested...)
 	cmd := exec.CommandContext(ctx, r.opts.Go, args...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("the tests fail without a mutant in %s: %w\n%s", dir, err, out)
+		return nil, fmt.Errorf("the tests fail without a mutant in %s: %w\n%s", dir, err, out)
 	}
-	return nil
+	f, err := os.Open(profile)
+	if err != nil {
+		return nil, fmt.Errorf("coverage of %s: %w", dir, err)
+	}
+	defer f.Close()
+	return ParseProfile(f, names)
 }
 
-// each tests muts, opts.Parallel at a time, and calls done for each in
+// unique returns list sorted, without repeats.
+func unique(list []string) []string {
+	slices.Sort(list)
+	return slices.Compact(list)
+}
+
+// each tests muts, opts.Parallel at a time (those that cov does not
+// cover are not run), and calls done for each in
 // order as soon as it and the ones before it are done.
-func (r *runner) each(ctx context.Context, muts []mutant, done func(mutant, result)) error {
+func (r *runner) each(ctx context.Context, muts []mutant, cov Coverage, done func(mutant, result)) error {
 	results := make([]result, len(muts))
 	errs := make([]error, len(muts))
 	jobs, ready := make(chan int), make(chan int)
@@ -250,7 +278,7 @@ func (r *runner) each(ctx context.Context, muts []mutant, done func(mutant, resu
 	for range r.opts.Parallel {
 		wg.Go(func() {
 			for i := range jobs {
-				results[i], errs[i] = r.test(ctx, muts[i])
+				results[i], errs[i] = r.test(ctx, muts[i], cov)
 				ready <- i
 			}
 		})
@@ -278,10 +306,14 @@ func (r *runner) each(ctx context.Context, muts []mutant, done func(mutant, resu
 	return first
 }
 
-// test runs the tests of m with its mutant in place of its file.
-func (r *runner) test(ctx context.Context, m mutant) (result, error) {
+// test runs the tests of m with its mutant in place of its file, unless
+// cov shows that no test reaches the return.
+func (r *runner) test(ctx context.Context, m mutant, cov Coverage) (result, error) {
 	if err := ctx.Err(); err != nil {
 		return result{}, err
+	}
+	if !cov.Covers(m.path, m.site.Line, m.site.Col) {
+		return result{status: NotCovered}, nil
 	}
 	dir, err := os.MkdirTemp("", "dropreturn-")
 	if err != nil {
@@ -298,7 +330,7 @@ func (r *runner) test(ctx context.Context, m mutant) (result, error) {
 	}
 	run, cancel := context.WithTimeout(ctx, r.opts.Timeout+time.Minute)
 	defer cancel()
-	args := append([]string{"test", "-count=1", "-failfast",
+	args := append([]string{"test", "-count=1", "-failfast", "-vet=off",
 		"-timeout=" + r.opts.Timeout.String(), "-overlay=" + ov}, m.pkgs...)
 	cmd := exec.CommandContext(run, r.opts.Go, args...)
 	cmd.Dir = m.dir
@@ -316,9 +348,10 @@ func (r *runner) test(ctx context.Context, m mutant) (result, error) {
 func (r *runner) report(m mutant, res result) (allowed bool) {
 	key := m.site.Key()
 	e, listed := r.opts.Allow.Lookup(key)
-	line := fmt.Sprintf("%-10s %s", res.status, m.site)
+	survived := res.status == Survived || res.status == NotCovered
+	line := fmt.Sprintf("%-11s %s", res.status, m.site)
 	switch {
-	case listed && res.status == Survived:
+	case listed && survived:
 		line += "  [allowed: " + e.Reason + "]"
 	case listed:
 		fmt.Fprintf(r.opts.Warn, "warning: allowlist line %d: %s: the mutant is %s now; drop the entry\n",
@@ -328,7 +361,7 @@ func (r *runner) report(m mutant, res result) (allowed bool) {
 	if r.opts.Verbose && (res.status == Survived || res.status == NotViable) {
 		fmt.Fprintln(r.opts.Out, indent(res.output))
 	}
-	return listed && res.status == Survived
+	return listed && survived
 }
 
 // warnStale warns of the allowlist entries that matched no site, among

@@ -15,8 +15,9 @@ import (
 )
 
 // moduleSource is a small module with one mutant of each outcome but a
-// timeout: Checked's failure is tested, Unchecked's is not, and Parse's
-// mutant leaves v unused.
+// timeout: Checked's failure is tested, Clamp's is reached but its
+// result is not checked, no test reaches Unchecked's, and Parse's mutant
+// leaves v unused.
 var moduleSource = map[string]string{
 	"go.mod": "module example.com/m\n\ngo 1.25\n",
 	"m.go": `package m
@@ -44,6 +45,14 @@ func Unchecked(n int) (int, error) {
 	return n, nil
 }
 
+// Clamp returns n, at most 100.
+func Clamp(n int) (int, error) {
+	if n > 100 {
+		return 100, errBig
+	}
+	return min(n, 100), nil
+}
+
 // Parse returns the length of a number.
 func Parse(s string) (int, error) {
 	if v, err := strconv.Atoi(s); err != nil {
@@ -68,9 +77,18 @@ func TestUnchecked(t *testing.T) {
 	}
 }
 
+func TestClamp(t *testing.T) {
+	if n, _ := Clamp(101); n != 100 {
+		t.Fatal(n)
+	}
+}
+
 func TestParse(t *testing.T) {
 	if n, _ := Parse("12"); n != 2 {
 		t.Fatal(n)
+	}
+	if _, err := Parse("x"); err == nil {
+		t.Fatal("no error")
 	}
 }
 `,
@@ -116,7 +134,7 @@ func runOn(t *testing.T, dir string, allow *Allowlist) (string, string, Tally, e
 func mutantLines(report string) []string {
 	var lines []string
 	for _, l := range strings.Split(report, "\n") {
-		if strings.HasPrefix(l, "KILLED") || strings.HasPrefix(l, "SURVIVED") || strings.HasPrefix(l, "NOT VIABLE") || strings.HasPrefix(l, "TIMED OUT") {
+		if strings.HasPrefix(l, "KILLED") || strings.HasPrefix(l, "SURVIVED") || strings.HasPrefix(l, "NOT ") || strings.HasPrefix(l, "TIMED OUT") {
 			lines = append(lines, l)
 		}
 	}
@@ -133,14 +151,13 @@ func TestRunReportsEachMutant(t *testing.T) {
 
 	require.ErrorIs(t, err, ErrSurvivors)
 	assert.Equal(t, []string{
-		"KILLED     m.go:13 Checked: if n > 100",
-		"SURVIVED   m.go:21 Unchecked: if n > 100",
-		"NOT VIABLE m.go:29 Parse: if v, err := strconv.Atoi(s); err != nil",
+		"KILLED      m.go:13 Checked: if n > 100",
+		"NOT COVERED m.go:21 Unchecked: if n > 100",
+		"SURVIVED    m.go:29 Clamp: if n > 100",
+		"NOT VIABLE  m.go:37 Parse: if v, err := strconv.Atoi(s); err != nil",
 	}, mutantLines(report))
-	assert.Equal(t, 1, tally.Killed)
-	assert.Equal(t, 1, tally.Survived)
-	assert.Equal(t, 1, tally.NotViable)
-	assert.Contains(t, report, "3 mutants: 1 killed (0 timed out), 1 survived (0 allowed), 1 not viable; kill rate 50.0%")
+	assert.Equal(t, Tally{Killed: 1, Survived: 1, NotCovered: 1, NotViable: 1, Elapsed: tally.Elapsed}, tally)
+	assert.Contains(t, report, "4 mutants: 1 killed (0 timed out), 1 survived, 1 not covered (0 of those allowed), 1 not viable; kill rate 50.0%")
 	assert.Empty(t, warnings)
 	for name, src := range moduleSource {
 		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
@@ -156,6 +173,7 @@ func TestRunHonoursTheAllowlist(t *testing.T) {
 	dir := writeModule(t, moduleSource)
 	allow, err := ParseAllowlist(strings.NewReader(`
 m.go:21 Unchecked: if n > 100 => the limit is checked by the caller
+m.go Clamp: if n > 100 => the result is the same
 m.go Checked: if n > 100 => obsolete
 m.go Gone: if err != nil => the function was removed
 gone.go F: if err != nil => the file was removed
@@ -166,11 +184,12 @@ skipped/skipped.go F: if n < 0 => not looked into
 	report, warnings, tally, err := runOn(t, dir, allow)
 
 	require.NoError(t, err)
-	assert.Contains(t, report, "SURVIVED   m.go:21 Unchecked: if n > 100  [allowed: the limit is checked by the caller]")
-	assert.Equal(t, 1, tally.Allowed)
-	assert.Equal(t, "warning: allowlist line 3: m.go Checked: if n > 100: the mutant is KILLED now; drop the entry\n"+
-		"warning: allowlist line 4: no early return matches m.go Gone: if err != nil (stale)\n"+
-		"warning: allowlist line 5: no early return matches gone.go F: if err != nil (stale)\n", warnings)
+	assert.Contains(t, report, "NOT COVERED m.go:21 Unchecked: if n > 100  [allowed: the limit is checked by the caller]")
+	assert.Contains(t, report, "SURVIVED    m.go:29 Clamp: if n > 100  [allowed: the result is the same]")
+	assert.Equal(t, 2, tally.Allowed)
+	assert.Equal(t, "warning: allowlist line 4: m.go Checked: if n > 100: the mutant is KILLED now; drop the entry\n"+
+		"warning: allowlist line 5: no early return matches m.go Gone: if err != nil (stale)\n"+
+		"warning: allowlist line 6: no early return matches gone.go F: if err != nil (stale)\n", warnings)
 }
 
 func TestRunStopsWhenTheTestsFailWithoutAMutant(t *testing.T) {
@@ -201,6 +220,6 @@ func TestRunDryRunListsMutants(t *testing.T) {
 
 	require.NoError(t, err)
 	assert.Zero(t, tally.Total())
-	assert.Contains(t, out.String(), "FOUND      m.go:21 Unchecked: if n > 100\n")
-	assert.Contains(t, out.String(), "FOUND      skipped/skipped.go:8 F: if n < 0\n")
+	assert.Contains(t, out.String(), "FOUND       m.go:21 Unchecked: if n > 100\n")
+	assert.Contains(t, out.String(), "FOUND       skipped/skipped.go:8 F: if n < 0\n")
 }

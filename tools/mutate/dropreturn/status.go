@@ -17,6 +17,9 @@ const (
 	Survived
 	// NotViable: the mutant does not compile.
 	NotViable
+	// NotCovered: no test reaches the return, so the mutant is not
+	// tested; it counts as a survivor.
+	NotCovered
 )
 
 // String returns the status as a report line prints it.
@@ -30,6 +33,8 @@ func (s Status) String() string {
 		return "SURVIVED"
 	case NotViable:
 		return "NOT VIABLE"
+	case NotCovered:
+		return "NOT COVERED"
 	}
 	return "UNKNOWN"
 }

@@ -37,6 +37,7 @@ func TestStatusString(t *testing.T) {
 	assert.Equal(t, "TIMED OUT", TimedOut.String())
 	assert.Equal(t, "SURVIVED", Survived.String())
 	assert.Equal(t, "NOT VIABLE", NotViable.String())
+	assert.Equal(t, "NOT COVERED", NotCovered.String())
 	assert.Equal(t, "UNKNOWN", Status(99).String())
 }
 
@@ -49,18 +50,20 @@ func TestTally(t *testing.T) {
 		rated    bool
 		text     string
 	}{
-		{"none", nil, 0, 0, false, "0 mutants: 0 killed (0 timed out), 0 survived (0 allowed), 0 not viable; kill rate n/a; 0s"},
-		{"only not viable", []Status{NotViable}, 0, 0, false, "1 mutants: 0 killed (0 timed out), 0 survived (0 allowed), 1 not viable; kill rate n/a; 0s"},
-		{"mixed", []Status{Killed, Killed, TimedOut, Survived, Survived, NotViable}, 1, 60, true,
-			"6 mutants: 3 killed (1 timed out), 2 survived (1 allowed), 1 not viable; kill rate 60.0%; 0s"},
+		{"none", nil, 0, 0, false, "0 mutants: 0 killed (0 timed out), 0 survived, 0 not covered (0 of those allowed), 0 not viable; kill rate n/a; 0s"},
+		{"not viable or not covered", []Status{NotViable, NotCovered}, 0, 0, false,
+			"2 mutants: 0 killed (0 timed out), 0 survived, 1 not covered (0 of those allowed), 1 not viable; kill rate n/a; 0s"},
+		{"mixed", []Status{Killed, Killed, TimedOut, Survived, Survived, NotCovered, NotViable}, 2, 60, true,
+			"7 mutants: 3 killed (1 timed out), 2 survived, 1 not covered (2 of those allowed), 1 not viable; kill rate 60.0%; 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var tl Tally
 			allowed := tt.allowed
 			for _, s := range tt.statuses {
-				tl.count(s, s == Survived && allowed > 0)
-				if s == Survived && allowed > 0 {
+				survivor := s == Survived || s == NotCovered
+				tl.count(s, survivor && allowed > 0)
+				if survivor && allowed > 0 {
 					allowed--
 				}
 			}
@@ -73,8 +76,8 @@ func TestTally(t *testing.T) {
 }
 
 func TestTallyAdd(t *testing.T) {
-	a := Tally{Killed: 1, TimedOut: 2, Survived: 3, Allowed: 1, NotViable: 4, Elapsed: time.Second}
-	a.add(Tally{Killed: 10, TimedOut: 20, Survived: 30, Allowed: 10, NotViable: 40, Elapsed: time.Minute})
-	assert.Equal(t, Tally{Killed: 11, TimedOut: 22, Survived: 33, Allowed: 11, NotViable: 44, Elapsed: 61 * time.Second}, a)
-	assert.Equal(t, 110, a.Total())
+	a := Tally{Killed: 1, TimedOut: 2, Survived: 3, NotCovered: 5, Allowed: 1, NotViable: 4, Elapsed: time.Second}
+	a.add(Tally{Killed: 10, TimedOut: 20, Survived: 30, NotCovered: 50, Allowed: 10, NotViable: 40, Elapsed: time.Minute})
+	assert.Equal(t, Tally{Killed: 11, TimedOut: 22, Survived: 33, NotCovered: 55, Allowed: 11, NotViable: 44, Elapsed: 61 * time.Second}, a)
+	assert.Equal(t, 165, a.Total())
 }

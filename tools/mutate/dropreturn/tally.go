@@ -10,9 +10,10 @@ type Tally struct {
 	// Killed counts the mutants whose tests failed, TimedOut those whose
 	// tests ran out of time (they count as killed too).
 	Killed, TimedOut int
-	// Survived counts the mutants whose tests passed, Allowed those of
-	// them that the allowlist explains.
-	Survived, Allowed int
+	// Survived counts the mutants whose tests passed, NotCovered those
+	// that no test reaches, Allowed those of both that the allowlist
+	// explains.
+	Survived, NotCovered, Allowed int
 	// NotViable counts the mutants that do not compile.
 	NotViable int
 	// Elapsed is the wall time of the run.
@@ -32,6 +33,11 @@ func (t *Tally) count(s Status, allowed bool) {
 		if allowed {
 			t.Allowed++
 		}
+	case NotCovered:
+		t.NotCovered++
+		if allowed {
+			t.Allowed++
+		}
 	case NotViable:
 		t.NotViable++
 	}
@@ -42,6 +48,7 @@ func (t *Tally) add(u Tally) {
 	t.Killed += u.Killed
 	t.TimedOut += u.TimedOut
 	t.Survived += u.Survived
+	t.NotCovered += u.NotCovered
 	t.Allowed += u.Allowed
 	t.NotViable += u.NotViable
 	t.Elapsed += u.Elapsed
@@ -49,11 +56,11 @@ func (t *Tally) add(u Tally) {
 
 // Total returns the number of mutants.
 func (t Tally) Total() int {
-	return t.Killed + t.TimedOut + t.Survived + t.NotViable
+	return t.Killed + t.TimedOut + t.Survived + t.NotCovered + t.NotViable
 }
 
-// KillRate returns the percentage of the mutants that compile whose
-// tests failed or timed out, and false when no mutant compiles.
+// KillRate returns the percentage of the covered mutants that compile
+// whose tests failed or timed out, and false when there is none.
 func (t Tally) KillRate() (float64, bool) {
 	n := t.Killed + t.TimedOut + t.Survived
 	if n == 0 {
@@ -68,7 +75,7 @@ func (t Tally) String() string {
 	if r, ok := t.KillRate(); ok {
 		rate = fmt.Sprintf("kill rate %.1f%%", r)
 	}
-	return fmt.Sprintf("%d mutants: %d killed (%d timed out), %d survived (%d allowed), %d not viable; %s; %s",
-		t.Total(), t.Killed+t.TimedOut, t.TimedOut, t.Survived, t.Allowed, t.NotViable, rate,
+	return fmt.Sprintf("%d mutants: %d killed (%d timed out), %d survived, %d not covered (%d of those allowed), %d not viable; %s; %s",
+		t.Total(), t.Killed+t.TimedOut, t.TimedOut, t.Survived, t.NotCovered, t.Allowed, t.NotViable, rate,
 		t.Elapsed.Round(time.Second))
 }

@@ -10,10 +10,11 @@
 // For each module directory, in turn, it lists the module's packages
 // (go list ./..., so nested modules are left out, and only the files of
 // the current build are read), finds the sites in every Go file that is
-// neither a test nor generated, runs the tests once without a mutant (a
-// failure there stops the run), then tests each mutant with
+// neither a test nor generated, runs the tests once without a mutant
+// and with coverage (a failure there stops the run), then tests each
+// mutant whose return the tests reach with
 //
-//	go test -count=1 -failfast -timeout=T -overlay=OVERLAY PACKAGES
+//	go test -count=1 -failfast -vet=off -timeout=T -overlay=OVERLAY PACKAGES
 //
 // in the module directory. The overlay maps the file to a temporary copy
 // holding the mutant: no file of the tree is ever written. PACKAGES is
@@ -22,13 +23,15 @@
 //
 // It prints one line per mutant, in source order:
 //
-//	KILLED     handler.go:27 (*Middleware).serveLogout: if err := m.checkCrossSite(r); err != nil
+//	KILLED      handler.go:27 (*Middleware).serveLogout: if err := m.checkCrossSite(r); err != nil
 //
 // with KILLED (the tests failed), TIMED OUT (they ran past -timeout;
-// counted as killed), SURVIVED (they passed) or NOT VIABLE (the mutant
-// does not compile), then a summary per module: the counts and the kill
-// rate, killed / (killed + survived). File names are relative to the
-// working directory.
+// counted as killed), SURVIVED (they passed), NOT COVERED (no test
+// reaches the return, so the mutant is not run; a survivor too) or NOT
+// VIABLE (the mutant does not compile), then a summary per module: the
+// counts and the kill rate of the covered mutants that compile,
+// killed / (killed + survived). File names are relative to the working
+// directory.
 //
 // # The sites
 //
@@ -75,8 +78,8 @@
 // no site of a file that was looked into (or names a file that is gone),
 // gets a warning.
 //
-// dropreturn exits with 1 when a mutant survived that the allowlist does
-// not explain, and with 2 on any other failure.
+// dropreturn exits with 1 when a mutant survived or is not covered and
+// the allowlist does not explain it, and with 2 on any other failure.
 package main
 
 import (
@@ -87,6 +90,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"syscall"
 	"time"
 
 	"github.com/oidc-logout/logout/tools/mutate/dropreturn"
@@ -133,7 +137,7 @@ func run(args []string) int {
 		}
 		opts.Allow = a
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	_, err := dropreturn.Run(ctx, fs.Args(), opts)
 	switch {
