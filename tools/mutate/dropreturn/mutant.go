@@ -8,17 +8,29 @@ import (
 )
 
 // Mutant returns src, the source of s.File, with the return statement of
-// s deleted. Every other byte stays in place, so line numbers in the
+// s taken out of the program: it becomes the body of an if false, so
+// that it never runs but its operands are still used, and the mutant
+// compiles even when the return held the last use of an import or a
+// variable. Every other byte stays in place, so line numbers in the
 // mutant's messages match the original's.
 func Mutant(src []byte, s Site) ([]byte, error) {
 	if s.Start < 0 || s.End > len(src) || s.Start >= s.End {
 		return nil, fmt.Errorf("return at %s:%d: offsets %d-%d outside a source of %d bytes",
 			s.File, s.Line, s.Start, s.End, len(src))
 	}
-	out := make([]byte, 0, len(src)-(s.End-s.Start))
+	out := make([]byte, 0, len(src)+len(disableOpen)+len(disableClose))
 	out = append(out, src[:s.Start]...)
+	out = append(out, disableOpen...)
+	out = append(out, src[s.Start:s.End]...)
+	out = append(out, disableClose...)
 	return append(out, src[s.End:]...), nil
 }
+
+// disableOpen and disableClose enclose a statement that must not run.
+const (
+	disableOpen  = "if false { "
+	disableClose = " }"
+)
 
 // overlay is the file that go's -overlay flag reads: the files it names
 // are read from their replacements, and the tree is left untouched.

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestMutantDeletesTheReturnOnly(t *testing.T) {
+func TestMutantDisablesTheReturnOnly(t *testing.T) {
 	tests := []struct {
 		name string
 		src  string
@@ -22,17 +22,22 @@ func TestMutantDeletesTheReturnOnly(t *testing.T) {
 		{
 			name: "bare return",
 			src:  "package p\n\nfunc f(ok bool) {\n\tif !ok {\n\t\tfail()\n\t\treturn\n\t}\n\tg()\n}\n",
-			want: "package p\n\nfunc f(ok bool) {\n\tif !ok {\n\t\tfail()\n\t\t\n\t}\n\tg()\n}\n",
+			want: "package p\n\nfunc f(ok bool) {\n\tif !ok {\n\t\tfail()\n\t\tif false { return }\n\t}\n\tg()\n}\n",
 		},
 		{
 			name: "return with results and a comment",
 			src:  "package p\n\nfunc f() error {\n\tif err := g(); err != nil {\n\t\treturn err // why\n\t}\n\treturn nil\n}\n",
-			want: "package p\n\nfunc f() error {\n\tif err := g(); err != nil {\n\t\t // why\n\t}\n\treturn nil\n}\n",
+			want: "package p\n\nfunc f() error {\n\tif err := g(); err != nil {\n\t\tif false { return err } // why\n\t}\n\treturn nil\n}\n",
+		},
+		{
+			name: "return that holds the last use of a variable",
+			src:  "package p\n\nfunc f() (int, error) {\n\tif v, err := g(); err != nil {\n\t\treturn v, fmt.Errorf(\"g: %w\", err)\n\t}\n\treturn 1, nil\n}\n",
+			want: "package p\n\nfunc f() (int, error) {\n\tif v, err := g(); err != nil {\n\t\tif false { return v, fmt.Errorf(\"g: %w\", err) }\n\t}\n\treturn 1, nil\n}\n",
 		},
 		{
 			name: "return on the line of the brace",
 			src:  "package p\n\nfunc f() error {\n\tif err := g(); err != nil { return err }\n\treturn nil\n}\n",
-			want: "package p\n\nfunc f() error {\n\tif err := g(); err != nil {  }\n\treturn nil\n}\n",
+			want: "package p\n\nfunc f() error {\n\tif err := g(); err != nil { if false { return err } }\n\treturn nil\n}\n",
 		},
 	}
 	for _, tt := range tests {

@@ -17,7 +17,10 @@
 //	go test -count=1 -failfast -vet=off -timeout=T -overlay=OVERLAY PACKAGES
 //
 // in the module directory. The overlay maps the file to a temporary copy
-// holding the mutant: no file of the tree is ever written. PACKAGES is
+// holding the mutant: no file of the tree is ever written. In the mutant
+// the return statement is wrapped in "if false { ... }": it never runs,
+// as if deleted, but its operands stay in use, so that the mutant still
+// compiles when the return held the last use of an import or a variable. PACKAGES is
 // the mutated package, or with -importers every package of the module
 // whose tests depend on it.
 //
