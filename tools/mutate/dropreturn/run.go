@@ -104,24 +104,33 @@ type result struct {
 
 // Run builds and tests the mutants of the modules in dirs, one module
 // after the other, and writes a line for each mutant and a summary for
-// each module. It returns the counts of all modules, and ErrSurvivors
-// when a mutant survived that opts.Allow does not explain.
+// each module. It returns the counts of all modules, and an error when a
+// module could not be tested (the others are tested all the same), or
+// else ErrSurvivors when a mutant survived or is not covered and
+// opts.Allow does not explain it.
 func Run(ctx context.Context, dirs []string, opts Options) (Tally, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return Tally{}, err
 	}
 	r := &runner{opts: opts, scanned: map[string]bool{}}
-	var total Tally
+	var (
+		total Tally
+		errs  []error
+	)
 	for _, dir := range dirs {
 		t, err := r.module(ctx, dir)
-		if err != nil {
-			return total, err
-		}
 		total.add(t)
+		if err != nil {
+			fmt.Fprintf(opts.Out, "module %s: %v\n", dir, err)
+			errs = append(errs, fmt.Errorf("module %s: %w", dir, err))
+		}
 	}
 	if len(dirs) > 1 {
 		fmt.Fprintf(opts.Out, "all modules: %s\n", total)
+	}
+	if len(errs) > 0 {
+		return total, errors.Join(errs...)
 	}
 	r.warnStale()
 	if total.Survived+total.NotCovered > total.Allowed {

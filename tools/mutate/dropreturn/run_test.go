@@ -192,7 +192,7 @@ skipped/skipped.go F: if n < 0 => not looked into
 		"warning: allowlist line 6: no early return matches gone.go F: if err != nil (stale)\n", warnings)
 }
 
-func TestRunStopsWhenTheTestsFailWithoutAMutant(t *testing.T) {
+func TestRunGoesOnPastAModuleWhoseTestsFail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test on a module")
 	}
@@ -201,12 +201,27 @@ func TestRunStopsWhenTheTestsFailWithoutAMutant(t *testing.T) {
 		files[k] = v
 	}
 	files["m_test.go"] += "\nfunc TestBroken(t *testing.T) { t.Fatal(\"broken\") }\n"
-	dir := writeModule(t, files)
+	root := t.TempDir()
+	broken, good := filepath.Join(root, "broken"), filepath.Join(root, "good")
+	for dir, files := range map[string]map[string]string{broken: files, good: moduleSource} {
+		for name, src := range files {
+			path := filepath.Join(dir, filepath.FromSlash(name))
+			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+			require.NoError(t, os.WriteFile(path, []byte(src), 0o600))
+		}
+	}
+	var out bytes.Buffer
 
-	report, _, _, err := runOn(t, dir, nil)
+	tally, err := Run(context.Background(), []string{broken, good}, Options{
+		Root: root, Out: &out, Warn: &out, Skip: regexp.MustCompile(`(^|/)skipped/`),
+	})
 
-	require.ErrorContains(t, err, "the tests fail without a mutant")
-	assert.Empty(t, mutantLines(report))
+	require.ErrorContains(t, err, "module "+broken+": the tests fail without a mutant")
+	assert.NotErrorIs(t, err, ErrSurvivors)
+	lines := mutantLines(out.String())
+	require.NotEmpty(t, lines)
+	assert.Equal(t, "KILLED      good/m.go:13 Checked: if n > 100", lines[0], "the next module is tested")
+	assert.Equal(t, 4, tally.Total())
 }
 
 func TestRunDryRunListsMutants(t *testing.T) {
