@@ -99,7 +99,7 @@ run_returns() {
 # go_files DIR prints the Go files of DIR that are not tests, relative to
 # DIR, nested modules included.
 go_files() {
-	git -C "$1" ls-files '*.go' | grep -v '_test\.go$'
+	find "$1" -name node_modules -prune -o -name '*.go' ! -name '*_test.go' -printf '%P\n' | sort
 }
 
 # only_files DIR FILE... prints the gremlins arguments that leave out every
