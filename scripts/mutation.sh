@@ -50,6 +50,10 @@ RETURN_MODULES=(. backchannel redisstore adapters/gin adapters/echo adapters/fib
 	adapters/fiber/fiber3 adapters/internal)
 # Packages that support tests (no product code): dropreturn leaves them out.
 RETURN_SKIP='(^|/)(ledgertest|redistest|fixture)/'
+# The go test -timeout of each mutant: several times the longest test run
+# (redisstore's, about 35 s), and short enough that a mutant that loops
+# for ever (mayHaveCaseVariants without its return) costs little.
+RETURN_TIMEOUT=2m
 # The modules gremlins mutates, and what it leaves out of each: from the
 # core, the nested modules (gremlins walks into them) and ledgertest; from
 # redisstore, its test server.
@@ -88,7 +92,7 @@ build_tools() {
 run_returns() {
 	echo "==> dropreturn: early returns after a failure or refusal"
 	local status=0
-	"$tmp/dropreturn" -allow tools/mutate/survivors.txt -skip "$RETURN_SKIP" \
+	"$tmp/dropreturn" -allow tools/mutate/survivors.txt -skip "$RETURN_SKIP" -timeout "$RETURN_TIMEOUT" \
 		"${RETURN_MODULES[@]}" | tee "$tmp/dropreturn.log" || status=1
 	while IFS= read -r line; do
 		figures+=("returns  ${line#module }")
