@@ -17,6 +17,8 @@ import (
 type Package struct {
 	// ImportPath is the package's import path.
 	ImportPath string
+	// Dir is the directory of its source.
+	Dir string
 	// Files are the absolute paths of its Go files in this build, test
 	// files left out.
 	Files []string
@@ -85,7 +87,7 @@ func packagesOf(all []listed) []Package {
 			for i, f := range p.GoFiles {
 				files[i] = filepath.Join(p.Dir, f)
 			}
-			pkgs = append(pkgs, Package{ImportPath: p.ImportPath, Files: files})
+			pkgs = append(pkgs, Package{ImportPath: p.ImportPath, Dir: p.Dir, Files: files})
 		}
 	}
 	testers := map[string][]string{}

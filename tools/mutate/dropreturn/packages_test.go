@@ -28,9 +28,9 @@ func TestPackagesOfFindsTesters(t *testing.T) {
 	pkgs := packagesOf(all)
 
 	want := []Package{
-		{ImportPath: core, Files: []string{filepath.Join("/m", "a.go"), filepath.Join("/m", "b.go")}, Testers: []string{core}},
-		{ImportPath: doc, Files: []string{filepath.Join("/m/internal/doc", "doc.go")}, Testers: []string{core}},
-		{ImportPath: lru, Files: []string{filepath.Join("/m/internal/lru", "lru.go")}, Testers: []string{core, lru}},
+		{ImportPath: core, Dir: "/m", Files: []string{filepath.Join("/m", "a.go"), filepath.Join("/m", "b.go")}, Testers: []string{core}},
+		{ImportPath: doc, Dir: "/m/internal/doc", Files: []string{filepath.Join("/m/internal/doc", "doc.go")}, Testers: []string{core}},
+		{ImportPath: lru, Dir: "/m/internal/lru", Files: []string{filepath.Join("/m/internal/lru", "lru.go")}, Testers: []string{core, lru}},
 	}
 	assert.Equal(t, want, pkgs)
 }

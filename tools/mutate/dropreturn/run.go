@@ -113,7 +113,7 @@ func Run(ctx context.Context, dirs []string, opts Options) (Tally, error) {
 	if err != nil {
 		return Tally{}, err
 	}
-	r := &runner{opts: opts, scanned: map[string]bool{}}
+	r := &runner{opts: opts, scanned: map[string]bool{}, dirs: map[string]string{}}
 	var (
 		total Tally
 		errs  []error
@@ -142,7 +142,8 @@ func Run(ctx context.Context, dirs []string, opts Options) (Tally, error) {
 // runner runs the mutants of one or more modules.
 type runner struct {
 	opts    Options
-	scanned map[string]bool // the files looked into, as named in sites
+	scanned map[string]bool   // the files looked into, as named in sites
+	dirs    map[string]string // the directory of each package, by import path
 }
 
 // module tests the mutants of the module in dir.
@@ -160,12 +161,12 @@ func (r *runner) module(ctx context.Context, dir string) (Tally, error) {
 		}
 		return Tally{}, nil
 	}
-	cov, err := r.baseline(ctx, dir, muts, names)
+	ix, err := r.index(ctx, dir, muts, names)
 	if err != nil {
 		return Tally{}, err
 	}
 	var t Tally
-	err = r.each(ctx, muts, cov, func(m mutant, res result) {
+	err = r.each(ctx, muts, ix, func(m mutant, res result) {
 		t.count(res.status, r.report(m, res))
 	})
 	t.Elapsed = time.Since(start)
@@ -178,7 +179,7 @@ func (r *runner) module(ctx context.Context, dir string) (Tally, error) {
 
 // collect finds the sites of the module in dir. It also returns the
 // absolute paths of the module's files by their names in coverage
-// profiles.
+// profiles, and records the directory of each package.
 func (r *runner) collect(ctx context.Context, dir string) ([]mutant, map[string]string, error) {
 	pkgs, err := ListPackages(ctx, r.opts.Go, dir)
 	if err != nil {
@@ -187,6 +188,7 @@ func (r *runner) collect(ctx context.Context, dir string) ([]mutant, map[string]
 	var muts []mutant
 	names := map[string]string{}
 	for _, p := range pkgs {
+		r.dirs[p.ImportPath] = p.Dir
 		tested := []string{p.ImportPath}
 		if r.opts.Importers && len(p.Testers) > 0 {
 			tested = p.Testers
@@ -235,39 +237,24 @@ func (r *runner) file(path, dir, pkg string, pkgs []string) ([]mutant, error) {
 	return muts, nil
 }
 
-// baseline runs, unmutated and with coverage of the mutated packages,
-// the tests that the mutants will run: a failure there would pass for
-// a killed mutant. It returns what the tests cover, for the module's
-// files named in names.
-func (r *runner) baseline(ctx context.Context, dir string, muts []mutant, names map[string]string) (Coverage, error) {
-	var tested, covered []string
+// index runs, unmutated, each test that the mutants may run, alone and
+// with coverage of the mutated packages (see TestIndex), and returns
+// which tests reach which lines of the module's files named in names.
+func (r *runner) index(ctx context.Context, dir string, muts []mutant, names map[string]string) (*TestIndex, error) {
+	tested := map[string]string{}
+	var covered []string
 	for _, m := range muts {
-		tested = append(tested, m.pkgs...)
+		for _, p := range m.pkgs {
+			tested[p] = r.dirs[p]
+		}
 		covered = append(covered, m.pkg)
 	}
-	tested, covered = unique(tested), unique(covered)
-	if len(tested) == 0 {
-		return Coverage{}, nil
-	}
-	tmp, err := os.MkdirTemp("", "dropreturn-")
+	ix, err := BuildIndex(ctx, dir, tested, unique(covered), names, r.opts)
 	if err != nil {
-		return nil, fmt.Errorf("coverage of %s: %w", dir, err)
+		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	profile := filepath.Join(tmp, "cover.out")
-	args := append([]string{"test", "-count=1", "-vet=off", "-timeout=" + r.opts.Timeout.String(),
-		"-coverprofile=" + profile, "-coverpkg=" + strings.Join(covered, ",")}, tested...)
-	cmd := exec.CommandContext(ctx, r.opts.Go, args...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("the tests fail without a mutant in %s: %w\n%s", dir, err, out)
-	}
-	f, err := os.Open(profile)
-	if err != nil {
-		return nil, fmt.Errorf("coverage of %s: %w", dir, err)
-	}
-	defer f.Close()
-	return ParseProfile(f, names)
+	fmt.Fprintf(r.opts.Out, "    %s\n", ix)
+	return ix, nil
 }
 
 // unique returns list sorted, without repeats.
@@ -276,10 +263,10 @@ func unique(list []string) []string {
 	return slices.Compact(list)
 }
 
-// each tests muts, opts.Parallel at a time (those that cov does not
-// cover are not run), and calls done for each in
+// each tests muts, opts.Parallel at a time (those whose return no test
+// reaches are not run), and calls done for each in
 // order as soon as it and the ones before it are done.
-func (r *runner) each(ctx context.Context, muts []mutant, cov Coverage, done func(mutant, result)) error {
+func (r *runner) each(ctx context.Context, muts []mutant, ix *TestIndex, done func(mutant, result)) error {
 	results := make([]result, len(muts))
 	errs := make([]error, len(muts))
 	jobs, ready := make(chan int), make(chan int)
@@ -287,7 +274,7 @@ func (r *runner) each(ctx context.Context, muts []mutant, cov Coverage, done fun
 	for range r.opts.Parallel {
 		wg.Go(func() {
 			for i := range jobs {
-				results[i], errs[i] = r.test(ctx, muts[i], cov)
+				results[i], errs[i] = r.test(ctx, muts[i], ix)
 				ready <- i
 			}
 		})
@@ -315,13 +302,14 @@ func (r *runner) each(ctx context.Context, muts []mutant, cov Coverage, done fun
 	return first
 }
 
-// test runs the tests of m with its mutant in place of its file, unless
-// cov shows that no test reaches the return.
-func (r *runner) test(ctx context.Context, m mutant, cov Coverage) (result, error) {
+// test runs the tests of m that reach its return, as ix tells, with its
+// mutant in place of its file.
+func (r *runner) test(ctx context.Context, m mutant, ix *TestIndex) (result, error) {
 	if err := ctx.Err(); err != nil {
 		return result{}, err
 	}
-	if !cov.Covers(m.path, m.site.Line, m.site.Col) {
+	sel, ok := ix.Select(m.pkgs, m.path, m.site.Line, m.site.Col)
+	if !ok {
 		return result{status: NotCovered}, nil
 	}
 	dir, err := os.MkdirTemp("", "dropreturn-")
@@ -339,8 +327,12 @@ func (r *runner) test(ctx context.Context, m mutant, cov Coverage) (result, erro
 	}
 	run, cancel := context.WithTimeout(ctx, r.opts.Timeout+time.Minute)
 	defer cancel()
-	args := append([]string{"test", "-count=1", "-failfast", "-vet=off",
-		"-timeout=" + r.opts.Timeout.String(), "-overlay=" + ov}, m.pkgs...)
+	args := []string{"test", "-count=1", "-failfast", "-vet=off",
+		"-timeout=" + r.opts.Timeout.String(), "-overlay=" + ov}
+	if sel.Run != "" {
+		args = append(args, "-run="+sel.Run)
+	}
+	args = append(args, sel.Pkgs...)
 	cmd := exec.CommandContext(run, r.opts.Go, args...)
 	cmd.Dir = m.dir
 	cmd.WaitDelay = 10 * time.Second

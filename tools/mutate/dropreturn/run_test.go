@@ -157,6 +157,7 @@ func TestRunReportsEachMutant(t *testing.T) {
 		"KILLED      m.go:37 Parse: if v, err := strconv.Atoi(s); err != nil",
 	}, mutantLines(report))
 	assert.Equal(t, Tally{Killed: 2, Survived: 1, NotCovered: 1, Elapsed: tally.Elapsed}, tally)
+	assert.Contains(t, report, "    4 tests of 1 packages run alone\n")
 	assert.Contains(t, report, "4 mutants: 2 killed (0 timed out), 1 survived, 1 not covered (0 of those allowed), 0 not viable; kill rate 66.7%")
 	assert.Empty(t, warnings)
 	for name, src := range moduleSource {

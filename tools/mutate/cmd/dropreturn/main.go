@@ -9,20 +9,24 @@
 //
 // For each module directory, in turn, it lists the module's packages
 // (go list ./..., so nested modules are left out, and only the files of
-// the current build are read), finds the sites in every Go file that is
-// neither a test nor generated, runs the tests once without a mutant
-// and with coverage (a failure there stops the run), then tests each
-// mutant whose return the tests reach with
+// the current build are read) and finds the sites in every Go file that
+// is neither a test nor generated. It then runs each top-level test,
+// example and fuzz target of the tested packages alone, once, from a
+// test binary built with coverage of the mutated packages, to learn which
+// tests reach which return; a package with a test that fails alone is
+// run whole instead (and a failure there stops the module). Each mutant
+// whose return a test reaches is then tested with
 //
-//	go test -count=1 -failfast -vet=off -timeout=T -overlay=OVERLAY PACKAGES
+//	go test -count=1 -failfast -vet=off -timeout=T -overlay=OVERLAY -run=TESTS PACKAGES
 //
-// in the module directory. The overlay maps the file to a temporary copy
-// holding the mutant: no file of the tree is ever written. In the mutant
-// the return statement is wrapped in "if false { ... }": it never runs,
-// as if deleted, but its operands stay in use, so that the mutant still
-// compiles when the return held the last use of an import or a variable. PACKAGES is
-// the mutated package, or with -importers every package of the module
-// whose tests depend on it.
+// in the module directory, where TESTS are the tests that reach the
+// return and PACKAGES the tested packages they belong to: the mutated
+// package, or with -importers every package of the module whose tests
+// depend on it. The overlay maps the file to a temporary copy holding
+// the mutant: no file of the tree is ever written. In the mutant the
+// return statement is wrapped in "if false { ... }": it never runs, as
+// if deleted, but its operands stay in use, so that the mutant still
+// compiles when the return held the last use of an import or a variable.
 //
 // It prints one line per mutant, in source order:
 //
