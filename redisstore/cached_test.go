@@ -489,7 +489,9 @@ func TestCachedLedgerReadsSince(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got, "since %v", tc.since)
 	}
-	assert.EqualValues(t, 1, c.Stats().Remote, "the first look-up reads Redis, the others the view")
+	// The first look-up reads Redis unless the record's notice reached the
+	// view first; the others read the view.
+	assert.LessOrEqual(t, c.Stats().Remote, uint64(1))
 }
 
 // TestCachedLedgerRecordWithoutExpiry: a record that Redis keeps without
