@@ -637,14 +637,19 @@ func TestLogsNeverContainTokensOrState(t *testing.T) {
 	state := location(t, resp).Query().Get("state")
 	serve(h, newRequest(http.MethodGet, "/logout", &http.Cookie{Name: testSessionName, Value: "tampered"}))
 	serve(h, providerReturn("?state=wrong-"+state, findCookie(resp, "logout_state")))
+	serve(h, providerReturn("?state="+state))
+	serve(m, providerReturn("?state=", findCookie(resp, "logout_state")))
 	cross := newRequest(http.MethodGet, "/logout", cookie)
 	cross.Header.Set("Sec-Fetch-Site", "cross-site")
 	serve(h, cross)
 
 	logs := buf.String()
-	require.Contains(t, logs, "logout: session cleared")
+	require.Contains(t, logs, `logout: session cleared" had_id_token=true provider_logout=true`)
+	require.Contains(t, logs, `logout: session cleared" had_id_token=false provider_logout=false`)
 	require.Contains(t, logs, "return target refused")
 	require.Contains(t, logs, "state does not match")
+	require.Contains(t, logs, "has_state=true has_cookie=false")
+	require.Contains(t, logs, "has_state=false has_cookie=true")
 	for _, leak := range []string{secret, "c2VjcmV0LXBheWxvYWQ", state, cookie.Value} {
 		assert.NotContains(t, logs, leak)
 	}

@@ -94,3 +94,26 @@ func TestDiscover(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "status 404", "the fetch's own error")
 }
+
+// TestGetJSONBound: a document of exactly MaxBytes is read, one byte more
+// is refused.
+func TestGetJSONBound(t *testing.T) {
+	for _, tt := range []struct {
+		size int
+		ok   bool
+	}{{MaxBytes, true}, {MaxBytes + 1, false}} {
+		doc := `{"issuer":"` + strings.Repeat("i", tt.size-len(`{"issuer":""}`)) + `"}`
+		require.Len(t, doc, tt.size)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte(doc))
+		}))
+		var meta Metadata
+		err := GetJSON(t.Context(), srv.Client(), srv.URL, &meta)
+		srv.Close()
+		if tt.ok {
+			assert.NoError(t, err, tt.size)
+		} else {
+			assert.ErrorContains(t, err, "larger than", tt.size)
+		}
+	}
+}
