@@ -1,6 +1,7 @@
 package backchannel_test
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -258,5 +259,35 @@ func TestTimeWindow(t *testing.T) {
 				refusedWithNothingRecorded(t, w, http.StatusBadRequest, "invalid_request", tc.want, ledger, keysOf(p.issuer, unverifiedClaims(token))...)
 			})
 		}
+	}
+}
+
+// TestClientSecretLength checks that a client secret as long as the hash
+// of an HMAC algorithm (RFC 7518, section 3.2) is accepted, and its tokens
+// recorded, and that one a byte shorter is refused by New.
+func TestClientSecretLength(t *testing.T) {
+	p := startProvider(t)
+	for _, tc := range []struct {
+		alg    jose.SignatureAlgorithm
+		minLen int
+	}{{jose.HS256, 32}, {jose.HS384, 48}, {jose.HS512, 64}} {
+		t.Run(string(tc.alg), func(t *testing.T) {
+			secret := strings.Repeat("s", tc.minLen)
+			ledger := newRecordingLedger()
+			h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+				c.Algorithms, c.ClientSecret = algs(tc.alg), secret
+			})
+			token := signHMAC(t, tc.alg, secret, p.claims("sid-1", ""))
+			w := post(h, token)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Equal(t, acceptedWrites(unverifiedClaims(token), defaultEndedTTL, defaultJTITTL), ledger.Writes())
+
+			_, err := backchannel.New(backchannel.Config{
+				Issuer: p.issuer, ClientID: testClientID, Ledger: newStore(),
+				Algorithms: algs(tc.alg), ClientSecret: secret[1:],
+			})
+			require.ErrorIs(t, err, backchannel.ErrInvalidConfig)
+			assert.Contains(t, err.Error(), fmt.Sprintf("Config.ClientSecret is shorter than the %d bytes %s needs", tc.minLen, tc.alg))
+		})
 	}
 }
