@@ -161,14 +161,14 @@ func (m *MemoryLedger) Record(ctx context.Context, key string, at time.Time, ttl
 	defer m.mu.Unlock()
 	m.dropExpired(nowNs, expireBatch)
 	if rec, ok := m.records[key]; ok {
-		if rec.expires <= nowNs { // expired but not yet dropped: a new record
-			rec.at = atNs
-		} else if atNs > rec.at {
+		// An expired record not yet dropped (more than expireBatch
+		// expired at once) is replaced: its time goes too.
+		if rec.expires <= nowNs || atNs > rec.at {
 			rec.at = atNs
 		}
-		if expires > rec.expires || rec.expires <= nowNs {
+		if expires > rec.expires { // always, for an expired record
 			rec.expires = expires
-			m.fix(rec.index)
+			m.down(rec.index)
 		}
 		return nil
 	}
@@ -194,7 +194,7 @@ func (m *MemoryLedger) makeRoom(ctx context.Context, now int64) error {
 		return fmt.Errorf("%w: %d records", ErrLedgerFull, len(m.records))
 	}
 	m.stats.Evicted++
-	m.remove(0)
+	m.removeFirst()
 	m.logFull(ctx, now, "logout: memory ledger is full; the record closest to its expiry was evicted")
 	return nil
 }
@@ -245,39 +245,32 @@ func (m *MemoryLedger) Stats() MemoryLedgerStats {
 // earliest first.
 func (m *MemoryLedger) dropExpired(now int64, limit int) {
 	for i := 0; i < limit && m.expiry.len() > 0 && m.expiry.at(0).expires <= now; i++ {
-		m.remove(0)
+		m.removeFirst()
 	}
 }
 
-// remove deletes the record at heap index i.
-func (m *MemoryLedger) remove(i int) {
-	rec := m.expiry.at(i)
+// removeFirst deletes the record closest to its expiry, the root of the
+// heap.
+func (m *MemoryLedger) removeFirst() {
+	rec := m.expiry.at(0)
 	last := m.expiry.len() - 1
-	if i != last {
-		m.swap(i, last)
-	}
+	m.swap(0, last)
 	m.expiry.pop()
-	if i != last {
-		m.fix(i)
-	}
+	m.down(0)
 	delete(m.records, rec.key)
 }
 
 // The heap of expiries, with each record's index kept up to date so that
 // a record whose expiry changes is moved in place: the heap never holds
-// stale items and never needs rebuilding.
+// stale items and never needs rebuilding. Two facts keep it simple: a
+// record's expiry only ever grows, and records leave from the root only;
+// so a changed record only ever sifts down, and a new one up.
 
 func (m *MemoryLedger) swap(i, j int) {
 	a, b := m.expiry.at(i), m.expiry.at(j)
 	m.expiry.set(i, b)
 	m.expiry.set(j, a)
 	a.index, b.index = j, i
-}
-
-func (m *MemoryLedger) fix(i int) {
-	if !m.down(i) {
-		m.up(i)
-	}
 }
 
 func (m *MemoryLedger) up(i int) {
@@ -291,9 +284,9 @@ func (m *MemoryLedger) up(i int) {
 	}
 }
 
-// down sifts i down and reports whether it moved.
-func (m *MemoryLedger) down(i int) bool {
-	n, start := m.expiry.len(), i
+// down sifts the record at i down to its place.
+func (m *MemoryLedger) down(i int) {
+	n := m.expiry.len()
 	for {
 		c := 2*i + 1
 		if c >= n {
@@ -308,7 +301,6 @@ func (m *MemoryLedger) down(i int) bool {
 		m.swap(i, c)
 		i = c
 	}
-	return i > start
 }
 
 // chunkBits sets the size of a chunk of the heap: 4096 records.

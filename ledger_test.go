@@ -352,3 +352,68 @@ func TestFullMemoryLedgerKeepsLogoutTombstone(t *testing.T) {
 	assert.Equal(t, "out", get("/", copied).Body.String(), "the copied cookie is signed out")
 	assert.Positive(t, ledger.Stats().Evicted, "the full store made room, and says so")
 }
+
+// TestMemoryLedgerLogsFullnessEveryTenSeconds: a full store logs at most
+// once every ten seconds, however often it evicts.
+func TestMemoryLedgerLogsFullnessEveryTenSeconds(t *testing.T) {
+	clock := newFakeClock()
+	var logs strings.Builder
+	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{
+		MaxEntries: 1, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	record := func(key string) { require.NoError(t, s.Record(t.Context(), key, clock.Now(), time.Hour)) }
+	record("a")
+	record("b")
+	record("c")
+	assert.Equal(t, 1, strings.Count(logs.String(), "memory ledger is full"), "two evictions at once")
+	clock.Advance(10*time.Second - time.Nanosecond)
+	record("d")
+	assert.Equal(t, 1, strings.Count(logs.String(), "memory ledger is full"))
+	clock.Advance(time.Nanosecond)
+	record("e")
+	assert.Equal(t, 2, strings.Count(logs.String(), "memory ledger is full"), "ten seconds later")
+	assert.Equal(t, uint64(4), s.Stats().Evicted)
+}
+
+// TestMemoryLedgerExtendsTheEarliestOfTwo: extending the record closest
+// to its expiry moves it behind the other one, which is then the first to
+// go.
+func TestMemoryLedgerExtendsTheEarliestOfTwo(t *testing.T) {
+	clock := newFakeClock()
+	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{Now: clock.Now})
+	ctx := t.Context()
+	require.NoError(t, s.Record(ctx, "a", clock.Now(), time.Minute))
+	require.NoError(t, s.Record(ctx, "b", clock.Now(), 2*time.Minute))
+	require.NoError(t, s.Record(ctx, "a", clock.Now(), 3*time.Minute))
+	clock.Advance(2 * time.Minute)
+	require.NoError(t, s.Record(ctx, "c", clock.Now(), time.Hour)) // drops what expired
+	for key, want := range map[string]bool{"a": true, "b": false, "c": true} {
+		seen, err := s.Seen(ctx, logout.LedgerQuery{Key: key})
+		require.NoError(t, err)
+		assert.Equal(t, want, seen, key)
+	}
+	assert.Equal(t, 2, s.Len())
+}
+
+// TestMemoryLedgerReplacesAnExpiredRecord: a record that expired but was
+// not dropped yet (more than a batch expired at once) is replaced by a new
+// one, with the new time even when it is earlier.
+func TestMemoryLedgerReplacesAnExpiredRecord(t *testing.T) {
+	clock := newFakeClock()
+	s := logout.NewMemoryLedger(logout.MemoryLedgerConfig{Now: clock.Now})
+	ctx := t.Context()
+	start := clock.Now()
+	n := 10 * logout.MemoryExpireBatch
+	for i := range n {
+		require.NoError(t, s.Record(ctx, fmt.Sprint("k", i), start.Add(time.Hour), time.Minute))
+	}
+	clock.Advance(time.Minute) // every record expires now, exactly
+	for i := range n {
+		require.NoError(t, s.Record(ctx, fmt.Sprint("k", i), start, time.Hour))
+	}
+	for i := range n {
+		seen, err := s.Seen(ctx, logout.LedgerQuery{Key: fmt.Sprint("k", i), Since: start.Add(time.Second)})
+		require.NoError(t, err)
+		assert.False(t, seen, "k%d keeps the time of its expired record", i)
+	}
+}
