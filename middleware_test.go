@@ -741,3 +741,14 @@ func TestDefaultErrorHandlerMessages(t *testing.T) {
 		assert.Equal(t, "text/plain; charset=utf-8", w.Header().Get("Content-Type"))
 	}
 }
+
+// TestWrapCallsAHandlerFuncDirectly: the pass-through calls an
+// http.HandlerFunc without going through its ServeHTTP method, and any
+// other handler, or a nil HandlerFunc's absence, through ServeHTTP.
+func TestWrapCallsAHandlerFuncDirectly(t *testing.T) {
+	m := newTestMiddleware(t, newTestStore(), nil)
+	f := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	assert.NotNil(t, m.Wrap(f).(*wrapped).nextFunc)
+	assert.Nil(t, m.Wrap(teapot{}).(*wrapped).nextFunc)
+	assert.Nil(t, m.Wrap(http.HandlerFunc(nil)).(*wrapped).nextFunc)
+}
