@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +32,31 @@ func TestStartStopRestart(t *testing.T) {
 	assert.Equal(t, port, srv.Port())
 	require.NoError(t, c.Ping(ctx).Err(), "the client reconnects to the restarted server")
 	assert.Zero(t, c.Exists(ctx, "k").Val(), "a restarted server starts empty (no persistence)")
+}
+
+// TestClientRetriesNothing: a command whose connection is lost fails,
+// rather than be sent again on a new connection. Here the server holds
+// the write, its connection is killed and the server lets writes through
+// at once: a write sent again would happen.
+func TestClientRetriesNothing(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	admin := srv.NewClient()
+	require.NoError(t, admin.Do(ctx, "CLIENT", "PAUSE", 20000, "WRITE").Err())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.NewClient().Set(ctx, "k", "v", 0).Err() }()
+	require.Eventually(t, func() bool {
+		return strings.Contains(admin.Info(ctx, "clients").Val(), "blocked_clients:1")
+	}, 30*time.Second, 10*time.Millisecond, "the write reaches the paused server")
+	require.NoError(t, admin.ClientKillByFilter(ctx, "TYPE", "normal", "SKIPME", "yes").Err())
+	require.NoError(t, admin.Do(ctx, "CLIENT", "UNPAUSE").Err())
+	select {
+	case err := <-errc:
+		assert.Error(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the write did not end")
+	}
+	assert.Zero(t, admin.Exists(ctx, "k").Val(), "the write was not sent again")
 }
 
 func TestServersAreIndependent(t *testing.T) {
