@@ -50,6 +50,12 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"open default landing", func(c *Config) { c.DefaultReturnTo = "//evil.com" }, "Config.DefaultReturnTo"},
 		{"bad state cookie name", func(c *Config) { c.StateCookie.Name = "a b" }, "Config.StateCookie.Name"},
 		{"negative state cookie age", func(c *Config) { c.StateCookie.MaxAge = -1 }, "Config.StateCookie.MaxAge"},
+		{"negative tombstone lifetime", func(c *Config) {
+			c.SessionCheck = &SessionCheckConfig{Ledger: NewMemoryLedger(MemoryLedgerConfig{}), TombstoneTTL: -time.Second}
+		}, "TombstoneTTL"},
+		{"negative check timeout", func(c *Config) {
+			c.SessionCheck = &SessionCheckConfig{Ledger: NewMemoryLedger(MemoryLedgerConfig{}), Timeout: -time.Second}
+		}, "Timeout"},
 		{"__Host- cookie over http", func(c *Config) {
 			c.PostLogoutRedirectURI, c.StateCookie.Name, c.StateCookie.Path = "http://127.0.0.1/logout/callback", "__Host-ls", "/"
 		}, "__Host-"},

@@ -78,6 +78,8 @@ var openRedirectCorpus = []string{
 	"",
 	"/%",
 	"/%zz",
+	"/%25zz",                // malformed only once decoded
+	"/%2525zz",              // malformed after two rounds
 	"/\u2215\u2215evil.com", // division slashes
 	"/\uff0f\uff0fevil.com", // fullwidth solidus
 	"/" + strings.Repeat("a", maxReturnToLen),
@@ -135,7 +137,7 @@ func TestReturnToWithoutAllowlistRefusesAbsoluteURLs(t *testing.T) {
 }
 
 func TestAllowedOriginsAreValidated(t *testing.T) {
-	for _, o := range []string{"trusted.com", "https://trusted.com/path", "https://u@trusted.com", "javascript:x", "https://trusted.com?x", "https://"} {
+	for _, o := range []string{"trusted.com", "https://trusted.com/path", "https://u@trusted.com", "javascript:x", "https://trusted.com?x", "https://", "https://[::1", "%zz://trusted.com"} {
 		_, err := newReturnToPolicy([]string{o})
 		assert.Error(t, err, o)
 	}
