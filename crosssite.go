@@ -6,27 +6,20 @@ import (
 	"strings"
 )
 
-// checkCrossSite refuses cross-site requests to the logout path, so that a
-// third-party page cannot log users out. It follows the rules of Go's
-// http.CrossOriginProtection, applied to every method, GET included:
-// Sec-Fetch-Site "same-origin" or "none" passes; any other value is refused
-// unless Origin is trusted; without Sec-Fetch-Site, an Origin whose host is
-// not the request's host is refused unless trusted; a request with neither
-// header (a non-browser client, or an old browser) passes.
+// checkCrossSite refuses cross-origin requests to the logout path with
+// Config.CrossOriginProtection, so that a third-party page cannot log
+// users out. A logout changes state whatever its method, so a GET or HEAD
+// is checked as if it were a POST (http.CrossOriginProtection lets safe
+// methods through). A refused top-level GET navigation wraps
+// ErrCrossSiteNavigation too.
 func (m *Middleware) checkCrossSite(r *http.Request) error {
-	if m.allowCrossSite {
-		return nil
+	asUnsafe := r
+	if r.Method != http.MethodPost {
+		shallow := *r
+		shallow.Method = http.MethodPost
+		asUnsafe = &shallow
 	}
-	origin := r.Header.Get("Origin")
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "same-origin", "none":
-		return nil
-	case "":
-		if origin == "" || strings.EqualFold(originHost(origin), r.Host) {
-			return nil
-		}
-	}
-	if m.isTrusted(origin) {
+	if m.crossOrigin.Check(asUnsafe) == nil {
 		return nil
 	}
 	if isNavigation(r) {
@@ -41,23 +34,6 @@ func (m *Middleware) checkCrossSite(r *http.Request) error {
 func isNavigation(r *http.Request) bool {
 	return r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" &&
 		r.Header.Get("Sec-Fetch-Dest") == "document"
-}
-
-func (m *Middleware) isTrusted(origin string) bool {
-	_, ok := m.trusted[strings.ToLower(origin)]
-	return ok
-}
-
-// originHost returns the host[:port] of an http or https Origin header
-// value ("https://app.example.com:8443"), or "" for anything else: a
-// missing or other scheme, "null", or a value with a path or userinfo.
-func originHost(origin string) string {
-	scheme, host, ok := strings.Cut(origin, "://")
-	if !ok || !(strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http")) ||
-		strings.ContainsAny(host, "/?#@") {
-		return ""
-	}
-	return host
 }
 
 // isPrefetch reports whether r is a speculative prefetch or prerender

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -38,9 +39,9 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
-	var hint string
-	if m.logoutHint != nil {
-		hint = m.logoutHint(r, sess)
+	var extra url.Values
+	if m.endSessionParams != nil {
+		extra = m.endSessionParams(r, sess)
 	}
 	// With the session still intact: the app's hook, token revocation and
 	// the tombstone of a stateless session. Each may stop the logout,
@@ -65,7 +66,7 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	target, state := returnTo, ""
 	if providerLogout {
 		ctx, cancel := context.WithTimeout(r.Context(), m.discoveryWait)
-		target, state, err = m.endSessionURL(ctx, prov, idToken, hint)
+		target, state, err = m.endSessionURL(ctx, prov, idToken, extra)
 		cancel()
 		if err != nil {
 			m.fail(w, r, err)
@@ -80,7 +81,7 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	if m.after != nil {
 		ev := Event{HadIDToken: idToken != "", ProviderLogout: providerLogout, ReturnTo: returnTo}
 		if providerLogout {
-			ev.Issuer = prov.issuer
+			ev.Issuer = prov.Issuer
 		}
 		m.after(r, ev)
 	}
@@ -132,10 +133,31 @@ func (m *Middleware) returnTarget(w http.ResponseWriter, r *http.Request) string
 	}
 	if !m.returnTo.allowed(target) {
 		m.logger.LogAttrs(r.Context(), slog.LevelWarn, "logout: return target refused",
-			slog.String("param", m.returnToParam))
+			slog.String("param", returnToParam))
 		return m.defaultReturnTo
 	}
 	return target
+}
+
+// returnToParam is the query (or POST form) parameter of the logout
+// request that names where the user should land.
+const returnToParam = "return_to"
+
+// extraParams returns the parameters of Config.EndSessionParams that
+// Params has no field for, without those the middleware sets itself.
+func extraParams(v url.Values) url.Values {
+	var extra url.Values
+	for k, vs := range v {
+		switch k {
+		case paramIDTokenHint, paramPostLogoutRedirectURI, paramState, paramClientID, paramLogoutHint, paramUILocales:
+			continue
+		}
+		if extra == nil {
+			extra = url.Values{}
+		}
+		extra[k] = vs
+	}
+	return extra
 }
 
 // maxFormBytes bounds the body of a logout POST: it carries one short field.
@@ -144,7 +166,7 @@ const maxFormBytes = 64 << 10
 // requestedReturnTo reads the return target from the query or, for a
 // form-encoded POST, from the body.
 func (m *Middleware) requestedReturnTo(w http.ResponseWriter, r *http.Request) string {
-	if v := r.URL.Query().Get(m.returnToParam); v != "" || r.Method != http.MethodPost {
+	if v := r.URL.Query().Get(returnToParam); v != "" || r.Method != http.MethodPost {
 		return v
 	}
 	// ParseForm reads the body of a form-encoded POST only.
@@ -152,7 +174,7 @@ func (m *Middleware) requestedReturnTo(w http.ResponseWriter, r *http.Request) s
 	if err := r.ParseForm(); err != nil {
 		return ""
 	}
-	return r.PostForm.Get(m.returnToParam)
+	return r.PostForm.Get(returnToParam)
 }
 
 // endSessionURL returns prov's end-session URL for a session whose
@@ -161,15 +183,16 @@ func (m *Middleware) requestedReturnTo(w http.ResponseWriter, r *http.Request) s
 // an id_token it sends client_id alone: providers refuse (Ory Hydra) or
 // ignore a post_logout_redirect_uri and a state without id_token_hint, and
 // GenAuth requires the hint for the redirect.
-func (m *Middleware) endSessionURL(ctx context.Context, prov *provider, idToken, hint string) (target, state string, err error) {
+func (m *Middleware) endSessionURL(ctx context.Context, prov *provider, idToken string, extra url.Values) (target, state string, err error) {
 	endpoint, err := prov.endSessionEndpoint(ctx)
 	if err != nil {
 		return "", "", err
 	}
-	p := Params{IDTokenHint: idToken, ClientID: prov.clientID, LogoutHint: hint, UILocales: m.uiLocales, Extra: m.extraParams}
-	if m.hasCallback && prov.postLogout != "" && idToken != "" {
+	p := Params{IDTokenHint: idToken, ClientID: prov.ClientID, LogoutHint: extra.Get(paramLogoutHint),
+		UILocales: extra.Get(paramUILocales), Extra: extraParams(extra)}
+	if m.hasCallback && prov.PostLogoutRedirectURI != "" && idToken != "" {
 		state = NewState()
-		p.PostLogoutRedirectURI, p.State = prov.postLogout, state
+		p.PostLogoutRedirectURI, p.State = prov.PostLogoutRedirectURI, state
 	}
 	if target, err = BuildURL(endpoint, p); err != nil {
 		return "", "", err

@@ -1,8 +1,6 @@
 package logout
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -23,23 +21,17 @@ type Middleware struct {
 	sessionName string
 	idTokenKey  string
 
-	discovery          *discoverer  // Config.Issuer's; nil without it or with several providers
-	singleProvider     *provider    // the provider of the top-level fields; nil with several
-	providers          *providerSet // Config.Providers and LookupProvider; nil with a single provider
+	providers          *providerSet // Config.Providers and LookupProvider
 	logoutWithClientID bool         // Config.ProviderLogoutWithoutIDToken
-	logoutHint         func(*http.Request, *sessions.Session) string
-	uiLocales          string     // from Config.ExtraParams
-	extraParams        url.Values // the rest of Config.ExtraParams
+	endSessionParams   func(*http.Request, *sessions.Session) url.Values
 
-	returnToParam   string
 	defaultReturnTo string
 	returnTo        returnToPolicy
 
 	stateCookie   stateCookie
 	clearSiteData clearSiteData
 
-	allowCrossSite bool
-	trusted        map[string]struct{}
+	crossOrigin *http.CrossOriginProtection
 
 	onError func(http.ResponseWriter, *http.Request, error)
 	logger  *slog.Logger
@@ -311,17 +303,6 @@ func hasQueryParam(rawQuery, name string) bool {
 		}
 	}
 	return false
-}
-
-// EndSessionEndpoint returns the provider's end-session endpoint: the
-// configured one, or the discovered one. Call it at start-up to find a
-// misconfigured provider before the first user logs out. With several
-// providers it fails with ErrUnknownProvider: use EndSessionEndpointFor.
-func (m *Middleware) EndSessionEndpoint(ctx context.Context) (string, error) {
-	if m.providers != nil {
-		return "", fmt.Errorf("%w: several providers are configured; use EndSessionEndpointFor", ErrUnknownProvider)
-	}
-	return m.singleProvider.endSessionEndpoint(ctx)
 }
 
 // fail logs err, at the level its sentinel gives, and hands it to the

@@ -6,136 +6,188 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/oidc-logout/logout/internal/lru"
 )
 
-// DiscoveryCacheSize is how many looked-up providers' discovery documents
-// (see [Config.LookupProvider]) a Middleware keeps; the least recently
-// used one is dropped to make room. The providers of [Config.Providers]
-// are kept apart and always cached.
+// DiscoveryCacheSize is how many looked-up providers (see
+// [Config.LookupProvider]) a Middleware keeps, with their discovery
+// documents; the least recently used one is dropped to make room. The
+// providers of [Config.Providers] are kept apart and always cached.
 const DiscoveryCacheSize = 256
 
 // maxIssuerLength bounds the iss of a session's id_token that is looked
 // up or logged.
 const maxIssuerLength = 2048
 
-// Provider is one OpenID provider (or one tenant of a provider) of an app
-// that has several: see [Config.Providers] and [Config.LookupProvider].
-// Issuer is required; the rest defaults as for a single provider.
+// Provider is an OpenID provider the app signs users in with (or one
+// tenant of a provider). Everything the middleware, token revocation and
+// front-channel logout need of it is here; endpoints left empty are
+// discovered from Issuer's .well-known/openid-configuration, once, and
+// cached for an hour.
 type Provider struct {
 	// Issuer is the provider's issuer URL, the iss of the id_tokens it
-	// issues; a session whose id_token names it is logged out here. When
-	// EndSessionEndpoint is empty, the endpoint is discovered from it.
+	// issues. Required, except for an app's only provider when
+	// EndSessionEndpoint is set and nothing else needs discovery.
 	Issuer string
-	// EndSessionEndpoint is the provider's end_session_endpoint. Default:
-	// discovered from Issuer.
-	EndSessionEndpoint string
-	// ClientID is the app's client_id at this provider. Default
-	// Config.ClientID.
+	// ClientID is the app's client_id at the provider. It is sent with
+	// every logout, and needed for token revocation and for
+	// Config.ProviderLogoutWithoutIDToken.
 	ClientID string
-	// PostLogoutRedirectURI is the URI registered at this provider.
-	// Default Config.PostLogoutRedirectURI. It needs a callback: its path
-	// must be that of Config.PostLogoutRedirectURI, unless
-	// Config.CallbackPath is set.
+	// ClientSecret authenticates the app to the revocation endpoint, with
+	// HTTP Basic (client_secret_basic), or in the form body when the
+	// provider's discovery document lists client_secret_post but not
+	// client_secret_basic. Empty for a public client. It is never logged.
+	ClientSecret string
+	// EndSessionEndpoint is the provider's end_session_endpoint, an
+	// absolute http(s) URL (for GenAuth, see [GenAuthEndpoint]). Default:
+	// discovered.
+	EndSessionEndpoint string
+	// RevocationEndpoint is the provider's revocation_endpoint (RFC 7009),
+	// used when Config.Revocation is set. Default: discovered.
+	RevocationEndpoint string
+	// PostLogoutRedirectURI is where the provider sends the browser back
+	// after logout; it must be absolute and registered at the provider.
+	// When set, a fresh state is sent with it and checked at the callback
+	// (see Config.CallbackPath). When empty, the provider shows its own
+	// page after logout.
 	PostLogoutRedirectURI string
-	// Revoker, when set, revokes the session's tokens at this provider at
-	// logout; it needs Config.Revocation, whose Revoker must then be nil.
-	// Its client must be ClientID.
-	Revoker *Revoker
 }
 
-// provider is a validated Provider, or the single provider of the
-// top-level Config fields.
+// provider is a validated Provider, with its discoverer (nil without
+// Issuer) and, when token revocation is on, its Revoker.
 type provider struct {
-	issuer     string
-	endpoint   string      // static end-session endpoint, or "" to discover
-	discovery  *discoverer // nil when endpoint is set, or looked up (see providerSet.discoverer)
-	clientID   string
-	postLogout string
-	revoker    *Revoker
+	Provider
+	discovery *discoverer
+	revoker   *Revoker // nil unless Config.Revocation is set
 }
 
-// providerSet holds the providers of an app with several.
+// endSessionEndpoint returns p's end-session endpoint: the configured one,
+// or the discovered one.
+func (p *provider) endSessionEndpoint(ctx context.Context) (string, error) {
+	if p.EndSessionEndpoint != "" {
+		return p.EndSessionEndpoint, nil
+	}
+	return p.discovery.endSessionEndpoint(ctx)
+}
+
+// providerSet holds the providers of an app: the configured ones, and
+// those LookupProvider finds.
 type providerSet struct {
-	static map[string]*provider // by issuer without trailing slash
+	static map[string]*provider // by issuerKey
+	// only is the provider of an app that configures exactly one and no
+	// LookupProvider: every session goes to it, whatever its iss.
+	only   *provider
 	lookup func(context.Context, string) (Provider, bool)
 	client *http.Client
-
-	defClientID, defPostLogout string
-	// callbackPath is the path every post-logout redirect URI must have;
-	// "" when Config.CallbackPath is set (a proxy may rewrite paths) or
-	// there is no callback (then no provider may have a URI).
+	revoke bool // build a Revoker for each provider
+	// callbackPath is the path of every post-logout redirect URI; ""
+	// when there is no callback (then no provider may have a URI).
 	callbackPath string
-	hasCallback  bool
 
 	mu     sync.Mutex
-	looked *lru.Cache[string, *discoverer] // by issuerKey, at most DiscoveryCacheSize
+	looked *lru.Cache[string, *provider] // by issuerKey, at most DiscoveryCacheSize
 }
 
-// setProviders validates Config.Providers and Config.LookupProvider, if
-// any: with them, the top-level Issuer and EndSessionEndpoint stay empty,
-// and ClientID and PostLogoutRedirectURI are the providers' defaults.
+// setProviders validates Config.Providers and Config.LookupProvider, and
+// the callback path their post-logout redirect URIs share.
 func (m *Middleware) setProviders(cfg *Config) error {
 	if len(cfg.Providers) == 0 && cfg.LookupProvider == nil {
-		return nil
-	}
-	switch {
-	case cfg.Issuer != "" || cfg.EndSessionEndpoint != "":
-		return errors.New("Config.Issuer and Config.EndSessionEndpoint must be empty with Config.Providers or Config.LookupProvider")
-	case cfg.ProviderLogoutWithoutIDToken:
-		return errors.New("Config.ProviderLogoutWithoutIDToken needs a single provider: without an id_token there is no issuer to pick one")
+		return errors.New("Config.Providers (or Config.LookupProvider) is required")
 	}
 	ps := &providerSet{
-		static: make(map[string]*provider, len(cfg.Providers)), lookup: cfg.LookupProvider, client: cfg.HTTPClient,
-		defClientID: cfg.ClientID, defPostLogout: cfg.PostLogoutRedirectURI,
-		hasCallback: cfg.CallbackPath != "" || cfg.PostLogoutRedirectURI != "",
-		looked:      lru.New[string, *discoverer](DiscoveryCacheSize),
+		static: make(map[string]*provider, len(cfg.Providers)), lookup: cfg.LookupProvider,
+		client: cfg.HTTPClient, revoke: cfg.Revocation != nil,
+		looked: lru.New[string, *provider](DiscoveryCacheSize),
 	}
-	if u, err := postLogoutURL(cfg); err == nil && u != nil && cfg.CallbackPath == "" {
-		ps.callbackPath = orDefault(u.Path, "/")
+	if err := ps.setCallbackPath(cfg); err != nil {
+		return err
 	}
 	for i, p := range cfg.Providers {
-		rp, err := ps.resolve(p)
-		if err == nil && rp.revoker != nil && (cfg.Revocation == nil || cfg.Revocation.Revoker != nil) {
-			err = errors.New("a Revoker needs Config.Revocation without a Revoker of its own")
-		}
+		rp, err := ps.resolve(p, len(cfg.Providers) == 1 && cfg.LookupProvider == nil)
 		if err != nil {
 			return fmt.Errorf("Config.Providers[%d]: %w", i, err)
 		}
-		key := issuerKey(rp.issuer)
+		key := issuerKey(rp.Issuer)
 		if _, dup := ps.static[key]; dup {
 			return fmt.Errorf("Config.Providers[%d]: issuer %q is listed twice", i, p.Issuer)
 		}
-		if rp.endpoint == "" {
-			rp.discovery = newDiscoverer(rp.issuer, cfg.HTTPClient)
-		}
 		ps.static[key] = rp
+		ps.only = rp
+	}
+	if len(ps.static) != 1 || ps.lookup != nil {
+		ps.only = nil
+	}
+	if cfg.ProviderLogoutWithoutIDToken && (ps.only == nil || ps.only.ClientID == "") {
+		return errors.New("Config.ProviderLogoutWithoutIDToken needs a single provider with a ClientID: without an id_token there is no issuer to pick one")
 	}
 	m.providers = ps
 	return nil
 }
 
-// resolve validates p and fills in the defaults.
-func (ps *providerSet) resolve(p Provider) (*provider, error) {
-	if err := checkIssuer(p.Issuer); err != nil {
-		return nil, fmt.Errorf("Provider.Issuer: %w", err)
+// setCallbackPath sets the path the providers' post-logout redirect URIs
+// share: Config.CallbackPath, or the path of the first configured one.
+func (ps *providerSet) setCallbackPath(cfg *Config) error {
+	ps.callbackPath = cfg.CallbackPath
+	if ps.callbackPath != "" {
+		if cfg.LookupProvider == nil && !slices.ContainsFunc(cfg.Providers, func(p Provider) bool { return p.PostLogoutRedirectURI != "" }) {
+			return errors.New("Config.CallbackPath needs a provider's PostLogoutRedirectURI")
+		}
+		return nil
 	}
-	if p.EndSessionEndpoint != "" {
-		if _, err := parseEndpoint(endSessionEndpointName, p.EndSessionEndpoint); err != nil {
-			return nil, fmt.Errorf("Provider.EndSessionEndpoint: %w", unprefixed(err))
+	for i, p := range cfg.Providers {
+		if p.PostLogoutRedirectURI == "" {
+			continue
+		}
+		u, err := parsePostLogoutURI(p.PostLogoutRedirectURI)
+		if err != nil {
+			return fmt.Errorf("Config.Providers[%d].PostLogoutRedirectURI: %w", i, err)
+		}
+		ps.callbackPath = orDefault(u.Path, "/")
+		return nil
+	}
+	return nil
+}
+
+// resolve validates p. only says whether it is the app's only provider,
+// which may go without Issuer when its end-session endpoint is set.
+func (ps *providerSet) resolve(p Provider, only bool) (*provider, error) {
+	rp := &provider{Provider: p}
+	switch {
+	case p.Issuer != "":
+		if err := checkIssuer(p.Issuer); err != nil {
+			return nil, fmt.Errorf("Issuer: %w", err)
+		}
+		rp.discovery = newDiscoverer(p.Issuer, ps.client)
+	case !only:
+		return nil, errors.New("Issuer is required with several providers or Config.LookupProvider")
+	case p.EndSessionEndpoint == "":
+		return nil, errors.New("EndSessionEndpoint or Issuer is required")
+	}
+	for _, ep := range []struct{ name, field, raw string }{
+		{endSessionEndpointName, "EndSessionEndpoint", p.EndSessionEndpoint},
+		{revocationEndpointName, "RevocationEndpoint", p.RevocationEndpoint},
+	} {
+		if ep.raw == "" {
+			continue
+		}
+		if _, err := parseEndpoint(ep.name, ep.raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", ep.field, unprefixed(err))
 		}
 	}
-	rp := &provider{
-		issuer: p.Issuer, endpoint: p.EndSessionEndpoint, revoker: p.Revoker,
-		clientID: orDefault(p.ClientID, ps.defClientID), postLogout: orDefault(p.PostLogoutRedirectURI, ps.defPostLogout),
-	}
-	if err := ps.checkPostLogout(rp.postLogout); err != nil {
+	if err := ps.checkPostLogout(p.PostLogoutRedirectURI); err != nil {
 		return nil, err
 	}
-	if rp.revoker != nil && rp.revoker.clientID != rp.clientID {
-		return nil, errors.New("the Revoker's client is not the provider's ClientID")
+	if ps.revoke {
+		rv, err := newRevoker(p, rp.discovery, ps.client)
+		if err != nil {
+			return nil, err
+		}
+		rp.revoker = rv
 	}
 	return rp, nil
 }
@@ -146,21 +198,32 @@ func (ps *providerSet) checkPostLogout(raw string) error {
 	if raw == "" {
 		return nil
 	}
-	if !ps.hasCallback {
-		return errors.New("a PostLogoutRedirectURI needs Config.CallbackPath or Config.PostLogoutRedirectURI")
+	if ps.callbackPath == "" {
+		return errors.New("PostLogoutRedirectURI needs Config.CallbackPath, or a configured provider's PostLogoutRedirectURI")
 	}
-	u, err := parsePostLogoutURI("Provider.PostLogoutRedirectURI", raw)
+	u, err := parsePostLogoutURI(raw)
 	if err != nil {
-		return err
+		return fmt.Errorf("PostLogoutRedirectURI: %w", err)
 	}
-	if ps.callbackPath != "" && orDefault(u.Path, "/") != ps.callbackPath {
-		return fmt.Errorf("Provider.PostLogoutRedirectURI %q must lead to the callback path %q (or set Config.CallbackPath)", raw, ps.callbackPath)
+	if orDefault(u.Path, "/") != ps.callbackPath {
+		return fmt.Errorf("PostLogoutRedirectURI %q must lead to the callback path %q", raw, ps.callbackPath)
 	}
 	return nil
 }
 
-// find returns the configured provider of issuer, or nil. A looked-up
-// provider must name the issuer it was asked for.
+// parsePostLogoutURI parses a post-logout redirect URI, which must be an
+// absolute URL with a host and without fragment.
+func parsePostLogoutURI(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q must be an absolute URL without fragment", raw)
+	}
+	return u, nil
+}
+
+// find returns the provider of issuer: a configured one, or one that
+// LookupProvider finds (which must name the issuer it was asked for); nil
+// when there is none.
 func (ps *providerSet) find(ctx context.Context, issuer string) (*provider, error) {
 	if issuer == "" || len(issuer) > maxIssuerLength {
 		return nil, nil
@@ -179,34 +242,30 @@ func (ps *providerSet) find(ctx context.Context, issuer string) (*provider, erro
 	if issuerKey(found.Issuer) != key {
 		return nil, fmt.Errorf("%w: Config.LookupProvider returned issuer %q for %q", ErrUnknownProvider, found.Issuer, issuer)
 	}
-	p, err := ps.resolve(found)
+	return ps.cached(found)
+}
+
+// cached returns the cached provider made of a looked-up p, making one
+// (and dropping the least recently used beyond DiscoveryCacheSize) when
+// there is none or p changed, so that its discovery document is fetched
+// once.
+func (ps *providerSet) cached(p Provider) (*provider, error) {
+	key := issuerKey(p.Issuer)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if rp, ok := ps.looked.Get(key); ok && rp.Provider == p {
+		return rp, nil
+	}
+	rp, err := ps.resolve(p, false)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Config.LookupProvider: %w", ErrUnknownProvider, unprefixed(err))
 	}
-	if p.endpoint == "" {
-		p.discovery = ps.discoverer(p.issuer)
-	}
-	return p, nil
+	ps.looked.Put(key, rp)
+	return rp, nil
 }
 
-// discoverer returns the cached discoverer of a looked-up issuer, making
-// one (and dropping the least recently used beyond DiscoveryCacheSize)
-// when there is none.
-func (ps *providerSet) discoverer(issuer string) *discoverer {
-	key := issuerKey(issuer)
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if d, ok := ps.looked.Get(key); ok {
-		return d
-	}
-	d := newDiscoverer(issuer, ps.client)
-	ps.looked.Put(key, d)
-	return d
-}
-
-// cachedDiscoveries reports how many looked-up providers' discoverers are
-// cached.
-func (ps *providerSet) cachedDiscoveries() int {
+// cachedProviders reports how many looked-up providers are cached.
+func (ps *providerSet) cachedProviders() int {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	return ps.looked.Len()
@@ -219,8 +278,8 @@ func (ps *providerSet) cachedDiscoveries() int {
 // comes from the app's own session); a session without id_token, or
 // whose issuer is not configured, is logged out locally, and logged.
 func (m *Middleware) sessionProvider(r *http.Request, idToken string) (*provider, error) {
-	if m.providers == nil {
-		return m.singleProvider, nil
+	if only := m.providers.only; only != nil {
+		return only, nil
 	}
 	if idToken == "" {
 		return nil, nil
@@ -240,41 +299,60 @@ func (m *Middleware) sessionProvider(r *http.Request, idToken string) (*provider
 	return p, nil
 }
 
-// EndSessionEndpointFor returns the end-session endpoint of the provider
-// whose issuer is issuer: the configured one, or the discovered one. With
-// a single provider, issuer must be Config.Issuer (or empty). It fails
-// with ErrUnknownProvider for an issuer that is not configured.
-func (m *Middleware) EndSessionEndpointFor(ctx context.Context, issuer string) (string, error) {
-	if m.providers == nil {
-		if issuer != "" && issuerKey(issuer) != issuerKey(m.singleProvider.issuer) {
-			return "", fmt.Errorf("%w: %q", ErrUnknownProvider, issuer)
+// Discover returns the provider whose issuer is issuer (configured, or
+// found by Config.LookupProvider), with its end-session and revocation
+// endpoints filled in from its discovery document when they were left
+// empty. With a single provider, issuer may be "". Call it at start-up to
+// fetch the discovery document before the first logout and to find a
+// misconfigured provider early; New does no network I/O. It fails with
+// ErrUnknownProvider for an issuer that is not a provider of the app, and
+// with ErrDiscovery or ErrNoEndSessionEndpoint when the document cannot
+// give an end-session endpoint.
+func (m *Middleware) Discover(ctx context.Context, issuer string) (Provider, error) {
+	p := m.providers.only
+	if issuer != "" || p == nil {
+		var err error
+		if p, err = m.providers.find(ctx, issuer); err != nil {
+			return Provider{}, err
 		}
-		return m.EndSessionEndpoint(ctx)
 	}
-	p, err := m.providers.find(ctx, issuer)
-	switch {
-	case err != nil:
-		return "", err
-	case p == nil:
-		return "", fmt.Errorf("%w: %q", ErrUnknownProvider, issuer)
+	if p == nil {
+		return Provider{}, fmt.Errorf("%w: %q", ErrUnknownProvider, issuer)
 	}
-	return p.endSessionEndpoint(ctx)
+	found := p.Provider
+	var err error
+	if found.EndSessionEndpoint, err = p.endSessionEndpoint(ctx); err != nil {
+		return Provider{}, err
+	}
+	if found.RevocationEndpoint == "" && p.discovery != nil {
+		found.RevocationEndpoint, _ = p.discovery.revocationEndpoint(ctx)
+	}
+	return found, nil
 }
 
-// endSessionEndpoint returns p's end-session endpoint.
-func (p *provider) endSessionEndpoint(ctx context.Context) (string, error) {
-	if p.endpoint != "" {
-		return p.endpoint, nil
-	}
-	return p.discovery.endSessionEndpoint(ctx)
-}
-
-// knownIssuer reports whether issuer is a configured provider's, for a
-// front-channel logout request.
+// knownIssuer reports whether issuer is a provider's, for a front-channel
+// logout request.
 func (m *Middleware) knownIssuer(ctx context.Context, issuer string) bool {
-	if m.providers == nil {
-		return issuerKey(issuer) == issuerKey(m.singleProvider.issuer)
-	}
 	p, err := m.providers.find(ctx, issuer)
 	return err == nil && p != nil
+}
+
+// defaultIssuer is the issuer of the app's only provider, for sessions
+// whose claims name none; "" with several.
+func (ps *providerSet) defaultIssuer() string {
+	if ps.only == nil {
+		return ""
+	}
+	return ps.only.Issuer
+}
+
+// allHTTPS reports whether every configured post-logout redirect URI is
+// https (true when there is none): the state cookie is then Secure.
+func (ps *providerSet) allHTTPS() bool {
+	for _, p := range ps.static {
+		if p.PostLogoutRedirectURI != "" && !strings.HasPrefix(p.PostLogoutRedirectURI, "https:") {
+			return false
+		}
+	}
+	return true
 }

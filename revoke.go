@@ -8,25 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
-)
-
-// ClientAuthMethod is how a Revoker authenticates the client to the
-// revocation endpoint (OpenID Connect Core 1.0, section 9).
-type ClientAuthMethod string
-
-// Client authentication methods a Revoker supports.
-const (
-	// ClientSecretBasic sends client_id and client_secret in an HTTP Basic
-	// Authorization header, each URL-encoded first (RFC 6749, 2.3.1). It is
-	// the default when a client secret is set.
-	ClientSecretBasic ClientAuthMethod = "client_secret_basic"
-	// ClientSecretPost sends client_id and client_secret in the form body.
-	ClientSecretPost ClientAuthMethod = "client_secret_post"
-	// ClientAuthNone sends client_id alone, for public clients. It is the
-	// default when no client secret is set.
-	ClientAuthNone ClientAuthMethod = "none"
 )
 
 // Token type hints of RFC 7009, section 2.1.
@@ -42,113 +26,71 @@ const (
 	maxErrorCodeLen      = 64
 )
 
-// RevokerConfig configures a Revoker. ClientID is required, and so is one
-// of Endpoint and Issuer.
-type RevokerConfig struct {
-	// Endpoint is the provider's revocation_endpoint, an absolute http(s)
-	// URL (for GenAuth, see GenAuthRevocationEndpoint). When empty it is
-	// discovered from Issuer at the first revocation.
-	Endpoint string
-	// Issuer is the provider's issuer URL, used for discovery when
-	// Endpoint is empty.
-	Issuer string
-	// ClientID identifies the client. Required.
-	ClientID string
-	// ClientSecret authenticates a confidential client. It is never logged.
-	ClientSecret string
-	// AuthMethod is the client authentication method. Default
-	// ClientSecretBasic when ClientSecret is set, ClientAuthNone otherwise.
-	AuthMethod ClientAuthMethod
-	// HTTPClient sends the requests. Default: a client with Timeout.
-	HTTPClient *http.Client
-	// Timeout bounds each revocation request (and each discovery request).
-	// Default 5 seconds.
-	Timeout time.Duration
-}
+// Client authentication methods of the revocation request (OpenID Connect
+// Core 1.0, section 9).
+const (
+	clientSecretBasic = "client_secret_basic"
+	clientSecretPost  = "client_secret_post"
+)
 
 // Revoker revokes tokens at a provider's revocation endpoint (OAuth 2.0
-// Token Revocation, RFC 7009). It is safe for concurrent use.
+// Token Revocation, RFC 7009), for an app that revokes tokens outside a
+// logout (the middleware revokes a session's tokens itself when
+// Config.Revocation is set). It is safe for concurrent use.
 type Revoker struct {
-	endpoint  string
-	discovery *discoverer
+	endpoint  string      // Provider.RevocationEndpoint, or "" to discover
+	discovery *discoverer // nil when endpoint is set
 	clientID  string
 	secret    string
-	method    ClientAuthMethod
 	client    *http.Client
 	timeout   time.Duration
 }
 
-// NewRevoker validates cfg and returns a Revoker. Every error wraps
-// ErrInvalidConfig. NewRevoker does no network I/O.
-func NewRevoker(cfg RevokerConfig) (*Revoker, error) {
-	rv, err := newRevoker(cfg)
+// NewRevoker returns a Revoker for p, which needs ClientID and one of
+// RevocationEndpoint and Issuer (the endpoint is then discovered at the
+// first revocation). client sends the requests; nil means a client with a
+// 5-second timeout. Every error wraps ErrInvalidConfig.
+func NewRevoker(p Provider, client *http.Client) (*Revoker, error) {
+	var d *discoverer
+	if p.Issuer != "" {
+		if err := checkIssuer(p.Issuer); err != nil {
+			return nil, fmt.Errorf("%w: Provider.Issuer: %w", ErrInvalidConfig, err)
+		}
+		d = newDiscoverer(p.Issuer, client)
+	}
+	if p.RevocationEndpoint != "" {
+		if _, err := parseEndpoint(revocationEndpointName, p.RevocationEndpoint); err != nil {
+			return nil, fmt.Errorf("%w: Provider.RevocationEndpoint: %w", ErrInvalidConfig, unprefixed(err))
+		}
+	}
+	rv, err := newRevoker(p, d, client)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: Provider.%w", ErrInvalidConfig, err)
 	}
 	return rv, nil
 }
 
-func newRevoker(cfg RevokerConfig) (*Revoker, error) {
-	rv := &Revoker{
-		endpoint: cfg.Endpoint,
-		clientID: cfg.ClientID,
-		secret:   cfg.ClientSecret,
-		method:   cfg.AuthMethod,
-		client:   cfg.HTTPClient,
-		timeout:  cfg.Timeout,
-	}
-	if err := rv.validate(cfg.Issuer); err != nil {
-		return nil, err
-	}
-	return rv, nil
-}
-
-func (rv *Revoker) validate(issuer string) error {
-	if rv.timeout <= 0 {
-		rv.timeout = defaultRevokeTimeout
-	}
-	if rv.client == nil {
-		rv.client = &http.Client{Timeout: rv.timeout}
-	}
-	if rv.clientID == "" {
-		return errors.New("RevokerConfig.ClientID is required")
-	}
-	if rv.method == "" {
-		rv.method = ClientAuthNone
-		if rv.secret != "" {
-			rv.method = ClientSecretBasic
-		}
-	}
-	switch rv.method {
-	case ClientSecretBasic, ClientSecretPost:
-		if rv.secret == "" {
-			return fmt.Errorf("RevokerConfig.AuthMethod %s needs RevokerConfig.ClientSecret", rv.method)
-		}
-	case ClientAuthNone:
-		if rv.secret != "" {
-			return errors.New("RevokerConfig.AuthMethod none must not have a ClientSecret")
-		}
-	default:
-		return fmt.Errorf("RevokerConfig.AuthMethod %q is not supported", rv.method)
-	}
-	return rv.validateEndpoint(issuer)
-}
-
-func (rv *Revoker) validateEndpoint(issuer string) error {
+// newRevoker returns a Revoker for the validated p, whose discoverer is d
+// (nil without Issuer).
+func newRevoker(p Provider, d *discoverer, client *http.Client) (*Revoker, error) {
 	switch {
-	case rv.endpoint != "":
-		if _, err := parseEndpoint(revocationEndpointName, rv.endpoint); err != nil {
-			return fmt.Errorf("RevokerConfig.Endpoint: %w", unprefixed(err))
-		}
-	case issuer != "":
-		if err := checkIssuer(issuer); err != nil {
-			return fmt.Errorf("RevokerConfig.Issuer: %w", err)
-		}
-		rv.discovery = newDiscoverer(issuer, rv.client)
-	default:
-		return errors.New("RevokerConfig.Endpoint or RevokerConfig.Issuer is required")
+	case p.ClientID == "":
+		return nil, errors.New("ClientID is required for token revocation")
+	case p.RevocationEndpoint == "" && d == nil:
+		return nil, errors.New("RevocationEndpoint or Issuer is required for token revocation")
 	}
-	return nil
+	rv := &Revoker{endpoint: p.RevocationEndpoint, clientID: p.ClientID, secret: p.ClientSecret,
+		client: client, timeout: defaultRevokeTimeout}
+	if rv.endpoint == "" {
+		rv.discovery = d
+	}
+	switch {
+	case client == nil:
+		rv.client = &http.Client{Timeout: defaultRevokeTimeout}
+	case client.Timeout > 0 && client.Timeout < rv.timeout:
+		rv.timeout = client.Timeout
+	}
+	return rv, nil
 }
 
 // checkIssuer reports whether issuer is an absolute http(s) URL without
@@ -174,26 +116,44 @@ func (rv *Revoker) Endpoint(ctx context.Context) (string, error) {
 	if rv.endpoint != "" {
 		return rv.endpoint, nil
 	}
-	ep, err := rv.discovery.revocationEndpoint(ctx)
+	ep, _, err := rv.discovered(ctx)
+	return ep, err
+}
+
+// discovered returns the discovered revocation endpoint, and whether the
+// provider takes the client's secret in the form body only.
+func (rv *Revoker) discovered(ctx context.Context) (endpoint string, post bool, err error) {
+	meta, err := rv.discovery.revocationMetadata(ctx)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrRevocation, unprefixed(err))
+		return "", false, fmt.Errorf("%w: %w", ErrRevocation, unprefixed(err))
 	}
-	return ep, nil
+	methods := meta.RevocationAuthMethods
+	return meta.RevocationEndpoint, slices.Contains(methods, clientSecretPost) && !slices.Contains(methods, clientSecretBasic), nil
 }
 
 // revocationEndpoint returns the discovered revocation_endpoint.
 func (d *discoverer) revocationEndpoint(ctx context.Context) (string, error) {
-	meta, err := d.metadata(ctx)
+	meta, err := d.revocationMetadata(ctx)
 	if err != nil {
 		return "", err
 	}
+	return meta.RevocationEndpoint, nil
+}
+
+// revocationMetadata returns the discovery document, checked to hold a
+// valid revocation_endpoint.
+func (d *discoverer) revocationMetadata(ctx context.Context) (*providerMetadata, error) {
+	meta, err := d.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if meta.RevocationEndpoint == "" {
-		return "", fmt.Errorf("provider %s has no revocation_endpoint", d.issuer)
+		return nil, fmt.Errorf("provider %s has no revocation_endpoint", d.issuer)
 	}
 	if _, err := parseEndpoint(revocationEndpointName, meta.RevocationEndpoint); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrDiscovery, unprefixed(err))
+		return nil, fmt.Errorf("%w: %w", ErrDiscovery, unprefixed(err))
 	}
-	return meta.RevocationEndpoint, nil
+	return meta, nil
 }
 
 // RevocationError is the error a Revoker returns when the provider answers
@@ -227,13 +187,16 @@ func (rv *Revoker) Revoke(ctx context.Context, token, tokenTypeHint string) erro
 	if token == "" {
 		return fmt.Errorf("%w: empty token", ErrRevocation)
 	}
-	endpoint, err := rv.Endpoint(ctx)
-	if err != nil {
-		return err
+	endpoint, post := rv.endpoint, false
+	if endpoint == "" {
+		var err error
+		if endpoint, post, err = rv.discovered(ctx); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, rv.timeout)
 	defer cancel()
-	req, err := rv.newRequest(ctx, endpoint, token, tokenTypeHint)
+	req, err := rv.newRequest(ctx, endpoint, token, tokenTypeHint, post)
 	if err != nil {
 		return err
 	}
@@ -249,19 +212,20 @@ func (rv *Revoker) Revoke(ctx context.Context, token, tokenTypeHint string) erro
 	return &RevocationError{Status: resp.StatusCode, Code: oauthErrorCode(body)}
 }
 
-// newRequest builds the revocation POST with the configured client
-// authentication.
-func (rv *Revoker) newRequest(ctx context.Context, endpoint, token, hint string) (*http.Request, error) {
+// newRequest builds the revocation POST: with the client secret in an
+// HTTP Basic header, or in the form when post is set (the provider takes
+// only client_secret_post), or client_id alone for a public client.
+func (rv *Revoker) newRequest(ctx context.Context, endpoint, token, hint string, post bool) (*http.Request, error) {
 	form := url.Values{"token": {token}}
 	if hint != "" {
 		form.Set("token_type_hint", hint)
 	}
-	switch rv.method {
-	case ClientSecretPost:
+	basic := rv.secret != "" && !post
+	if !basic {
 		form.Set("client_id", rv.clientID)
+	}
+	if rv.secret != "" && post {
 		form.Set("client_secret", rv.secret)
-	case ClientAuthNone:
-		form.Set("client_id", rv.clientID)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -269,7 +233,7 @@ func (rv *Revoker) newRequest(ctx context.Context, endpoint, token, hint string)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	if rv.method == ClientSecretBasic {
+	if basic {
 		req.SetBasicAuth(url.QueryEscape(rv.clientID), url.QueryEscape(rv.secret))
 	}
 	return req, nil

@@ -26,64 +26,42 @@ const (
 )
 
 // SessionCheckConfig turns on the session check: on every request that
-// is not for the logout or callback path and that carries the session
+// is not for the middleware's own paths and that carries the session
 // cookie, the session is looked up in the [Ledger], once. A session that
-// has ended (by back-channel or front-channel logout, or by a logout here
-// when SessionIDs is on) is cleared, and the request goes on to the next
-// handler as signed out. The check runs on the requests of
-// [Middleware.Wrap]; framework adapters call [Middleware.CheckSession].
+// has ended is cleared, and the request goes on to the next handler as
+// signed out. A session ends by back-channel or front-channel logout (of
+// its sid or its sub), and by a logout here: each session gets a random
+// id (stored in it on first use, or by Middleware.InitSession at login),
+// and a logout records a tombstone of that id, and of the session's
+// id_token, so that a copy of the cookie taken before the logout is
+// treated as signed out (stateless cookie stores keep no record that a
+// logout could delete). The identity of a session is read from its
+// id_token (iss, sub, sid, iat) without checking its signature, which is
+// safe because the token comes from the app's own session, signed or
+// kept server-side by the store. Tombstones live as long as the session's
+// Options.MaxAge, or 30 days when it has none. The check runs on the
+// requests of [Middleware.Wrap] and of the framework adapters.
 type SessionCheckConfig struct {
 	// Ledger is the store of ended sessions, shared with the
 	// backchannel module's handler. Required.
 	Ledger Ledger
-	// Claims returns the session's identity at the provider. Default: the
-	// iss, sub, sid and iat claims of the id_token kept in the session
-	// under Config.IDTokenKey, read without checking its signature; that
-	// is safe because the token comes from the app's own session, which
-	// the store signs or keeps server-side. An app that does not keep the
-	// id_token returns the values it stored at login instead.
-	Claims func(s *sessions.Session) SessionClaims
-
-	// SessionIDs closes the replay hole of stateless cookie stores: each
-	// session gets a random id (stored in it under SessionIDKey on first
-	// use, or by Middleware.InitSession at login), and a logout records a
-	// tombstone of that id, and of the session's id_token, in the Ledger,
-	// so that a copy of the cookie taken before the logout is treated as
-	// signed out. Server-side stores do not need it: logout deletes their
-	// record.
-	SessionIDs bool
-	// SessionIDKey is the session value that holds the random id. Default
-	// "logout_session_id".
-	SessionIDKey string
-	// TombstoneTTL is how long a tombstone is kept. Default: the session's
-	// Options.MaxAge when positive, 30 days otherwise. It must be at least
-	// as long as a replayed cookie could still be decoded.
-	TombstoneTTL time.Duration
-	// TombstoneFailClosed makes a logout whose tombstone cannot be
-	// recorded stop before the session is cleared: the user stays signed
-	// in and sees an error wrapping ErrTombstone (503 by default), and can
-	// try again. By default the failure is logged and the logout goes on,
-	// so the cookie is cleared but a copy taken before it would still
-	// decode; a ledger that refuses the record because it is full
-	// (ErrLedgerFull) stops the logout in any case.
-	TombstoneFailClosed bool
-
-	// FailOpen lets a request through with its session when the Ledger
-	// fails (the failure is logged). By default the check fails closed:
-	// the request is served as signed out, without deleting the session,
-	// so that the user is signed in again once the store is back.
+	// FailOpen lets requests and logouts go on when the Ledger fails (the
+	// failure is logged). By default the check fails closed: a request
+	// whose session cannot be looked up is served as signed out, without
+	// deleting the session, so that the user is signed in again once the
+	// Ledger is back; and a logout whose tombstone cannot be recorded
+	// stops before the session is cleared, with an error wrapping
+	// ErrTombstone (503 by default), so that the user can try again. A
+	// ledger that refuses a record because it is full (ErrLedgerFull)
+	// stops a logout in any case.
 	FailOpen bool
-	// Timeout bounds the look-up. Default 1 second.
-	Timeout time.Duration
 }
 
-// SessionClaims identifies a session at the provider. Empty fields are not
-// checked.
-type SessionClaims struct {
-	// Issuer is the provider's issuer; default Config.Issuer. With
-	// Config.Providers or LookupProvider there is no default: a Claims
-	// function must set it, or back-channel and front-channel logouts,
-	// recorded under their issuer, never match the session.
+// sessionClaims identifies a session at the provider. Empty fields are
+// not checked.
+type sessionClaims struct {
+	// Issuer is the provider's issuer: the id_token's iss, or the issuer
+	// of the app's only provider.
 	Issuer string
 	// Subject is the end-user's sub.
 	Subject string
@@ -93,16 +71,16 @@ type SessionClaims struct {
 	// of every session of Subject ends the sessions begun at or before it;
 	// when IssuedAt is zero, any such logout ends this session.
 	IssuedAt time.Time
-	// TokenHash identifies the login: by default a hash of the id_token.
-	// It is tombstoned at logout with SessionIDs on, so that a copy of the
-	// cookie taken before the session got its random id is refused too.
+	// TokenHash identifies the login: a hash of the id_token. It is
+	// tombstoned at logout, so that a copy of the cookie taken before the
+	// session got its random id is refused too.
 	TokenHash string
 }
 
 // sessionCheck is the middleware's part of the session check.
 type sessionCheck struct {
 	store      Ledger
-	claims     func(*sessions.Session) SessionClaims
+	claims     func(*sessions.Session) sessionClaims
 	sessionIDs bool
 	idKey      string
 	ttl        time.Duration
@@ -124,30 +102,20 @@ func (m *Middleware) setSessionCheck(cfg *Config) error {
 	if sc.Ledger == nil {
 		return errors.New("Config.SessionCheck.Ledger is required")
 	}
-	if sc.TombstoneTTL < 0 || sc.Timeout < 0 {
-		return errors.New("Config.SessionCheck: TombstoneTTL and Timeout must not be negative")
-	}
+	key := m.idTokenKey
 	c := &sessionCheck{
-		store:               sc.Ledger,
-		claims:              sc.Claims,
-		sessionIDs:          sc.SessionIDs,
-		idKey:               orDefault(sc.SessionIDKey, defaultSessionIDKey),
-		ttl:                 sc.TombstoneTTL,
-		failOpen:            sc.FailOpen,
-		tombstoneFailClosed: sc.TombstoneFailClosed,
-		timeout:             sc.Timeout,
-		issuer:              cfg.Issuer,
-		frontChannel:        cfg.FrontChannelPath != "",
-	}
-	if c.timeout == 0 {
-		c.timeout = defaultCheckTimeout
-	}
-	if c.claims == nil {
-		key, withHash := m.idTokenKey, c.sessionIDs
-		c.claims = func(s *sessions.Session) SessionClaims {
+		store: sc.Ledger,
+		claims: func(s *sessions.Session) sessionClaims {
 			raw, _ := s.Values[key].(string)
-			return idTokenClaims(raw, withHash)
-		}
+			return idTokenClaims(raw, true)
+		},
+		sessionIDs:          true,
+		idKey:               defaultSessionIDKey,
+		failOpen:            sc.FailOpen,
+		tombstoneFailClosed: !sc.FailOpen,
+		timeout:             defaultCheckTimeout,
+		issuer:              m.providers.defaultIssuer(),
+		frontChannel:        cfg.FrontChannelPath != "",
 	}
 	m.check = c
 	return nil
@@ -229,7 +197,7 @@ func (c *sessionCheck) lookup(ctx context.Context, checks []LedgerQuery) (bool, 
 }
 
 // checksFor appends the look-ups for sess, whose claims are cl, to dst.
-func (c *sessionCheck) checksFor(sess *sessions.Session, cl SessionClaims, dst []LedgerQuery) []LedgerQuery {
+func (c *sessionCheck) checksFor(sess *sessions.Session, cl sessionClaims, dst []LedgerQuery) []LedgerQuery {
 	if cl.SID != "" {
 		// A sid names one provider session: any logout of it ends it.
 		dst = append(dst, LedgerQuery{Key: SIDKey(cl.Issuer, cl.SID)})
@@ -382,11 +350,11 @@ func (c *sessionCheck) tombstoneTTL(opts *sessions.Options) time.Duration {
 // idTokenClaims reads the claims of a raw JWT's payload without verifying
 // its signature; see SessionCheckConfig.Claims for why that is safe here.
 // With withHash, TokenHash is set too, even for a token that cannot be read.
-func idTokenClaims(raw string, withHash bool) SessionClaims {
+func idTokenClaims(raw string, withHash bool) sessionClaims {
 	if raw == "" || len(raw) > maxCheckedTokenLength {
-		return SessionClaims{}
+		return sessionClaims{}
 	}
-	var cl SessionClaims
+	var cl sessionClaims
 	if withHash {
 		sum := sha256.Sum256([]byte(raw))
 		cl.TokenHash = "idt." + base64.RawURLEncoding.EncodeToString(sum[:16])

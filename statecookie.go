@@ -2,9 +2,8 @@ package logout
 
 import (
 	"encoding/base64"
-	"errors"
-	"net/http"
 	"strings"
+	"net/http"
 	"time"
 )
 
@@ -13,41 +12,37 @@ import (
 // "state.base64url(returnTo)". It needs no signature: the state is compared
 // with the one the provider sends back, and the return target is checked
 // against the return-target policy again at the callback.
+//
+// It is host-only, on path "/" (its deletion at the callback must be
+// visible to the app's signed-in pages: Chromium evicts a page from its
+// back/forward cache when a cookie the page can see changes), HttpOnly,
+// SameSite=Lax (the provider sends the browser back with a cross-site
+// top-level navigation that must carry it), and lives 10 minutes. When
+// every post-logout redirect URI is https it is Secure and named
+// "__Host-logout_state", a name only a secure, host-only cookie on "/"
+// can have; otherwise (local development over http) "logout_state".
 type stateCookie struct {
-	name, path, domain string
-	maxAge             int // seconds
-	secure             bool
+	name   string
+	maxAge int // seconds
+	secure bool
 }
 
-func newStateCookie(cfg StateCookieConfig, secure bool) (stateCookie, error) {
-	c := stateCookie{
-		name:   orDefault(cfg.Name, "logout_state"),
-		path:   orDefault(cfg.Path, "/"),
-		domain: cfg.Domain,
-		maxAge: int(cfg.MaxAge / time.Second),
-		secure: secure,
+// stateCookieMaxAge is how long a logout may take at the provider.
+const stateCookieMaxAge = 10 * time.Minute
+
+func newStateCookie(secure bool) stateCookie {
+	c := stateCookie{name: "logout_state", maxAge: int(stateCookieMaxAge / time.Second), secure: secure}
+	if secure {
+		c.name = "__Host-logout_state"
 	}
-	if cfg.MaxAge == 0 {
-		c.maxAge = int((10 * time.Minute) / time.Second)
-	}
-	if c.maxAge <= 0 {
-		return c, errors.New("Config.StateCookie.MaxAge must be at least one second")
-	}
-	if !isCookieName(c.name) {
-		return c, errors.New("Config.StateCookie.Name is not a valid cookie name")
-	}
-	if strings.HasPrefix(c.name, "__Host-") && (!secure || c.domain != "" || c.path != "/") {
-		return c, errors.New("Config.StateCookie.Name: a __Host- cookie needs an https PostLogoutRedirectURI, no Domain and Path \"/\"")
-	}
-	return c, nil
+	return c
 }
 
 func (c stateCookie) cookie(value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name:     c.name,
 		Value:    value,
-		Path:     c.path,
-		Domain:   c.domain,
+		Path:     "/",
 		MaxAge:   maxAge,
 		Secure:   c.secure,
 		HttpOnly: true,

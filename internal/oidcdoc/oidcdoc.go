@@ -22,6 +22,9 @@ type Metadata struct {
 	EndSessionEndpoint string `json:"end_session_endpoint"`
 	RevocationEndpoint string `json:"revocation_endpoint"`
 	JWKSURI            string `json:"jwks_uri"`
+	// RevocationAuthMethods lists the client authentication methods the
+	// revocation endpoint accepts, when the provider says.
+	RevocationAuthMethods []string `json:"revocation_endpoint_auth_methods_supported"`
 }
 
 // Discover fetches issuer's discovery document with client and checks
