@@ -23,7 +23,7 @@ var appPage = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 func appPageMiddleware(t *testing.T, path string, mutate func(*Config)) (*Middleware, http.Handler) {
 	t.Helper()
 	m := newTestMiddleware(t, newTestStore(), func(c *Config) {
-		c.PostLogoutRedirectURI = testAppURL + path
+		c.Providers[0].PostLogoutRedirectURI = testAppURL + path
 		if mutate != nil {
 			mutate(c)
 		}

@@ -68,7 +68,7 @@ func BenchmarkPassThroughWrappedStruct(b *testing.B) {
 // when "/" is also the post-logout callback: one scan of the query is
 // added to the pass-through.
 func BenchmarkPassThroughAppPageCallback(b *testing.B) {
-	m := newTestMiddleware(b, newTestStore(), func(c *Config) { c.PostLogoutRedirectURI = testAppURL + "/" })
+	m := newTestMiddleware(b, newTestStore(), func(c *Config) { c.Providers[0].PostLogoutRedirectURI = testAppURL + "/" })
 	benchmarkHandler(b, m.Wrap(okHandler), httptest.NewRequest(http.MethodGet, "/?tab=1&lang=de", nil))
 }
 

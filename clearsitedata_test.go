@@ -65,7 +65,7 @@ func TestClearSiteDataOnlyWhenALogoutEnds(t *testing.T) {
 		assert.Empty(t, resp.Header.Get("Clear-Site-Data"), name)
 	}
 	// Without a post-logout URI, the logout's response is the last one.
-	m = newTestMiddleware(t, store, func(c *Config) { c.PostLogoutRedirectURI, c.ClearSiteData = "", []string{"cookies"} })
+	m = newTestMiddleware(t, store, func(c *Config) { c.Providers[0].PostLogoutRedirectURI, c.ClearSiteData = "", []string{"cookies"} })
 	resp := serve(m, newRequest(http.MethodGet, "/logout", cookie))
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	assert.Equal(t, `"cookies"`, resp.Header.Get("Clear-Site-Data"))

@@ -160,7 +160,6 @@ type Config struct {
 	// logout, or replayed after a logout, are signed out. See
 	// [SessionCheckConfig].
 	SessionCheck *SessionCheckConfig
-
 }
 
 // Event describes a completed logout; it is passed to Config.AfterLogout.

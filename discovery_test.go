@@ -46,7 +46,7 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 
 func discoveryMiddleware(t *testing.T, issuer string, mutate func(*Config)) *Middleware {
 	return newTestMiddleware(t, newTestStore(), func(c *Config) {
-		c.EndSessionEndpoint, c.Issuer = "", issuer
+		c.Providers[0].EndSessionEndpoint, c.Providers[0].Issuer = "", issuer
 		if mutate != nil {
 			mutate(c)
 		}
@@ -171,7 +171,7 @@ func TestDiscoveryRecoversAndKeepsLastGoodDocument(t *testing.T) {
 }
 
 func TestStaticEndpointNeedsNoDiscovery(t *testing.T) {
-	m := newTestMiddleware(t, newTestStore(), func(c *Config) { c.Issuer = "https://unreachable.invalid" })
+	m := newTestMiddleware(t, newTestStore(), func(c *Config) { c.Providers[0].Issuer = "https://unreachable.invalid" })
 	got, err := m.EndSessionEndpoint(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, testEndpoint, got)

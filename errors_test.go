@@ -29,7 +29,7 @@ func TestErrorsSayThePrefixOnceAndWrapTheirSentinels(t *testing.T) {
 	defer badOP.Close()
 	store := sessions.NewCookieStore(stHashKey)
 	newErr := func(mutate func(*logout.Config)) error {
-		cfg := logout.Config{Store: store, SessionName: testSession, EndSessionEndpoint: testIssuer + "/end"}
+		cfg := logout.Config{Store: store, SessionName: testSession, Providers: []logout.Provider{{EndSessionEndpoint: testIssuer + "/end"}}}
 		mutate(&cfg)
 		_, err := logout.New(cfg)
 		return err
@@ -41,11 +41,11 @@ func TestErrorsSayThePrefixOnceAndWrapTheirSentinels(t *testing.T) {
 		says  string
 	}{
 		{"relative end-session endpoint", func(*testing.T) error {
-			return newErr(func(c *logout.Config) { c.EndSessionEndpoint = "/end" })
+			return newErr(func(c *logout.Config) { c.Providers[0].EndSessionEndpoint = "/end" })
 		}, []error{logout.ErrInvalidConfig, logout.ErrInvalidEndpoint}, `Config.EndSessionEndpoint: invalid endpoint: end-session endpoint "/end"`},
 		{"provider's end-session endpoint", func(*testing.T) error {
 			return newErr(func(c *logout.Config) {
-				c.EndSessionEndpoint, c.Providers = "", []logout.Provider{{Issuer: testIssuer, EndSessionEndpoint: "ftp://x"}}
+				c.Providers[0].EndSessionEndpoint, c.Providers = "", []logout.Provider{{Issuer: testIssuer, EndSessionEndpoint: "ftp://x"}}
 			})
 		}, []error{logout.ErrInvalidConfig, logout.ErrInvalidEndpoint}, `Provider.EndSessionEndpoint: invalid endpoint`},
 		{"revocation endpoint", func(*testing.T) error {
@@ -57,7 +57,7 @@ func TestErrorsSayThePrefixOnceAndWrapTheirSentinels(t *testing.T) {
 			return err
 		}, []error{logout.ErrInvalidEndpoint}, `end-session endpoint "op.example/end"`},
 		{"discovered end-session endpoint", func(t *testing.T) error {
-			m, err := logout.New(logout.Config{Store: store, SessionName: testSession, Issuer: badOP.URL})
+			m, err := logout.New(logout.Config{Store: store, SessionName: testSession, Providers: []logout.Provider{{Issuer: badOP.URL}}})
 			require.NoError(t, err)
 			_, err = m.EndSessionEndpoint(t.Context())
 			return err
@@ -85,7 +85,7 @@ func TestErrorsSayThePrefixOnceAndWrapTheirSentinels(t *testing.T) {
 		}, []error{logout.ErrLedger, errLedgerDown}, "front-channel logout"},
 		{"LookupProvider answers with an invalid provider", func(t *testing.T) error {
 			w := newWorld(t, func(c *logout.Config) {
-				c.Issuer, c.Revocation = "", nil
+				c.Providers[0].Issuer, c.Revocation = "", nil
 				c.LookupProvider = func(_ context.Context, iss string) (logout.Provider, bool) {
 					return logout.Provider{Issuer: iss, EndSessionEndpoint: "/end"}, true
 				}

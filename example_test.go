@@ -16,11 +16,11 @@ import (
 func Example() {
 	store := sessions.NewCookieStore([]byte(os.Getenv("SESSION_HASH_KEY")), []byte(os.Getenv("SESSION_BLOCK_KEY")))
 	m, err := logout.New(logout.Config{
-		Store:                 store,
-		SessionName:           "app",
-		Issuer:                "https://example.genauth.ai/oidc", // end_session_endpoint is discovered
-		ClientID:              "my-client-id",
-		PostLogoutRedirectURI: "https://app.example.com/logout/callback",
+		Store:       store,
+		SessionName: "app",
+		// end_session_endpoint is discovered
+		ClientID:  "my-client-id",
+		Providers: []logout.Provider{{Issuer: "https://example.genauth.ai/oidc", PostLogoutRedirectURI: "https://app.example.com/logout/callback"}},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -37,14 +37,12 @@ func Example() {
 func ExampleMiddleware_Wrap() {
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "app") })
 	m, err := logout.New(logout.Config{
-		Path:                  "/auth/logout",
-		Store:                 sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
-		SessionName:           "app",
-		IDTokenKey:            "oidc_id_token",
-		EndSessionEndpoint:    "https://sso.example.com/realms/main/protocol/openid-connect/logout",
-		ClientID:              "web",
-		PostLogoutRedirectURI: "https://app.example.com/auth/logged-out",
-		AllowedReturnOrigins:  []string{"https://shop.example.com"},
+		Path:                 "/auth/logout",
+		Store:                sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
+		SessionName:          "app",
+		IDTokenKey:           "oidc_id_token",
+		AllowedReturnOrigins: []string{"https://shop.example.com"},
+		Providers:            []logout.Provider{{ClientID: "web", EndSessionEndpoint: "https://sso.example.com/realms/main/protocol/openid-connect/logout", PostLogoutRedirectURI: "https://app.example.com/auth/logged-out"}},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -82,10 +80,9 @@ func ExampleGenAuthEndpoint() {
 // A GenAuth preset: the end-session endpoint from the app host, no discovery.
 func ExampleNew_genAuth() {
 	m, err := logout.New(logout.Config{
-		Store:                 sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
-		SessionName:           "app",
-		EndSessionEndpoint:    logout.GenAuthEndpoint("https://example.genauth.ai"),
-		PostLogoutRedirectURI: "https://app.example.com/logout/callback",
+		Store:       sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
+		SessionName: "app",
+		Providers:   []logout.Provider{{EndSessionEndpoint: logout.GenAuthEndpoint("https://example.genauth.ai"), PostLogoutRedirectURI: "https://app.example.com/logout/callback"}},
 	})
 	fmt.Println(err == nil, m.Handles("/logout"), m.Handles("/logout/callback"))
 	// Output: true true true
@@ -98,8 +95,9 @@ func ExampleConfig_providerLogoutWithoutIDToken() {
 	_, err := logout.New(logout.Config{
 		Store:                        sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
 		SessionName:                  "app",
-		EndSessionEndpoint:           "https://op.example.com/end",
-		ProviderLogoutWithoutIDToken: true, // needs ClientID
+		ProviderLogoutWithoutIDToken: true,
+		// needs ClientID,
+		Providers: []logout.Provider{{EndSessionEndpoint: "https://op.example.com/end"}},
 	})
 	fmt.Println(err)
 	// Output: logout: invalid config: Config.ProviderLogoutWithoutIDToken needs Config.ClientID
@@ -114,11 +112,11 @@ func ExampleConfig_frontChannelPath() {
 	m, err := logout.New(logout.Config{
 		Store:        sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
 		SessionName:  "app",
-		Issuer:       "https://sso.example.com/realms/main",
 		SessionCheck: &logout.SessionCheckConfig{Ledger: ended},
 		// Register https://app.example.com/frontchannel-logout as the
 		// client's frontchannel_logout_uri, with the session required.
 		FrontChannelPath: "/frontchannel-logout",
+		Providers:        []logout.Provider{{Issuer: "https://sso.example.com/realms/main"}},
 	})
 	if err != nil {
 		log.Fatal(err)

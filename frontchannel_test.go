@@ -124,7 +124,7 @@ func TestFrontChannelLogoutIssuerSpelling(t *testing.T) {
 			for _, request := range spellings {
 				t.Run(fmt.Sprintf("config=%s/token=%s/request=%s", configured, token, request), func(t *testing.T) {
 					store, revs := newCookieStore(), newCounting()
-					m := newFrontChannelMiddleware(t, store, revs, func(c *logout.Config) { c.Issuer = configured })
+					m := newFrontChannelMiddleware(t, store, revs, func(c *logout.Config) { c.Providers[0].Issuer = configured })
 					var seen seenSession
 					h := m.Wrap(recordNext(store, &seen))
 					tok := unsignedJWT(t, map[string]any{"iss": token, "sub": "alice", "sid": "sid-1"})
@@ -253,23 +253,22 @@ func TestFrontChannelPathValidation(t *testing.T) {
 		mutate func(*logout.Config)
 	}{
 		{"no session check", func(c *logout.Config) { c.SessionCheck = nil }},
-		{"no issuer", func(c *logout.Config) { c.Issuer = "" }},
+		{"no issuer", func(c *logout.Config) { c.Providers[0].Issuer = "" }},
 		{"relative path", func(c *logout.Config) { c.FrontChannelPath = "frontchannel" }},
 		{"logout path", func(c *logout.Config) { c.FrontChannelPath = "/logout" }},
 		{"callback path", func(c *logout.Config) {
-			c.PostLogoutRedirectURI = "https://app.example.com/logout/callback"
+			c.Providers[0].PostLogoutRedirectURI = "https://app.example.com/logout/callback"
 			c.FrontChannelPath = "/logout/callback"
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := logout.Config{
-				Store:              newCookieStore(),
-				SessionName:        testSession,
-				Issuer:             testIssuer,
-				EndSessionEndpoint: testIssuer + "/session/end",
-				SessionCheck:       &logout.SessionCheckConfig{Ledger: newCounting()},
-				FrontChannelPath:   fcPath,
+				Store:            newCookieStore(),
+				SessionName:      testSession,
+				SessionCheck:     &logout.SessionCheckConfig{Ledger: newCounting()},
+				FrontChannelPath: fcPath,
+				Providers:        []logout.Provider{{Issuer: testIssuer, EndSessionEndpoint: testIssuer + "/session/end"}},
 			}
 			tt.mutate(&cfg)
 			_, err := logout.New(cfg)

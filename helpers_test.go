@@ -35,11 +35,9 @@ func newTestStore() *sessions.CookieStore {
 // testConfig returns a valid Config; mutate adjusts it per test.
 func testConfig(store sessions.Store, mutate func(*Config)) Config {
 	cfg := Config{
-		Store:                 store,
-		SessionName:           testSessionName,
-		EndSessionEndpoint:    testEndpoint,
-		ClientID:              testClientID,
-		PostLogoutRedirectURI: testPostLogout,
+		Store:       store,
+		SessionName: testSessionName,
+		Providers:   []Provider{{ClientID: testClientID, EndSessionEndpoint: testEndpoint, PostLogoutRedirectURI: testPostLogout}},
 	}
 	if mutate != nil {
 		mutate(&cfg)

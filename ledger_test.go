@@ -314,12 +314,10 @@ func TestFullMemoryLedgerKeepsLogoutTombstone(t *testing.T) {
 	}
 	store := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"))
 	m, err := logout.New(logout.Config{
-		Store:                 store,
-		SessionName:           "app",
-		EndSessionEndpoint:    "https://op.example.com/end",
-		ClientID:              "client-1",
-		PostLogoutRedirectURI: "https://app.example.com/logout/callback",
-		SessionCheck:          &logout.SessionCheckConfig{Ledger: ledger, SessionIDs: true},
+		Store:        store,
+		SessionName:  "app",
+		SessionCheck: &logout.SessionCheckConfig{Ledger: ledger, SessionIDs: true},
+		Providers:    []logout.Provider{{ClientID: "client-1", EndSessionEndpoint: "https://op.example.com/end", PostLogoutRedirectURI: "https://app.example.com/logout/callback"}},
 	})
 	require.NoError(t, err)
 	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -29,21 +29,21 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"no store", func(c *Config) { c.Store = nil }, "Config.Store"},
 		{"no session name", func(c *Config) { c.SessionName = "" }, "Config.SessionName"},
 		{"relative path", func(c *Config) { c.Path = "logout" }, "Config.Path"},
-		{"no provider", func(c *Config) { c.EndSessionEndpoint = "" }, "Config.EndSessionEndpoint or Config.Issuer"},
-		{"relative endpoint", func(c *Config) { c.EndSessionEndpoint = "/oidc/session/end" }, "Config.EndSessionEndpoint"},
-		{"ftp endpoint", func(c *Config) { c.EndSessionEndpoint = "ftp://op.example.com/end" }, "Config.EndSessionEndpoint"},
-		{"endpoint with fragment", func(c *Config) { c.EndSessionEndpoint = "https://op.example.com/end#x" }, "Config.EndSessionEndpoint"},
-		{"endpoint with userinfo", func(c *Config) { c.EndSessionEndpoint = "https://u:p@op.example.com/end" }, "Config.EndSessionEndpoint"},
-		{"bad issuer", func(c *Config) { c.EndSessionEndpoint, c.Issuer = "", "op.example.com" }, "Config.Issuer"},
-		{"relative post-logout URI", func(c *Config) { c.PostLogoutRedirectURI = "/logout/callback" }, "Config.PostLogoutRedirectURI"},
+		{"no provider", func(c *Config) { c.Providers[0].EndSessionEndpoint = "" }, "Config.EndSessionEndpoint or Config.Issuer"},
+		{"relative endpoint", func(c *Config) { c.Providers[0].EndSessionEndpoint = "/oidc/session/end" }, "Config.EndSessionEndpoint"},
+		{"ftp endpoint", func(c *Config) { c.Providers[0].EndSessionEndpoint = "ftp://op.example.com/end" }, "Config.EndSessionEndpoint"},
+		{"endpoint with fragment", func(c *Config) { c.Providers[0].EndSessionEndpoint = "https://op.example.com/end#x" }, "Config.EndSessionEndpoint"},
+		{"endpoint with userinfo", func(c *Config) { c.Providers[0].EndSessionEndpoint = "https://u:p@op.example.com/end" }, "Config.EndSessionEndpoint"},
+		{"bad issuer", func(c *Config) { c.Providers[0].EndSessionEndpoint, c.Providers[0].Issuer = "", "op.example.com" }, "Config.Issuer"},
+		{"relative post-logout URI", func(c *Config) { c.Providers[0].PostLogoutRedirectURI = "/logout/callback" }, "Config.PostLogoutRedirectURI"},
 		{"unknown Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{"cache", "Cache"} }, "Config.ClearSiteData"},
 		{"repeated Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{"cache", "cache"} }, "Config.ClearSiteData"},
 		{"quoted Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{`"cache"`} }, "Config.ClearSiteData"},
 		{"callback equals logout path", func(c *Config) { c.CallbackPath = "/logout" }, "Config.CallbackPath"},
-		{"post-logout URI on the logout path", func(c *Config) { c.PostLogoutRedirectURI = testAppURL + "/logout" }, "the path of Config.PostLogoutRedirectURI"},
+		{"post-logout URI on the logout path", func(c *Config) { c.Providers[0].PostLogoutRedirectURI = testAppURL + "/logout" }, "the path of Config.PostLogoutRedirectURI"},
 		{"logout path on the post-logout URI's", func(c *Config) { c.Path = "/logout/callback" }, "the path of Config.PostLogoutRedirectURI"},
-		{"callback without post-logout URI", func(c *Config) { c.PostLogoutRedirectURI, c.CallbackPath = "", "/cb" }, "Config.CallbackPath"},
-		{"provider logout without id_token or client", func(c *Config) { c.ClientID, c.ProviderLogoutWithoutIDToken = "", true }, "Config.ProviderLogoutWithoutIDToken"},
+		{"callback without post-logout URI", func(c *Config) { c.Providers[0].PostLogoutRedirectURI, c.CallbackPath = "", "/cb" }, "Config.CallbackPath"},
+		{"provider logout without id_token or client", func(c *Config) { c.Providers[0].ClientID, c.ProviderLogoutWithoutIDToken = "", true }, "Config.ProviderLogoutWithoutIDToken"},
 		{"extra overrides state", func(c *Config) { c.ExtraParams = url.Values{"state": {"x"}} }, "Config.ExtraParams"},
 		{"bad allowed origin", func(c *Config) { c.AllowedReturnOrigins = []string{"https://shop.example.com/path"} }, "Config.AllowedReturnOrigins"},
 		{"bad trusted origin", func(c *Config) { c.TrustedOrigins = []string{"portal.example.com"} }, "Config.TrustedOrigins"},
@@ -57,7 +57,7 @@ func TestNewValidatesConfig(t *testing.T) {
 			c.SessionCheck = &SessionCheckConfig{Ledger: NewMemoryLedger(MemoryLedgerConfig{}), Timeout: -time.Second}
 		}, "Timeout"},
 		{"__Host- cookie over http", func(c *Config) {
-			c.PostLogoutRedirectURI, c.StateCookie.Name, c.StateCookie.Path = "http://127.0.0.1/logout/callback", "__Host-ls", "/"
+			c.Providers[0].PostLogoutRedirectURI, c.StateCookie.Name, c.StateCookie.Path = "http://127.0.0.1/logout/callback", "__Host-ls", "/"
 		}, "__Host-"},
 	}
 	for _, tt := range tests {
@@ -566,7 +566,7 @@ func TestLogoutWithoutIDToken(t *testing.T) {
 
 func TestNoPostLogoutRedirectURI(t *testing.T) {
 	store := newTestStore()
-	m := newTestMiddleware(t, store, func(c *Config) { c.PostLogoutRedirectURI = "" })
+	m := newTestMiddleware(t, store, func(c *Config) { c.Providers[0].PostLogoutRedirectURI = "" })
 	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
 	resp := serve(m, newRequest(http.MethodGet, "/logout", cookie))
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -694,7 +694,7 @@ func TestMountOnServeMux(t *testing.T) {
 func TestStateCookieFollowsPostLogoutScheme(t *testing.T) {
 	store := newTestStore()
 	m := newTestMiddleware(t, store, func(c *Config) {
-		c.PostLogoutRedirectURI = "http://127.0.0.1:8080/signed-out"
+		c.Providers[0].PostLogoutRedirectURI = "http://127.0.0.1:8080/signed-out"
 		c.StateCookie = StateCookieConfig{Name: "ls", MaxAge: 90e9, Domain: "127.0.0.1"}
 	})
 	assert.True(t, m.Handles("/signed-out"))

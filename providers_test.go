@@ -52,11 +52,11 @@ func mpMiddleware(t *testing.T, store sessions.Store, logs *bytes.Buffer, mutate
 	t.Helper()
 	var calls atomic.Int32
 	cfg := logout.Config{
-		Store: store, SessionName: mpSession,
-		ClientID:              "default-client",
-		PostLogoutRedirectURI: mpCallback,
-		Providers:             mpProviders,
-		LookupProvider:        mpLookup(&calls),
+		Store:          store,
+		SessionName:    mpSession,
+		Providers:      mpProviders,
+		LookupProvider: mpLookup(&calls),
+		Providers:      []logout.Provider{{ClientID: "default-client", PostLogoutRedirectURI: mpCallback}},
 	}
 	if logs != nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -198,9 +198,9 @@ func TestProvidersConfigValidation(t *testing.T) {
 		mutate  func(*logout.Config)
 		wantErr string
 	}{
-		{"Issuer with Providers", func(c *logout.Config) { c.Issuer = mpIssuerA }, "Config.Issuer and Config.EndSessionEndpoint must be empty"},
+		{"Issuer with Providers", func(c *logout.Config) { c.Providers[0].Issuer = mpIssuerA }, "Config.Issuer and Config.EndSessionEndpoint must be empty"},
 		{"EndSessionEndpoint with LookupProvider", func(c *logout.Config) {
-			c.Providers, c.EndSessionEndpoint = nil, mpIssuerA+"/end"
+			c.Providers, c.Providers[0].EndSessionEndpoint = nil, mpIssuerA+"/end"
 		}, "must be empty"},
 		{"ProviderLogoutWithoutIDToken", func(c *logout.Config) { c.ProviderLogoutWithoutIDToken = true }, "needs a single provider"},
 		{"provider without issuer", func(c *logout.Config) {
@@ -216,14 +216,14 @@ func TestProvidersConfigValidation(t *testing.T) {
 			c.Providers = []logout.Provider{{Issuer: mpIssuerA, PostLogoutRedirectURI: "/cb"}}
 		}, "must be an absolute URL"},
 		{"provider's post-logout redirect URI without a callback path", func(c *logout.Config) {
-			c.PostLogoutRedirectURI = ""
+			c.Providers[0].PostLogoutRedirectURI = ""
 			c.Providers = []logout.Provider{{Issuer: mpIssuerA, PostLogoutRedirectURI: mpCallback}}
 		}, "needs Config.CallbackPath"},
 		{"relative CallbackPath without a default post-logout redirect URI", func(c *logout.Config) {
-			c.PostLogoutRedirectURI, c.CallbackPath = "", "callback"
+			c.Providers[0].PostLogoutRedirectURI, c.CallbackPath = "", "callback"
 		}, "Config.CallbackPath \"callback\" must start with /"},
 		{"CallbackPath equal to Path without a default post-logout redirect URI", func(c *logout.Config) {
-			c.PostLogoutRedirectURI, c.CallbackPath = "", "/logout"
+			c.Providers[0].PostLogoutRedirectURI, c.CallbackPath = "", "/logout"
 		}, "differ from the logout path \"/logout\""},
 		{"Revocation.Revoker with Providers", func(c *logout.Config) {
 			c.Revocation = &logout.RevocationConfig{Revoker: rvA}
@@ -244,8 +244,11 @@ func TestProvidersConfigValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var calls atomic.Int32
 			cfg := logout.Config{
-				Store: newCookieStore(), SessionName: mpSession, PostLogoutRedirectURI: mpCallback,
-				Providers: mpProviders, LookupProvider: mpLookup(&calls),
+				Store:          newCookieStore(),
+				SessionName:    mpSession,
+				Providers:      mpProviders,
+				LookupProvider: mpLookup(&calls),
+				Providers:      []logout.Provider{{PostLogoutRedirectURI: mpCallback}},
 			}
 			tt.mutate(&cfg)
 			_, err := logout.New(cfg)
@@ -266,7 +269,7 @@ func TestProvidersCallbackPathWithoutDefaultURI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := newCookieStore()
 			m := mpMiddleware(t, store, nil, func(c *logout.Config) {
-				c.PostLogoutRedirectURI, c.CallbackPath = "", tt.callback
+				c.Providers[0].PostLogoutRedirectURI, c.CallbackPath = "", tt.callback
 			})
 			login := logout.SaveSessionForTest(t, store, mpSession, map[any]any{"id_token": mpToken(t, mpIssuerA)})
 			w := httptest.NewRecorder()
@@ -415,7 +418,7 @@ func TestProvidersDiscoveryPerIssuer(t *testing.T) {
 }
 
 func TestSingleProviderEndSessionEndpointFor(t *testing.T) {
-	m, err := logout.New(logout.Config{Store: newCookieStore(), SessionName: mpSession, Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/end"})
+	m, err := logout.New(logout.Config{Store: newCookieStore(), SessionName: mpSession, Providers: []logout.Provider{{Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/end"}}})
 	require.NoError(t, err)
 	for _, iss := range []string{"", mpIssuerA, mpIssuerA + "/"} {
 		got, err := m.EndSessionEndpointFor(context.Background(), iss)

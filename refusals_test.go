@@ -209,7 +209,7 @@ func TestLogoutDiscoveryFailureStillSignsOut(t *testing.T) {
 // answers for another issuer stops the logout before anything changes.
 func TestLogoutLookupProviderErrorChangesNothing(t *testing.T) {
 	w := newWorld(t, func(c *logout.Config) {
-		c.Issuer, c.Revocation = "", nil
+		c.Providers[0].Issuer, c.Revocation = "", nil
 		c.LookupProvider = func(_ context.Context, iss string) (logout.Provider, bool) {
 			return logout.Provider{Issuer: "https://other.example"}, true
 		}
@@ -468,7 +468,7 @@ func TestLookupProviderIsNotAskedAboutEmptyOrOverLongIssuers(t *testing.T) {
 			store := sessions.NewFilesystemStore(t.TempDir(), stHashKey)
 			store.MaxLength(0)
 			m := stMiddleware(t, store, func(c *logout.Config) {
-				c.EndSessionEndpoint = ""
+				c.Providers[0].EndSessionEndpoint = ""
 				c.LookupProvider = func(context.Context, string) (logout.Provider, bool) {
 					lookups.Add(1)
 					return logout.Provider{}, false

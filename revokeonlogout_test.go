@@ -22,11 +22,10 @@ func revokingMiddleware(t *testing.T, f *fakeRevocationEndpoint, secret string, 
 	require.NoError(t, err)
 	rc.Revoker = rv
 	cfg := logout.Config{
-		Store:              revocationStore,
-		SessionName:        testSession,
-		EndSessionEndpoint: testIssuer + "/session/end",
-		ClientID:           testClient,
-		Revocation:         &rc,
+		Store:       revocationStore,
+		SessionName: testSession,
+		Revocation:  &rc,
+		Providers:   []logout.Provider{{ClientID: testClient, EndSessionEndpoint: testIssuer + "/session/end"}},
 	}
 	if logs != nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -110,8 +109,10 @@ func TestLogoutRevocationDiscovered(t *testing.T) {
 	rv, err := logout.NewRevoker(logout.RevokerConfig{Issuer: issuer, ClientID: testClient})
 	require.NoError(t, err)
 	m, err := logout.New(logout.Config{
-		Store: store, SessionName: testSession, Issuer: issuer, ClientID: testClient,
-		Revocation: &logout.RevocationConfig{Revoker: rv},
+		Store:       store,
+		SessionName: testSession,
+		Revocation:  &logout.RevocationConfig{Revoker: rv},
+		Providers:   []logout.Provider{{Issuer: issuer, ClientID: testClient}},
 	})
 	require.NoError(t, err)
 	resp := get(m, "/logout", saveSession(t, store, map[any]any{"id_token": "idt", "access_token": "at"}))
@@ -122,8 +123,10 @@ func TestLogoutRevocationDiscovered(t *testing.T) {
 
 func TestRevocationConfigValidation(t *testing.T) {
 	_, err := logout.New(logout.Config{
-		Store: newCookieStore(), SessionName: testSession, EndSessionEndpoint: testIssuer + "/end",
-		Revocation: &logout.RevocationConfig{},
+		Store:       newCookieStore(),
+		SessionName: testSession,
+		Revocation:  &logout.RevocationConfig{},
+		Providers:   []logout.Provider{{EndSessionEndpoint: testIssuer + "/end"}},
 	})
 	require.ErrorIs(t, err, logout.ErrInvalidConfig)
 	assert.Contains(t, err.Error(), "Config.Revocation.Revoker")
@@ -131,8 +134,10 @@ func TestRevocationConfigValidation(t *testing.T) {
 	rv, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: "https://op/r", ClientID: "c"})
 	require.NoError(t, err)
 	_, err = logout.New(logout.Config{
-		Store: newCookieStore(), SessionName: testSession, EndSessionEndpoint: testIssuer + "/end",
-		Revocation: &logout.RevocationConfig{Revoker: rv},
+		Store:       newCookieStore(),
+		SessionName: testSession,
+		Revocation:  &logout.RevocationConfig{Revoker: rv},
+		Providers:   []logout.Provider{{EndSessionEndpoint: testIssuer + "/end"}},
 	})
 	assert.NoError(t, err, "a Revoker needs nothing else")
 }

@@ -92,12 +92,10 @@ func newCounting() *countingLedger {
 func newCheckedMiddleware(t testing.TB, store sessions.Store, mutate func(*logout.Config)) *logout.Middleware {
 	t.Helper()
 	cfg := logout.Config{
-		Store:              store,
-		SessionName:        testSession,
-		EndSessionEndpoint: testIssuer + "/session/end",
-		Issuer:             testIssuer,
-		ClientID:           testClient,
-		SessionCheck:       &logout.SessionCheckConfig{Ledger: newCounting()},
+		Store:        store,
+		SessionName:  testSession,
+		SessionCheck: &logout.SessionCheckConfig{Ledger: newCounting()},
+		Providers:    []logout.Provider{{Issuer: testIssuer, ClientID: testClient, EndSessionEndpoint: testIssuer + "/session/end"}},
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -382,8 +380,10 @@ func TestSessionCheckCustomClaims(t *testing.T) {
 
 func TestSessionCheckConfig(t *testing.T) {
 	_, err := logout.New(logout.Config{
-		Store: newCookieStore(), SessionName: testSession, EndSessionEndpoint: testIssuer + "/end",
+		Store:        newCookieStore(),
+		SessionName:  testSession,
 		SessionCheck: &logout.SessionCheckConfig{},
+		Providers:    []logout.Provider{{EndSessionEndpoint: testIssuer + "/end"}},
 	})
 	require.ErrorIs(t, err, logout.ErrInvalidConfig)
 	assert.Contains(t, err.Error(), "SessionCheck.Ledger")

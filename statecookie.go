@@ -2,8 +2,8 @@ package logout
 
 import (
 	"encoding/base64"
-	"strings"
 	"net/http"
+	"strings"
 	"time"
 )
 

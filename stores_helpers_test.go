@@ -79,11 +79,9 @@ func stRequest(method, path string, cookies ...*http.Cookie) *http.Request {
 func stMiddleware(t testing.TB, store sessions.Store, mutate func(*logout.Config)) *logout.Middleware {
 	t.Helper()
 	cfg := logout.Config{
-		Store:                 store,
-		SessionName:           testSession,
-		EndSessionEndpoint:    testIssuer + "/oidc/session/end",
-		ClientID:              testClient,
-		PostLogoutRedirectURI: testAppURL + "/logout/callback",
+		Store:       store,
+		SessionName: testSession,
+		Providers:   []logout.Provider{{ClientID: testClient, EndSessionEndpoint: testIssuer + "/oidc/session/end", PostLogoutRedirectURI: testAppURL + "/logout/callback"}},
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -56,14 +56,11 @@ func newWorld(t *testing.T, mutate func(*logout.Config)) *world {
 	rv, err := logout.NewRevoker(logout.RevokerConfig{Issuer: w.op.URL, ClientID: worldClientID})
 	require.NoError(t, err)
 	cfg := logout.Config{
-		Store:                 w.store,
-		SessionName:           testSession,
-		Issuer:                w.op.URL,
-		ClientID:              worldClientID,
-		PostLogoutRedirectURI: testAppURL + "/logout/callback",
-		FrontChannelPath:      "/frontchannel-logout",
-		Revocation:            &logout.RevocationConfig{Revoker: rv},
-		SessionCheck:          &logout.SessionCheckConfig{Ledger: w.ledger, SessionIDs: true},
+		Store:            w.store,
+		SessionName:      testSession,
+		FrontChannelPath: "/frontchannel-logout",
+		Revocation:       &logout.RevocationConfig{Revoker: rv},
+		SessionCheck:     &logout.SessionCheckConfig{Ledger: w.ledger, SessionIDs: true},
 		BeforeLogout: func(*http.Request, *sessions.Session) error {
 			w.before.Add(1)
 			if w.failBefore.Load() {
@@ -78,6 +75,7 @@ func newWorld(t *testing.T, mutate func(*logout.Config)) *world {
 			w.mu.Unlock()
 			logout.DefaultErrorHandler(rw, r, err)
 		},
+		Providers: []logout.Provider{{Issuer: w.op.URL, ClientID: worldClientID, PostLogoutRedirectURI: testAppURL + "/logout/callback"}},
 	}
 	if mutate != nil {
 		mutate(&cfg)
