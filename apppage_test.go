@@ -65,7 +65,7 @@ func appPageLogout(t *testing.T, m *Middleware, h http.Handler, path, target str
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	loc := location(t, resp)
 	require.Equal(t, testAppURL+path, loc.Query().Get("post_logout_redirect_uri"))
-	st := findCookie(resp, "logout_state")
+	st := findCookie(resp, testStateCookie)
 	require.NotNil(t, st)
 	assert.Equal(t, "/", st.Path, "the state cookie reaches the page, and its deletion the signed-in pages")
 	return st, loc.Query().Get("state")
@@ -112,7 +112,7 @@ func TestAppPageAsPostLogoutRedirectURI(t *testing.T) {
 			require.Equal(t, http.StatusFound, resp.StatusCode)
 			assert.Equal(t, "/account", resp.Header.Get("Location"))
 			assert.Equal(t, `"cache"`, resp.Header.Get("Clear-Site-Data"))
-			del := findCookie(resp, "logout_state")
+			del := findCookie(resp, testStateCookie)
 			require.NotNil(t, del)
 			assert.True(t, ExpiredForTest(del))
 			assert.Equal(t, "/", del.Path)
@@ -212,7 +212,7 @@ func TestAppPagePassThroughDoesNotAllocate(t *testing.T) {
 
 func TestIntercepts(t *testing.T) {
 	m := newTestMiddleware(t, newTestStore(), nil)
-	st := &http.Cookie{Name: "logout_state", Value: "s1.Lw"}
+	st := &http.Cookie{Name: testStateCookie, Value: "s1.Lw"}
 	for _, tt := range []struct {
 		name string
 		r    *http.Request

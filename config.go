@@ -47,11 +47,12 @@ type Config struct {
 	LookupProvider func(ctx context.Context, issuer string) (Provider, bool)
 
 	// CallbackPath is the path the middleware serves as the post-logout
-	// callback: it checks state and redirects to the return target. Every
-	// provider's PostLogoutRedirectURI must lead to it. Default: the path
-	// of the first provider's PostLogoutRedirectURI ("/" when it has
-	// none). Set it when a proxy rewrites paths, or when only
-	// LookupProvider's providers have a PostLogoutRedirectURI.
+	// callback: it checks state and redirects to the return target.
+	// Default: the path of the first provider's PostLogoutRedirectURI ("/"
+	// when it has none), which every provider's PostLogoutRedirectURI must
+	// then have. Set it when a proxy rewrites paths (the URIs may then
+	// have any path), or when only LookupProvider's providers have a
+	// PostLogoutRedirectURI.
 	//
 	// The callback may be a page of the app, such as "/" or "/homepage":
 	// through Wrap (and the framework adapters' middleware), a request to
@@ -247,10 +248,7 @@ func (m *Middleware) setPaths(cfg *Config) error {
 		return fmt.Errorf("Config.Path %q must start with /", m.path)
 	}
 	if cb := m.providers.callbackPath; cb != "" {
-		m.callbackPath, m.hasCallback = cb, true
-		if !strings.HasPrefix(cb, "/") || cb == m.path {
-			return fmt.Errorf("the callback path %q (Config.CallbackPath, or the path of the PostLogoutRedirectURI) must start with / and differ from the logout path %q: the provider must send the user back elsewhere", cb, m.path)
-		}
+		m.callbackPath, m.hasCallback = cb, true // checked by setProviders
 	}
 	if fc := cfg.FrontChannelPath; fc != "" {
 		if cfg.SessionCheck == nil || (m.providers.only != nil && m.providers.only.Issuer == "") {

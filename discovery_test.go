@@ -74,7 +74,7 @@ func TestDiscoveryFindsAndCachesEndpoint(t *testing.T) {
 	}
 	assert.Equal(t, int32(1), op.hits.Load(), "document cached")
 
-	endpoint, err := m.EndSessionEndpoint(context.Background())
+	endpoint, err := discoveredEndpoint(m, context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, op.URL+"/session/end?tenant=acme", endpoint)
 }
@@ -111,7 +111,7 @@ func TestDiscoveryFailures(t *testing.T) {
 					DefaultErrorHandler(w, r, err)
 				}
 			})
-			_, err := m.EndSessionEndpoint(context.Background())
+			_, err := discoveredEndpoint(m, context.Background())
 			assert.ErrorIs(t, err, tt.want)
 
 			resp := logoutWithToken(t, m)
@@ -130,7 +130,7 @@ func TestDiscoveryTimeout(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	m := discoveryMiddleware(t, slow.URL, func(c *Config) { c.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond} })
 	start := time.Now()
-	_, err := m.EndSessionEndpoint(context.Background())
+	_, err := discoveredEndpoint(m, context.Background())
 	assert.ErrorIs(t, err, ErrDiscovery)
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
@@ -140,24 +140,24 @@ func TestDiscoveryRecoversAndKeepsLastGoodDocument(t *testing.T) {
 	op.status.Store(http.StatusServiceUnavailable)
 	m := discoveryMiddleware(t, op.URL, nil)
 	now := time.Unix(1_700_000_000, 0)
-	m.discovery.now = func() time.Time { return now }
+	m.providers.only.discovery.now = func() time.Time { return now }
 	ctx := context.Background()
 
-	_, err := m.EndSessionEndpoint(ctx)
+	_, err := discoveredEndpoint(m, ctx)
 	require.ErrorIs(t, err, ErrDiscovery)
-	_, err = m.EndSessionEndpoint(ctx)
+	_, err = discoveredEndpoint(m, ctx)
 	require.ErrorIs(t, err, ErrDiscovery)
 	assert.Equal(t, int32(1), op.hits.Load(), "failures are not retried in a tight loop")
 
 	op.status.Store(http.StatusOK)
 	now = now.Add(discoveryRetryBackoff)
-	got, err := m.EndSessionEndpoint(ctx)
+	got, err := discoveredEndpoint(m, ctx)
 	require.NoError(t, err, "retried after the back-off")
 	assert.Equal(t, op.URL+"/session/end?tenant=acme", got)
 
 	op.status.Store(http.StatusInternalServerError)
 	now = now.Add(discoveryCacheTTL)
-	got, err = m.EndSessionEndpoint(ctx)
+	got, err = discoveredEndpoint(m, ctx)
 	require.NoError(t, err, "a failed refresh keeps the last good document")
 	assert.Equal(t, op.URL+"/session/end?tenant=acme", got)
 	assert.Equal(t, int32(3), op.hits.Load())
@@ -165,14 +165,14 @@ func TestDiscoveryRecoversAndKeepsLastGoodDocument(t *testing.T) {
 	op.status.Store(http.StatusOK)
 	op.doc.Store(func(iss string) any { return map[string]any{"issuer": iss, "end_session_endpoint": iss + "/v2/end"} })
 	now = now.Add(discoveryRetryBackoff)
-	got, err = m.EndSessionEndpoint(ctx)
+	got, err = discoveredEndpoint(m, ctx)
 	require.NoError(t, err)
 	assert.Equal(t, op.URL+"/v2/end", got, "refreshed once the provider is back")
 }
 
 func TestStaticEndpointNeedsNoDiscovery(t *testing.T) {
 	m := newTestMiddleware(t, newTestStore(), func(c *Config) { c.Providers[0].Issuer = "https://unreachable.invalid" })
-	got, err := m.EndSessionEndpoint(context.Background())
+	got, err := discoveredEndpoint(m, context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, testEndpoint, got)
 }
@@ -197,10 +197,10 @@ func TestDiscoveryRefreshDoesNotBlockOtherCallers(t *testing.T) {
 	m := discoveryMiddleware(t, srv.URL, nil)
 	now := time.Unix(1_700_000_000, 0)
 	var mu sync.Mutex
-	m.discovery.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m.providers.only.discovery.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	ctx := context.Background()
 
-	first, err := m.EndSessionEndpoint(ctx)
+	first, err := discoveredEndpoint(m, ctx)
 	require.NoError(t, err)
 	require.Equal(t, srv.URL+"/end/1", first)
 
@@ -210,20 +210,20 @@ func TestDiscoveryRefreshDoesNotBlockOtherCallers(t *testing.T) {
 	slow.Store(true)
 	refreshed := make(chan string, 1)
 	go func() {
-		got, _ := m.EndSessionEndpoint(ctx)
+		got, _ := discoveredEndpoint(m, ctx)
 		refreshed <- got
 	}()
 	<-entered // the refresh is at the provider
 
 	start := time.Now()
-	got, err := m.EndSessionEndpoint(ctx)
+	got, err := discoveredEndpoint(m, ctx)
 	require.NoError(t, err)
 	assert.Equal(t, first, got, "the last good document serves while the refresh runs")
 	assert.Less(t, time.Since(start), time.Second)
 
 	close(release)
 	assert.Equal(t, srv.URL+"/end/2", <-refreshed)
-	got, err = m.EndSessionEndpoint(ctx)
+	got, err = discoveredEndpoint(m, ctx)
 	require.NoError(t, err)
 	assert.Equal(t, srv.URL+"/end/2", got)
 	assert.Equal(t, int32(2), hits.Load())

@@ -42,14 +42,14 @@ func TestErrorsSayThePrefixOnceAndWrapTheirSentinels(t *testing.T) {
 	}{
 		{"relative end-session endpoint", func(*testing.T) error {
 			return newErr(func(c *logout.Config) { c.Providers[0].EndSessionEndpoint = "/end" })
-		}, []error{logout.ErrInvalidConfig, logout.ErrInvalidEndpoint}, `Config.EndSessionEndpoint: invalid endpoint: end-session endpoint "/end"`},
+		}, []error{logout.ErrInvalidConfig, logout.ErrInvalidEndpoint}, `Config.Providers[0].EndSessionEndpoint: invalid endpoint: end-session endpoint "/end"`},
 		{"provider's end-session endpoint", func(*testing.T) error {
 			return newErr(func(c *logout.Config) {
-				c.Providers[0].EndSessionEndpoint, c.Providers = "", []logout.Provider{{Issuer: testIssuer, EndSessionEndpoint: "ftp://x"}}
+				c.Providers = []logout.Provider{{Issuer: testIssuer}, {Issuer: testIssuer + "/b", EndSessionEndpoint: "ftp://x"}}
 			})
-		}, []error{logout.ErrInvalidConfig, logout.ErrInvalidEndpoint}, `Provider.EndSessionEndpoint: invalid endpoint`},
+		}, []error{logout.ErrInvalidConfig, logout.ErrInvalidEndpoint}, `Config.Providers[1].EndSessionEndpoint: invalid endpoint`},
 		{"revocation endpoint", func(*testing.T) error {
-			_, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: "/revoke", ClientID: "c"})
+			_, err := logout.NewRevoker(logout.Provider{RevocationEndpoint: "/revoke", ClientID: "c"}, nil)
 			return err
 		}, []error{logout.ErrInvalidConfig, logout.ErrInvalidEndpoint}, `revocation endpoint "/revoke"`},
 		{"BuildURL", func(*testing.T) error {
@@ -59,11 +59,11 @@ func TestErrorsSayThePrefixOnceAndWrapTheirSentinels(t *testing.T) {
 		{"discovered end-session endpoint", func(t *testing.T) error {
 			m, err := logout.New(logout.Config{Store: store, SessionName: testSession, Providers: []logout.Provider{{Issuer: badOP.URL}}})
 			require.NoError(t, err)
-			_, err = m.EndSessionEndpoint(t.Context())
+			_, err = m.Discover(t.Context(), "")
 			return err
 		}, []error{logout.ErrDiscovery, logout.ErrInvalidEndpoint}, `end-session endpoint "/end"`},
 		{"discovered revocation endpoint", func(t *testing.T) error {
-			rv, err := logout.NewRevoker(logout.RevokerConfig{Issuer: badOP.URL, ClientID: "c"})
+			rv, err := logout.NewRevoker(logout.Provider{Issuer: badOP.URL, ClientID: "c"}, nil)
 			require.NoError(t, err)
 			_, err = rv.Endpoint(t.Context())
 			return err
@@ -85,14 +85,14 @@ func TestErrorsSayThePrefixOnceAndWrapTheirSentinels(t *testing.T) {
 		}, []error{logout.ErrLedger, errLedgerDown}, "front-channel logout"},
 		{"LookupProvider answers with an invalid provider", func(t *testing.T) error {
 			w := newWorld(t, func(c *logout.Config) {
-				c.Providers[0].Issuer, c.Revocation = "", nil
+				c.Providers, c.Revocation = nil, nil
 				c.LookupProvider = func(_ context.Context, iss string) (logout.Provider, bool) {
 					return logout.Provider{Issuer: iss, EndSessionEndpoint: "/end"}, true
 				}
 			})
 			w.serve(t, stRequest(http.MethodGet, "/logout", w.login(t)))
 			return w.lastErr()
-		}, []error{logout.ErrUnknownProvider, logout.ErrInvalidEndpoint}, `Provider.EndSessionEndpoint: invalid endpoint`},
+		}, []error{logout.ErrUnknownProvider, logout.ErrInvalidEndpoint}, `Config.LookupProvider returned an invalid Provider.EndSessionEndpoint: invalid endpoint`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

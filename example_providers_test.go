@@ -22,12 +22,10 @@ func ExampleConfig_providers() {
 	m, err := logout.New(logout.Config{
 		Store:       store,
 		SessionName: "app",
-		// registered at both
 		Providers: []logout.Provider{
 			{Issuer: "https://acme.genauth.ai/oidc", ClientID: "acme-client"}, // end_session_endpoint discovered
 			{Issuer: "https://idp.example.com", EndSessionEndpoint: "https://idp.example.com/logout", ClientID: "web"},
 		},
-		Providers: []logout.Provider{{PostLogoutRedirectURI: "https://app.example.com/logout/callback"}},
 	})
 	if err != nil {
 		log.Fatal(err)

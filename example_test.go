@@ -18,9 +18,11 @@ func Example() {
 	m, err := logout.New(logout.Config{
 		Store:       store,
 		SessionName: "app",
-		// end_session_endpoint is discovered
-		ClientID:  "my-client-id",
-		Providers: []logout.Provider{{Issuer: "https://example.genauth.ai/oidc", PostLogoutRedirectURI: "https://app.example.com/logout/callback"}},
+		Providers: []logout.Provider{{
+			Issuer:                "https://example.genauth.ai/oidc", // end_session_endpoint is discovered
+			ClientID:              "my-client-id",
+			PostLogoutRedirectURI: "https://app.example.com/logout/callback",
+		}},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -96,11 +98,10 @@ func ExampleConfig_providerLogoutWithoutIDToken() {
 		Store:                        sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
 		SessionName:                  "app",
 		ProviderLogoutWithoutIDToken: true,
-		// needs ClientID,
-		Providers: []logout.Provider{{EndSessionEndpoint: "https://op.example.com/end"}},
+		Providers:                    []logout.Provider{{EndSessionEndpoint: "https://op.example.com/end"}}, // no ClientID
 	})
 	fmt.Println(err)
-	// Output: logout: invalid config: Config.ProviderLogoutWithoutIDToken needs Config.ClientID
+	// Output: logout: invalid config: Config.ProviderLogoutWithoutIDToken needs the provider's ClientID
 }
 
 // Sessions ended by the provider: the session check signs out sessions

@@ -188,7 +188,7 @@ func TestFrontChannelLogoutStoreFailures(t *testing.T) {
 	var seen seenSession
 	h := m.Wrap(recordNext(store, &seen))
 	tok := unsignedJWT(t, map[string]any{"sub": "alice", "sid": "sid-1"})
-	login := saveSession(t, store, map[any]any{"id_token": tok})
+	login := saveSession(t, store, map[any]any{"id_token": tok, "logout_session_id": "id-1"})
 
 	// The registration fails: the request goes on, nothing is saved, and
 	// the next request tries again.
@@ -222,7 +222,7 @@ func TestFrontChannelLogoutStoreFailures(t *testing.T) {
 
 func TestFrontChannelLogoutWithSessionIDsSavesOnce(t *testing.T) {
 	store, revs := newCookieStore(), newCounting()
-	m := newFrontChannelMiddleware(t, store, revs, func(c *logout.Config) { c.SessionCheck.SessionIDs = true })
+	m := newFrontChannelMiddleware(t, store, revs, nil)
 	tok := unsignedJWT(t, map[string]any{"sub": "alice", "sid": "sid-1"})
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodGet, "https://app.example.com/", nil)
@@ -295,7 +295,7 @@ func TestFrontChannelRegistrationIsRenewed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store, revs := newCookieStore(), newCounting() // sessions live 3600 s
 			m := newFrontChannelMiddleware(t, store, revs, nil)
-			values := map[any]any{"id_token": unsignedJWT(t, map[string]any{"sub": "alice", "sid": "sid-1"})}
+			values := map[any]any{"id_token": unsignedJWT(t, map[string]any{"sub": "alice", "sid": "sid-1"}), "logout_session_id": "id-1"}
 			if tt.flag != "" {
 				values["logout_frontchannel_sid"] = tt.flag
 			}

@@ -20,10 +20,7 @@ func FuzzStateCookie(f *testing.F) {
 	f.Add("s1", "/account?tab=1", "s1.L2FjY291bnQ")
 	f.Add("AAAA", "", ".")
 	f.Add("x", "//evil.com", "x.%%%")
-	sc, err := newStateCookie(StateCookieConfig{}, true)
-	if err != nil {
-		f.Fatal(err)
-	}
+	sc := newStateCookie(true)
 	f.Fuzz(func(t *testing.T, state, returnTo, raw string) {
 		_, _, _ = parseStateCookie(raw)
 		if state == "" || strings.Contains(state, ".") {
@@ -81,15 +78,15 @@ func FuzzIDTokenPayload(f *testing.F) {
 }
 
 // exactClaims reads iss, sub, sid and iat from payload by exact name.
-func exactClaims(payload []byte) SessionClaims {
+func exactClaims(payload []byte) sessionClaims {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(payload, &m) != nil {
-		return SessionClaims{}
+		return sessionClaims{}
 	}
-	var cl SessionClaims
+	var cl sessionClaims
 	for name, dst := range map[string]*string{"iss": &cl.Issuer, "sub": &cl.Subject, "sid": &cl.SID} {
 		if raw, ok := m[name]; ok && json.Unmarshal(raw, dst) != nil {
-			return SessionClaims{}
+			return sessionClaims{}
 		}
 	}
 	var iat float64
@@ -99,40 +96,42 @@ func exactClaims(payload []byte) SessionClaims {
 	return cl
 }
 
-// FuzzCrossSiteCheck checks the cross-site rule for any header values:
-// a request passes only when it is same-origin, typed, trusted, or sent by
-// a client without either header.
+// FuzzCrossSiteCheck checks the cross-site rule for any header values and
+// method: a logout request passes exactly when http.CrossOriginProtection
+// would let the same request through as a POST (it lets every GET
+// through), and a cross-site request passes only from a trusted origin.
 func FuzzCrossSiteCheck(f *testing.F) {
-	f.Add("same-origin", "")
-	f.Add("cross-site", "https://evil.example")
-	f.Add("", "https://app.example.com")
-	f.Add("", "null")
-	f.Add("same-site", "https://portal.example.com")
-	f.Add("", "://app.example.com")
-	f.Add("", "ftp://app.example.com")
-	f.Add("", "HTTP://APP.example.com")
-	m, err := New(testConfig(newTestStore(), func(c *Config) { c.TrustedOrigins = []string{"https://portal.example.com"} }))
+	f.Add("GET", "same-origin", "")
+	f.Add("GET", "cross-site", "")
+	f.Add("POST", "cross-site", "https://evil.example")
+	f.Add("POST", "", "https://app.example.com")
+	f.Add("HEAD", "", "null")
+	f.Add("GET", "same-site", "https://portal.example.com")
+	f.Add("POST", "", "://app.example.com")
+	f.Add("GET", "", "HTTP://APP.example.com")
+	cop := http.NewCrossOriginProtection()
+	if err := cop.AddTrustedOrigin("https://portal.example.com"); err != nil {
+		f.Fatal(err)
+	}
+	m, err := New(testConfig(newTestStore(), func(c *Config) { c.CrossOriginProtection = cop }))
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, fetchSite, origin string) {
-		r := httptest.NewRequest(http.MethodPost, "https://app.example.com/logout", nil)
+	f.Fuzz(func(t *testing.T, method, fetchSite, origin string) {
+		if method != http.MethodGet && method != http.MethodHead && method != http.MethodPost {
+			return
+		}
+		r := httptest.NewRequest(method, "https://app.example.com/logout", nil)
 		r.Header["Sec-Fetch-Site"] = []string{fetchSite}
 		r.Header["Origin"] = []string{origin}
-		err := m.checkCrossSite(r)
-		trusted := strings.EqualFold(origin, "https://portal.example.com")
-		var want bool // want: the request passes
-		switch fetchSite {
-		case "same-origin", "none":
-			want = true
-		case "":
-			want = origin == "" || trusted ||
-				strings.EqualFold(origin, "https://app.example.com") || strings.EqualFold(origin, "http://app.example.com")
-		default:
-			want = trusted
+		passed := m.checkCrossSite(r) == nil
+		post := httptest.NewRequest(http.MethodPost, "https://app.example.com/logout", nil)
+		post.Header = r.Header
+		if want := cop.Check(post) == nil; passed != want {
+			t.Fatalf("%s, Sec-Fetch-Site %q, Origin %q: passed=%v, want %v", method, fetchSite, origin, passed, want)
 		}
-		if (err == nil) != want {
-			t.Fatalf("Sec-Fetch-Site %q, Origin %q: passed=%v, want %v", fetchSite, origin, err == nil, want)
+		if passed && (fetchSite == "cross-site" || fetchSite == "same-site") && origin != "https://portal.example.com" {
+			t.Fatalf("%s, Sec-Fetch-Site %q, Origin %q passed", method, fetchSite, origin)
 		}
 	})
 }

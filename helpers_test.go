@@ -1,6 +1,7 @@
 package logout
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,10 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/require"
 )
+
+// testStateCookie is the state cookie of testConfig, whose post-logout
+// redirect URI is https.
+const testStateCookie = "__Host-logout_state"
 
 const (
 	testSessionName = "app"
@@ -111,4 +116,11 @@ func (s *recordingStore) Save(r *http.Request, w http.ResponseWriter, sess *sess
 	}
 	s.saved = append(s.saved, cp)
 	return s.CookieStore.Save(r, w, sess)
+}
+
+// discoveredEndpoint returns the end-session endpoint that Discover finds
+// for the middleware's only provider.
+func discoveredEndpoint(m *Middleware, ctx context.Context) (string, error) {
+	p, err := m.Discover(ctx, "")
+	return p.EndSessionEndpoint, err
 }

@@ -316,7 +316,7 @@ func TestFullMemoryLedgerKeepsLogoutTombstone(t *testing.T) {
 	m, err := logout.New(logout.Config{
 		Store:        store,
 		SessionName:  "app",
-		SessionCheck: &logout.SessionCheckConfig{Ledger: ledger, SessionIDs: true},
+		SessionCheck: &logout.SessionCheckConfig{Ledger: ledger},
 		Providers:    []logout.Provider{{ClientID: "client-1", EndSessionEndpoint: "https://op.example.com/end", PostLogoutRedirectURI: "https://app.example.com/logout/callback"}},
 	})
 	require.NoError(t, err)

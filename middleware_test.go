@@ -29,36 +29,41 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"no store", func(c *Config) { c.Store = nil }, "Config.Store"},
 		{"no session name", func(c *Config) { c.SessionName = "" }, "Config.SessionName"},
 		{"relative path", func(c *Config) { c.Path = "logout" }, "Config.Path"},
-		{"no provider", func(c *Config) { c.Providers[0].EndSessionEndpoint = "" }, "Config.EndSessionEndpoint or Config.Issuer"},
-		{"relative endpoint", func(c *Config) { c.Providers[0].EndSessionEndpoint = "/oidc/session/end" }, "Config.EndSessionEndpoint"},
-		{"ftp endpoint", func(c *Config) { c.Providers[0].EndSessionEndpoint = "ftp://op.example.com/end" }, "Config.EndSessionEndpoint"},
-		{"endpoint with fragment", func(c *Config) { c.Providers[0].EndSessionEndpoint = "https://op.example.com/end#x" }, "Config.EndSessionEndpoint"},
-		{"endpoint with userinfo", func(c *Config) { c.Providers[0].EndSessionEndpoint = "https://u:p@op.example.com/end" }, "Config.EndSessionEndpoint"},
-		{"bad issuer", func(c *Config) { c.Providers[0].EndSessionEndpoint, c.Providers[0].Issuer = "", "op.example.com" }, "Config.Issuer"},
-		{"relative post-logout URI", func(c *Config) { c.Providers[0].PostLogoutRedirectURI = "/logout/callback" }, "Config.PostLogoutRedirectURI"},
+		{"no provider", func(c *Config) { c.Providers[0].EndSessionEndpoint = "" }, "Config.Providers[0].EndSessionEndpoint or Issuer is required"},
+		{"relative endpoint", func(c *Config) { c.Providers[0].EndSessionEndpoint = "/oidc/session/end" }, "Config.Providers[0].EndSessionEndpoint: invalid endpoint: end-session endpoint"},
+		{"ftp endpoint", func(c *Config) { c.Providers[0].EndSessionEndpoint = "ftp://op.example.com/end" }, "Config.Providers[0].EndSessionEndpoint: invalid endpoint: end-session endpoint"},
+		{"endpoint with fragment", func(c *Config) { c.Providers[0].EndSessionEndpoint = "https://op.example.com/end#x" }, "Config.Providers[0].EndSessionEndpoint: invalid endpoint: end-session endpoint"},
+		{"endpoint with userinfo", func(c *Config) { c.Providers[0].EndSessionEndpoint = "https://u:p@op.example.com/end" }, "Config.Providers[0].EndSessionEndpoint: invalid endpoint: end-session endpoint"},
+		{"bad issuer", func(c *Config) { c.Providers[0].EndSessionEndpoint, c.Providers[0].Issuer = "", "op.example.com" }, "Config.Providers[0].Issuer"},
+		{"relative post-logout URI", func(c *Config) { c.Providers[0].PostLogoutRedirectURI = "/logout/callback" }, "Config.Providers[0].PostLogoutRedirectURI"},
 		{"unknown Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{"cache", "Cache"} }, "Config.ClearSiteData"},
 		{"repeated Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{"cache", "cache"} }, "Config.ClearSiteData"},
 		{"quoted Clear-Site-Data type", func(c *Config) { c.ClearSiteData = []string{`"cache"`} }, "Config.ClearSiteData"},
 		{"callback equals logout path", func(c *Config) { c.CallbackPath = "/logout" }, "Config.CallbackPath"},
-		{"post-logout URI on the logout path", func(c *Config) { c.Providers[0].PostLogoutRedirectURI = testAppURL + "/logout" }, "the path of Config.PostLogoutRedirectURI"},
-		{"logout path on the post-logout URI's", func(c *Config) { c.Path = "/logout/callback" }, "the path of Config.PostLogoutRedirectURI"},
+		{"post-logout URI on the logout path", func(c *Config) { c.Providers[0].PostLogoutRedirectURI = testAppURL + "/logout" }, "the path of the PostLogoutRedirectURI"},
+		{"logout path on the post-logout URI's", func(c *Config) { c.Path = "/logout/callback" }, "the path of the PostLogoutRedirectURI"},
 		{"callback without post-logout URI", func(c *Config) { c.Providers[0].PostLogoutRedirectURI, c.CallbackPath = "", "/cb" }, "Config.CallbackPath"},
+		{"no provider", func(c *Config) { c.Providers = nil }, "Config.Providers"},
+		{"provider without issuer or endpoint", func(c *Config) { c.Providers[0].EndSessionEndpoint = "" }, "Config.Providers[0].EndSessionEndpoint or Issuer"},
+		{"second provider without issuer", func(c *Config) {
+			c.Providers = append(c.Providers, Provider{Issuer: "https://b.example.com"})
+		}, "Config.Providers[0].Issuer is required"},
+		{"bad revocation endpoint", func(c *Config) { c.Providers[0].RevocationEndpoint = "/revoke" }, "Config.Providers[0].RevocationEndpoint"},
+		{"revocation without endpoint", func(c *Config) { c.Revocation = &RevocationConfig{} }, "RevocationEndpoint or Issuer is required"},
+		{"revocation without client", func(c *Config) {
+			c.Revocation, c.Providers[0].ClientID, c.Providers[0].RevocationEndpoint = &RevocationConfig{}, "", "https://op.example.com/revoke"
+		}, "ClientID is required"},
+		{"post-logout URI off the callback path", func(c *Config) {
+			c.Providers = append(c.Providers, Provider{Issuer: "https://b.example.com", PostLogoutRedirectURI: testAppURL + "/other"})
+			c.Providers[0].Issuer = "https://a.example.com"
+		}, `must lead to the callback path "/logout/callback"`},
+		{"front-channel without issuer", func(c *Config) {
+			c.FrontChannelPath, c.SessionCheck = "/fc", &SessionCheckConfig{Ledger: NewMemoryLedger(MemoryLedgerConfig{})}
+		}, "Config.FrontChannelPath needs"},
 		{"provider logout without id_token or client", func(c *Config) { c.Providers[0].ClientID, c.ProviderLogoutWithoutIDToken = "", true }, "Config.ProviderLogoutWithoutIDToken"},
-		{"extra overrides state", func(c *Config) { c.ExtraParams = url.Values{"state": {"x"}} }, "Config.ExtraParams"},
 		{"bad allowed origin", func(c *Config) { c.AllowedReturnOrigins = []string{"https://shop.example.com/path"} }, "Config.AllowedReturnOrigins"},
-		{"bad trusted origin", func(c *Config) { c.TrustedOrigins = []string{"portal.example.com"} }, "Config.TrustedOrigins"},
 		{"open default landing", func(c *Config) { c.DefaultReturnTo = "//evil.com" }, "Config.DefaultReturnTo"},
-		{"bad state cookie name", func(c *Config) { c.StateCookie.Name = "a b" }, "Config.StateCookie.Name"},
-		{"negative state cookie age", func(c *Config) { c.StateCookie.MaxAge = -1 }, "Config.StateCookie.MaxAge"},
-		{"negative tombstone lifetime", func(c *Config) {
-			c.SessionCheck = &SessionCheckConfig{Ledger: NewMemoryLedger(MemoryLedgerConfig{}), TombstoneTTL: -time.Second}
-		}, "TombstoneTTL"},
-		{"negative check timeout", func(c *Config) {
-			c.SessionCheck = &SessionCheckConfig{Ledger: NewMemoryLedger(MemoryLedgerConfig{}), Timeout: -time.Second}
-		}, "Timeout"},
-		{"__Host- cookie over http", func(c *Config) {
-			c.Providers[0].PostLogoutRedirectURI, c.StateCookie.Name, c.StateCookie.Path = "http://127.0.0.1/logout/callback", "__Host-ls", "/"
-		}, "__Host-"},
+		{"session check without ledger", func(c *Config) { c.SessionCheck = &SessionCheckConfig{} }, "Config.SessionCheck.Ledger"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,11 +76,20 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 }
 
+// trustPortal trusts https://portal.example.com's cross-origin requests.
+func trustPortal(c *Config) {
+	c.CrossOriginProtection = http.NewCrossOriginProtection()
+	if err := c.CrossOriginProtection.AddTrustedOrigin("https://portal.example.com"); err != nil {
+		panic(err)
+	}
+}
+
 func TestNewAcceptsMinimalConfigs(t *testing.T) {
 	for name, cfg := range map[string]Config{
-		"endpoint only": {Store: newTestStore(), SessionName: "s", EndSessionEndpoint: testEndpoint},
-		"issuer only":   {Store: newTestStore(), SessionName: "s", Issuer: "https://op.example.com"},
-		"GenAuth":       {Store: newTestStore(), SessionName: "s", EndSessionEndpoint: GenAuthEndpoint("https://x.genauth.ai")},
+		"endpoint only": {Store: newTestStore(), SessionName: "s", Providers: []Provider{{EndSessionEndpoint: testEndpoint}}},
+		"issuer only":   {Store: newTestStore(), SessionName: "s", Providers: []Provider{{Issuer: "https://op.example.com"}}},
+		"GenAuth":       {Store: newTestStore(), SessionName: "s", Providers: []Provider{{EndSessionEndpoint: GenAuthEndpoint("https://x.genauth.ai")}}},
+		"lookup only":   {Store: newTestStore(), SessionName: "s", LookupProvider: func(context.Context, string) (Provider, bool) { return Provider{}, false }},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m, err := New(cfg)
@@ -167,7 +181,7 @@ func TestLogoutRedirectsToProvider(t *testing.T) {
 			assert.True(t, ExpiredForTest(sc))
 			assert.Equal(t, "/", sc.Path)
 
-			st := findCookie(resp, "logout_state")
+			st := findCookie(resp, testStateCookie)
 			require.NotNil(t, st)
 			assert.True(t, st.HttpOnly)
 			assert.True(t, st.Secure)
@@ -288,7 +302,7 @@ func TestSaveFailureIsNotALogout(t *testing.T) {
 	resp := serve(m, newRequest(http.MethodGet, "/logout", cookie))
 	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	assert.Empty(t, resp.Header.Get("Location"))
-	assert.Nil(t, findCookie(resp, "logout_state"))
+	assert.Nil(t, findCookie(resp, testStateCookie))
 
 	m = newTestMiddleware(t, failingStore{base}, func(c *Config) {
 		c.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
@@ -336,22 +350,25 @@ func TestCrossSiteRequests(t *testing.T) {
 		{"typed URL", "GET", "none", "", nil, false},
 		{"no headers", "GET", "", "", nil, false},
 		{"same host Origin, old browser", "POST", "", testAppURL, nil, false},
-		{"same host Origin in other case", "POST", "", "https://APP.example.com", nil, false},
-		{"Origin with path is not an origin", "POST", "", testAppURL + "/x", nil, true},
+		// http.CrossOriginProtection compares the Origin's host with the
+		// request's as they are, and ignores the rest of the Origin (which
+		// a browser never sends with a path or another scheme).
+		{"same host Origin in other case", "POST", "", "https://APP.example.com", nil, true},
+		{"Origin with path", "POST", "", testAppURL + "/x", nil, false},
 		{"cross-site GET link", "GET", "cross-site", "", nil, true},
 		{"cross-site POST form", "POST", "cross-site", "https://evil.example", nil, true},
 		{"same-site subdomain", "POST", "same-site", "https://blog.app.example.com", nil, true},
 		{"foreign Origin, old browser", "POST", "", "https://evil.example", nil, true},
 		{"null Origin", "POST", "", "null", nil, true},
 		{"same host Origin without scheme", "POST", "", "://app.example.com", nil, true},
-		{"same host Origin with other scheme", "POST", "", "ftp://app.example.com", nil, true},
-		{"trusted origin", "POST", "cross-site", "https://portal.example.com", func(c *Config) {
-			c.TrustedOrigins = []string{"https://portal.example.com"}
+		{"same host Origin with other scheme", "POST", "", "ftp://app.example.com", nil, false},
+		{"trusted origin", "POST", "cross-site", "https://portal.example.com", trustPortal, false},
+		{"untrusted next to trusted", "POST", "cross-site", "https://evil.example", trustPortal, true},
+		{"trusted origin, GET", "GET", "cross-site", "https://portal.example.com", trustPortal, false},
+		{"bypassed", "GET", "cross-site", "", func(c *Config) {
+			c.CrossOriginProtection = http.NewCrossOriginProtection()
+			c.CrossOriginProtection.AddInsecureBypassPattern("/logout")
 		}, false},
-		{"untrusted next to trusted", "POST", "cross-site", "https://evil.example", func(c *Config) {
-			c.TrustedOrigins = []string{"https://portal.example.com"}
-		}, true},
-		{"allowed by option", "GET", "cross-site", "", func(c *Config) { c.AllowCrossSite = true }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -409,7 +426,7 @@ func logoutThenCallback(t *testing.T, m *Middleware, store sessions.Store, targe
 	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
 	resp := serve(m, newRequest(http.MethodGet, target, cookie))
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	st := findCookie(resp, "logout_state")
+	st := findCookie(resp, testStateCookie)
 	require.NotNil(t, st)
 	return st, location(t, resp).Query().Get("state")
 }
@@ -436,7 +453,7 @@ func TestCallbackVerifiesStateAndReturns(t *testing.T) {
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	assert.Equal(t, "/account?tab=security", resp.Header.Get("Location"))
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-	del := findCookie(resp, "logout_state")
+	del := findCookie(resp, testStateCookie)
 	require.NotNil(t, del)
 	assert.True(t, ExpiredForTest(del))
 	assert.Equal(t, "/", del.Path)
@@ -462,7 +479,7 @@ func TestCallbackRefusesBadState(t *testing.T) {
 			resp := serve(m, tt.r)
 			assert.Equal(t, http.StatusFound, resp.StatusCode, name)
 			assert.Equal(t, "/", resp.Header.Get("Location"), name)
-			if del := findCookie(resp, "logout_state"); tt.hasCookie {
+			if del := findCookie(resp, testStateCookie); tt.hasCookie {
 				assert.True(t, del != nil && ExpiredForTest(del), "%s: the cookie is deleted", name)
 			} else {
 				assert.Nil(t, del, name)
@@ -476,7 +493,7 @@ func TestCallbackRefusesBadState(t *testing.T) {
 		"wrong state":            providerReturn("?state=AAAA"+state[4:], st),
 		"state of other logout":  providerReturn("?state="+otherState, st),
 		"cookie of other logout": providerReturn("?state="+state, otherCookie),
-		"malformed cookie":       providerReturn("?state="+state, &http.Cookie{Name: "logout_state", Value: state}),
+		"malformed cookie":       providerReturn("?state="+state, &http.Cookie{Name: testStateCookie, Value: state}),
 		"prefix of state":        providerReturn("?state="+state[:20]+"&lang=de", st),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -494,7 +511,7 @@ func TestCallbackRechecksSavedReturnTarget(t *testing.T) {
 	m := newTestMiddleware(t, store, nil)
 	// A cookie planted by someone who can set cookies for the app: the
 	// state matches, but the return target is hostile.
-	planted := &http.Cookie{Name: "logout_state", Value: "s1." + base64.RawURLEncoding.EncodeToString([]byte("//evil.com"))}
+	planted := &http.Cookie{Name: testStateCookie, Value: "s1." + base64.RawURLEncoding.EncodeToString([]byte("//evil.com"))}
 	resp := serve(m, providerReturn("?state=s1", planted))
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	assert.Equal(t, "/", resp.Header.Get("Location"))
@@ -544,7 +561,7 @@ func TestLogoutWithoutIDToken(t *testing.T) {
 		require.Equal(t, http.StatusFound, resp.StatusCode)
 		assert.Equal(t, "/bye", resp.Header.Get("Location"))
 		assert.True(t, ExpiredForTest(findCookie(resp, testSessionName)))
-		assert.Nil(t, findCookie(resp, "logout_state"))
+		assert.Nil(t, findCookie(resp, testStateCookie))
 	})
 	t.Run("ProviderLogoutWithoutIDToken", func(t *testing.T) {
 		m := newTestMiddleware(t, store, func(c *Config) { c.ProviderLogoutWithoutIDToken = true })
@@ -554,7 +571,7 @@ func TestLogoutWithoutIDToken(t *testing.T) {
 		assert.Equal(t, url.Values{"client_id": {testClientID}, "tenant": {"acme"}}, q,
 			"client_id alone: no post_logout_redirect_uri or state without id_token_hint")
 		assert.True(t, ExpiredForTest(findCookie(resp, testSessionName)))
-		assert.Nil(t, findCookie(resp, "logout_state"))
+		assert.Nil(t, findCookie(resp, testStateCookie))
 	})
 	t.Run("non-string token", func(t *testing.T) {
 		m := newTestMiddleware(t, store, nil)
@@ -574,20 +591,27 @@ func TestNoPostLogoutRedirectURI(t *testing.T) {
 	assert.Equal(t, testIDToken, q.Get("id_token_hint"))
 	assert.False(t, q.Has("post_logout_redirect_uri"))
 	assert.False(t, q.Has("state"), "state is only useful with a return URI")
-	assert.Nil(t, findCookie(resp, "logout_state"))
+	assert.Nil(t, findCookie(resp, testStateCookie))
 }
 
 func TestOptionalParameters(t *testing.T) {
 	store := newTestStore()
 	m := newTestMiddleware(t, store, func(c *Config) {
-		c.ExtraParams = url.Values{"ui_locales": {"zh-CN en"}, "prompt": {"none"}}
-		c.LogoutHint = func(_ *http.Request, s *sessions.Session) string { return s.Values["email"].(string) }
+		c.EndSessionParams = func(_ *http.Request, s *sessions.Session) url.Values {
+			return url.Values{"ui_locales": {"zh-CN en"}, "prompt": {"none"}, "logout_hint": {s.Values["email"].(string)},
+				"state": {"forged"}, "client_id": {"other"}, "id_token_hint": {"x"}, "post_logout_redirect_uri": {"https://evil.example"}}
+		}
 	})
 	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken, "email": "ada@example.com"})
 	q := location(t, serve(m, newRequest(http.MethodGet, "/logout", cookie))).Query()
 	assert.Equal(t, "zh-CN en", q.Get("ui_locales"))
 	assert.Equal(t, "none", q.Get("prompt"))
 	assert.Equal(t, "ada@example.com", q.Get("logout_hint"))
+	assert.Equal(t, []string{testClientID}, q["client_id"], "the middleware's own parameters win")
+	assert.Equal(t, []string{testIDToken}, q["id_token_hint"])
+	assert.Equal(t, []string{testPostLogout}, q["post_logout_redirect_uri"])
+	assert.Len(t, q["state"], 1)
+	assert.NotEqual(t, "forged", q.Get("state"))
 }
 
 func TestHooks(t *testing.T) {
@@ -642,9 +666,9 @@ func TestLogsNeverContainTokensOrState(t *testing.T) {
 	resp := serve(h, newRequest(http.MethodGet, "/logout?return_to=//evil.com", cookie))
 	state := location(t, resp).Query().Get("state")
 	serve(h, newRequest(http.MethodGet, "/logout", &http.Cookie{Name: testSessionName, Value: "tampered"}))
-	serve(h, providerReturn("?state=wrong-"+state, findCookie(resp, "logout_state")))
+	serve(h, providerReturn("?state=wrong-"+state, findCookie(resp, testStateCookie)))
 	serve(h, providerReturn("?state="+state))
-	serve(m, providerReturn("?state=", findCookie(resp, "logout_state")))
+	serve(m, providerReturn("?state=", findCookie(resp, testStateCookie)))
 	cross := newRequest(http.MethodGet, "/logout", cookie)
 	cross.Header.Set("Sec-Fetch-Site", "cross-site")
 	serve(h, cross)
@@ -683,7 +707,7 @@ func TestMountOnServeMux(t *testing.T) {
 
 	req, err = http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL+"/logout/callback?state="+state, nil)
 	require.NoError(t, err)
-	req.AddCookie(findCookie(resp, "logout_state"))
+	req.AddCookie(findCookie(resp, testStateCookie))
 	resp, err = client.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -695,16 +719,26 @@ func TestStateCookieFollowsPostLogoutScheme(t *testing.T) {
 	store := newTestStore()
 	m := newTestMiddleware(t, store, func(c *Config) {
 		c.Providers[0].PostLogoutRedirectURI = "http://127.0.0.1:8080/signed-out"
-		c.StateCookie = StateCookieConfig{Name: "ls", MaxAge: 90e9, Domain: "127.0.0.1"}
 	})
 	assert.True(t, m.Handles("/signed-out"))
 	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
-	st := findCookie(serve(m, newRequest(http.MethodGet, "/logout", cookie)), "ls")
+	resp := serve(m, newRequest(http.MethodGet, "/logout", cookie))
+	assert.Nil(t, findCookie(resp, "__Host-logout_state"))
+	st := findCookie(resp, "logout_state")
 	require.NotNil(t, st)
 	assert.False(t, st.Secure, "an http callback could never receive a Secure cookie")
-	assert.Equal(t, 90, st.MaxAge)
+	assert.Equal(t, 600, st.MaxAge)
 	assert.Equal(t, "/", st.Path)
-	assert.Equal(t, "127.0.0.1", st.Domain)
+	assert.Empty(t, st.Domain)
+
+	secure := newTestMiddleware(t, store, nil)
+	resp = serve(secure, newRequest(http.MethodGet, "/logout", cookie))
+	assert.Nil(t, findCookie(resp, "logout_state"))
+	st = findCookie(resp, "__Host-logout_state")
+	require.NotNil(t, st, "an https callback gets a __Host- cookie")
+	assert.True(t, st.Secure)
+	assert.Equal(t, "/", st.Path)
+	assert.Empty(t, st.Domain)
 }
 
 func TestStatusCode(t *testing.T) {

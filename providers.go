@@ -88,6 +88,9 @@ type providerSet struct {
 	// callbackPath is the path of every post-logout redirect URI; ""
 	// when there is no callback (then no provider may have a URI).
 	callbackPath string
+	// anyURIPath: Config.CallbackPath is set, and a post-logout redirect
+	// URI may have any path (a proxy may rewrite paths).
+	anyURIPath bool
 
 	mu     sync.Mutex
 	looked *lru.Cache[string, *provider] // by issuerKey, at most DiscoveryCacheSize
@@ -110,7 +113,7 @@ func (m *Middleware) setProviders(cfg *Config) error {
 	for i, p := range cfg.Providers {
 		rp, err := ps.resolve(p, len(cfg.Providers) == 1 && cfg.LookupProvider == nil)
 		if err != nil {
-			return fmt.Errorf("Config.Providers[%d]: %w", i, err)
+			return fmt.Errorf("Config.Providers[%d].%w", i, err)
 		}
 		key := issuerKey(rp.Issuer)
 		if _, dup := ps.static[key]; dup {
@@ -122,8 +125,12 @@ func (m *Middleware) setProviders(cfg *Config) error {
 	if len(ps.static) != 1 || ps.lookup != nil {
 		ps.only = nil
 	}
-	if cfg.ProviderLogoutWithoutIDToken && (ps.only == nil || ps.only.ClientID == "") {
-		return errors.New("Config.ProviderLogoutWithoutIDToken needs a single provider with a ClientID: without an id_token there is no issuer to pick one")
+	switch {
+	case !cfg.ProviderLogoutWithoutIDToken:
+	case ps.only == nil:
+		return errors.New("Config.ProviderLogoutWithoutIDToken needs a single provider: without an id_token there is no issuer to pick one")
+	case ps.only.ClientID == "":
+		return errors.New("Config.ProviderLogoutWithoutIDToken needs the provider's ClientID")
 	}
 	m.providers = ps
 	return nil
@@ -132,12 +139,25 @@ func (m *Middleware) setProviders(cfg *Config) error {
 // setCallbackPath sets the path the providers' post-logout redirect URIs
 // share: Config.CallbackPath, or the path of the first configured one.
 func (ps *providerSet) setCallbackPath(cfg *Config) error {
-	ps.callbackPath = cfg.CallbackPath
-	if ps.callbackPath != "" {
+	cb, err := callbackPath(cfg)
+	if err != nil || cb == "" {
+		return err
+	}
+	if logoutPath := orDefault(cfg.Path, "/logout"); !strings.HasPrefix(cb, "/") || cb == logoutPath {
+		return fmt.Errorf("the callback path %q (Config.CallbackPath, or the path of the PostLogoutRedirectURI) must start with / and differ from the logout path %q: the provider must send the user back elsewhere", cb, logoutPath)
+	}
+	ps.callbackPath, ps.anyURIPath = cb, cfg.CallbackPath != ""
+	return nil
+}
+
+// callbackPath returns Config.CallbackPath, or the path of the first
+// provider's post-logout redirect URI; "" when there is no callback.
+func callbackPath(cfg *Config) (string, error) {
+	if cfg.CallbackPath != "" {
 		if cfg.LookupProvider == nil && !slices.ContainsFunc(cfg.Providers, func(p Provider) bool { return p.PostLogoutRedirectURI != "" }) {
-			return errors.New("Config.CallbackPath needs a provider's PostLogoutRedirectURI")
+			return "", errors.New("Config.CallbackPath needs a provider's PostLogoutRedirectURI")
 		}
-		return nil
+		return cfg.CallbackPath, nil
 	}
 	for i, p := range cfg.Providers {
 		if p.PostLogoutRedirectURI == "" {
@@ -145,12 +165,11 @@ func (ps *providerSet) setCallbackPath(cfg *Config) error {
 		}
 		u, err := parsePostLogoutURI(p.PostLogoutRedirectURI)
 		if err != nil {
-			return fmt.Errorf("Config.Providers[%d].PostLogoutRedirectURI: %w", i, err)
+			return "", fmt.Errorf("Config.Providers[%d].PostLogoutRedirectURI: %w", i, err)
 		}
-		ps.callbackPath = orDefault(u.Path, "/")
-		return nil
+		return orDefault(u.Path, "/"), nil
 	}
-	return nil
+	return "", nil
 }
 
 // resolve validates p. only says whether it is the app's only provider,
@@ -205,7 +224,7 @@ func (ps *providerSet) checkPostLogout(raw string) error {
 	if err != nil {
 		return fmt.Errorf("PostLogoutRedirectURI: %w", err)
 	}
-	if orDefault(u.Path, "/") != ps.callbackPath {
+	if !ps.anyURIPath && orDefault(u.Path, "/") != ps.callbackPath {
 		return fmt.Errorf("PostLogoutRedirectURI %q must lead to the callback path %q", raw, ps.callbackPath)
 	}
 	return nil
@@ -253,12 +272,16 @@ func (ps *providerSet) cached(p Provider) (*provider, error) {
 	key := issuerKey(p.Issuer)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if rp, ok := ps.looked.Get(key); ok && rp.Provider == p {
-		return rp, nil
+	if rp, ok := ps.looked.Get(key); ok {
+		same := rp.Provider
+		same.Issuer = p.Issuer // one trailing slash aside, the same issuer
+		if same == p {
+			return rp, nil
+		}
 	}
 	rp, err := ps.resolve(p, false)
 	if err != nil {
-		return nil, fmt.Errorf("%w: Config.LookupProvider: %w", ErrUnknownProvider, unprefixed(err))
+		return nil, fmt.Errorf("%w: Config.LookupProvider returned an invalid Provider.%w", ErrUnknownProvider, unprefixed(err))
 	}
 	ps.looked.Put(key, rp)
 	return rp, nil

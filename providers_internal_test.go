@@ -30,10 +30,10 @@ func TestLookedUpDiscoveryCacheIsBounded(t *testing.T) {
 		require.NoError(t, err)
 		require.Same(t, first.discovery, again.discovery, "a cached issuer keeps its discoverer")
 	}
-	assert.Equal(t, DiscoveryCacheSize, ps.cachedDiscoveries())
+	assert.Equal(t, DiscoveryCacheSize, ps.cachedProviders())
 	p, err := ps.find(context.Background(), "https://t1.example.com")
 	require.NoError(t, err)
-	assert.Equal(t, DiscoveryCacheSize, ps.cachedDiscoveries(), "the least recently used was dropped to make room")
+	assert.Equal(t, DiscoveryCacheSize, ps.cachedProviders(), "the least recently used was dropped to make room")
 	assert.Equal(t, "https://t1.example.com", p.discovery.issuer)
 }
 
@@ -66,7 +66,7 @@ func FuzzSessionProvider(f *testing.F) {
 			return
 		}
 		iss := idTokenClaims(idToken, false).Issuer
-		require.Equal(t, issuerKey(p.issuer), issuerKey(iss), "the provider is the token's issuer's")
-		require.Contains(t, []string{"https://a.example.com/end", "https://b.example.com/end"}, p.endpoint)
+		require.Equal(t, issuerKey(p.Issuer), issuerKey(iss), "the provider is the token's issuer's")
+		require.Contains(t, []string{"https://a.example.com/end", "https://b.example.com/end"}, p.EndSessionEndpoint)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -28,12 +29,16 @@ const (
 	mpSession  = "app"
 )
 
-// mpProviders are the static providers of the multi-provider tests: A has
-// its own post-logout redirect URI, B takes the Config's.
+// mpStateCookie is the state cookie's name: the post-logout redirect
+// URIs are https.
+const mpStateCookie = "__Host-logout_state"
+
+// mpProviders are the static providers of the multi-provider tests: A's
+// post-logout redirect URI has a query.
 var mpProviders = []logout.Provider{
 	{Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/session/end", ClientID: "client-a",
 		PostLogoutRedirectURI: "https://app.example.com/logout/callback?from=a"},
-	{Issuer: mpIssuerB + "/", EndSessionEndpoint: mpIssuerB + "/logout", ClientID: "client-b"},
+	{Issuer: mpIssuerB + "/", EndSessionEndpoint: mpIssuerB + "/logout", ClientID: "client-b", PostLogoutRedirectURI: mpCallback},
 }
 
 // mpLookup knows mpIssuerT and counts its calls.
@@ -43,7 +48,7 @@ func mpLookup(calls *atomic.Int32) func(context.Context, string) (logout.Provide
 		if iss != mpIssuerT {
 			return logout.Provider{}, false
 		}
-		return logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", ClientID: "client-t"}, true
+		return logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", ClientID: "client-t", PostLogoutRedirectURI: mpCallback}, true
 	}
 }
 
@@ -56,7 +61,6 @@ func mpMiddleware(t *testing.T, store sessions.Store, logs *bytes.Buffer, mutate
 		SessionName:    mpSession,
 		Providers:      mpProviders,
 		LookupProvider: mpLookup(&calls),
-		Providers:      []logout.Provider{{ClientID: "default-client", PostLogoutRedirectURI: mpCallback}},
 	}
 	if logs != nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -118,7 +122,7 @@ func TestProvidersLogoutGoesToTheSessionsIssuer(t *testing.T) {
 			assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, mpSession)), "the session is cleared")
 			loc, err := url.Parse(resp.Header.Get("Location"))
 			require.NoError(t, err)
-			state := logout.ResponseCookieForTest(resp, "logout_state")
+			state := logout.ResponseCookieForTest(resp, mpStateCookie)
 			if tt.wantEndpoint == "" {
 				assert.Equal(t, "/bye", loc.String(), "a local logout lands on the return target")
 				assert.Nil(t, state, "no state cookie")
@@ -155,7 +159,7 @@ func TestProvidersCallbackServesEveryProvider(t *testing.T) {
 		m.ServeHTTP(w, logout.NewRequestForTest(http.MethodGet, "/logout?return_to=/bye", login))
 		loc, err := url.Parse(w.Result().Header.Get("Location"))
 		require.NoError(t, err)
-		state := logout.ResponseCookieForTest(w.Result(), "logout_state")
+		state := logout.ResponseCookieForTest(w.Result(), mpStateCookie)
 		require.NotNil(t, state, iss)
 		w = httptest.NewRecorder()
 		m.ServeHTTP(w, logout.NewRequestForTest(http.MethodGet, "/logout/callback?state="+loc.Query().Get("state"), state))
@@ -184,60 +188,43 @@ func TestProvidersLookupErrors(t *testing.T) {
 			m.ServeHTTP(w, logout.NewRequestForTest(http.MethodGet, "/logout", login))
 			assert.Equal(t, http.StatusInternalServerError, w.Code)
 			assert.Nil(t, logout.ResponseCookieForTest(w.Result(), mpSession), "the session is left as it was")
-			_, err := m.EndSessionEndpointFor(context.Background(), mpIssuerT)
+			_, err := m.Discover(context.Background(), mpIssuerT)
 			assert.ErrorIs(t, err, logout.ErrUnknownProvider)
 		})
 	}
 }
 
 func TestProvidersConfigValidation(t *testing.T) {
-	rvA, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: mpIssuerA + "/revoke", ClientID: "client-a"})
-	require.NoError(t, err)
 	tests := []struct {
 		name    string
 		mutate  func(*logout.Config)
 		wantErr string
 	}{
-		{"Issuer with Providers", func(c *logout.Config) { c.Providers[0].Issuer = mpIssuerA }, "Config.Issuer and Config.EndSessionEndpoint must be empty"},
-		{"EndSessionEndpoint with LookupProvider", func(c *logout.Config) {
-			c.Providers, c.Providers[0].EndSessionEndpoint = nil, mpIssuerA+"/end"
-		}, "must be empty"},
 		{"ProviderLogoutWithoutIDToken", func(c *logout.Config) { c.ProviderLogoutWithoutIDToken = true }, "needs a single provider"},
+		{"ProviderLogoutWithoutIDToken with one provider and LookupProvider", func(c *logout.Config) {
+			c.Providers, c.ProviderLogoutWithoutIDToken = c.Providers[:1], true
+		}, "needs a single provider"},
 		{"provider without issuer", func(c *logout.Config) {
 			c.Providers = []logout.Provider{{EndSessionEndpoint: mpIssuerA + "/end"}}
-		}, "Config.Providers[0]: Provider.Issuer"},
+		}, "Config.Providers[0].Issuer is required"},
 		{"invalid endpoint", func(c *logout.Config) {
 			c.Providers = []logout.Provider{{Issuer: mpIssuerA, EndSessionEndpoint: "ftp://x"}}
-		}, "Config.Providers[0]: Provider.EndSessionEndpoint"},
+		}, "Config.Providers[0].EndSessionEndpoint"},
 		{"issuer twice", func(c *logout.Config) {
 			c.Providers = []logout.Provider{{Issuer: mpIssuerA}, {Issuer: mpIssuerA + "/"}}
 		}, "listed twice"},
 		{"relative post-logout redirect URI", func(c *logout.Config) {
 			c.Providers = []logout.Provider{{Issuer: mpIssuerA, PostLogoutRedirectURI: "/cb"}}
 		}, "must be an absolute URL"},
-		{"provider's post-logout redirect URI without a callback path", func(c *logout.Config) {
-			c.Providers[0].PostLogoutRedirectURI = ""
-			c.Providers = []logout.Provider{{Issuer: mpIssuerA, PostLogoutRedirectURI: mpCallback}}
-		}, "needs Config.CallbackPath"},
-		{"relative CallbackPath without a default post-logout redirect URI", func(c *logout.Config) {
-			c.Providers[0].PostLogoutRedirectURI, c.CallbackPath = "", "callback"
-		}, "Config.CallbackPath \"callback\" must start with /"},
-		{"CallbackPath equal to Path without a default post-logout redirect URI", func(c *logout.Config) {
-			c.Providers[0].PostLogoutRedirectURI, c.CallbackPath = "", "/logout"
-		}, "differ from the logout path \"/logout\""},
-		{"Revocation.Revoker with Providers", func(c *logout.Config) {
-			c.Revocation = &logout.RevocationConfig{Revoker: rvA}
-		}, "Config.Revocation.Revoker must be nil"},
+		{"relative CallbackPath", func(c *logout.Config) { c.CallbackPath = "callback" }, `callback path "callback"`},
+		{"CallbackPath equal to Path", func(c *logout.Config) { c.CallbackPath = "/logout" }, `differ from the logout path "/logout"`},
 		{"provider's post-logout redirect URI on another path", func(c *logout.Config) {
-			c.Providers = []logout.Provider{{Issuer: mpIssuerA, PostLogoutRedirectURI: "https://app.example.com/other"}}
-		}, "must lead to the callback path \"/logout/callback\""},
-		{"provider's Revoker without Revocation", func(c *logout.Config) {
-			c.Providers = []logout.Provider{{Issuer: mpIssuerA, ClientID: "client-a", Revoker: rvA}}
-		}, "Revoker needs Config.Revocation"},
-		{"provider's Revoker for another client", func(c *logout.Config) {
+			c.Providers = append(c.Providers, logout.Provider{Issuer: mpIssuerT + "/x", PostLogoutRedirectURI: "https://app.example.com/other"})
+		}, `Config.Providers[2].PostLogoutRedirectURI "https://app.example.com/other" must lead to the callback path "/logout/callback"`},
+		{"revocation without the provider's client", func(c *logout.Config) {
 			c.Revocation = &logout.RevocationConfig{}
-			c.Providers = []logout.Provider{{Issuer: mpIssuerA, ClientID: "client-b", Revoker: rvA}}
-		}, "the Revoker's client is not the provider's ClientID"},
+			c.Providers = []logout.Provider{{Issuer: mpIssuerA}}
+		}, "Config.Providers[0].ClientID is required for token revocation"},
 		{"front-channel without SessionCheck", func(c *logout.Config) { c.FrontChannelPath = "/fc" }, "needs Config.SessionCheck"},
 	}
 	for _, tt := range tests {
@@ -246,14 +233,14 @@ func TestProvidersConfigValidation(t *testing.T) {
 			cfg := logout.Config{
 				Store:          newCookieStore(),
 				SessionName:    mpSession,
-				Providers:      mpProviders,
+				Providers:      append([]logout.Provider(nil), mpProviders...),
 				LookupProvider: mpLookup(&calls),
-				Providers:      []logout.Provider{{PostLogoutRedirectURI: mpCallback}},
 			}
 			tt.mutate(&cfg)
 			_, err := logout.New(cfg)
 			require.ErrorIs(t, err, logout.ErrInvalidConfig)
 			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Equal(t, 1, strings.Count(err.Error(), "logout: "), err.Error())
 		})
 	}
 }
@@ -269,7 +256,8 @@ func TestProvidersCallbackPathWithoutDefaultURI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := newCookieStore()
 			m := mpMiddleware(t, store, nil, func(c *logout.Config) {
-				c.Providers[0].PostLogoutRedirectURI, c.CallbackPath = "", tt.callback
+				c.Providers = []logout.Provider{mpProviders[0], {Issuer: mpIssuerB, EndSessionEndpoint: mpIssuerB + "/logout"}}
+				c.CallbackPath = tt.callback
 			})
 			login := logout.SaveSessionForTest(t, store, mpSession, map[any]any{"id_token": mpToken(t, mpIssuerA)})
 			w := httptest.NewRecorder()
@@ -277,13 +265,13 @@ func TestProvidersCallbackPathWithoutDefaultURI(t *testing.T) {
 			loc, err := url.Parse(w.Result().Header.Get("Location"))
 			require.NoError(t, err)
 			assert.Equal(t, "https://app.example.com/logout/callback?from=a", loc.Query().Get("post_logout_redirect_uri"))
-			state := logout.ResponseCookieForTest(w.Result(), "logout_state")
+			state := logout.ResponseCookieForTest(w.Result(), mpStateCookie)
 			require.NotNil(t, state)
 			assert.Equal(t, tt.wantSecure, state.Secure)
 			assert.True(t, m.Handles(tt.callback))
 
-			// B has no post-logout redirect URI, and there is no default:
-			// no state, and the provider shows its own page.
+			// B has no post-logout redirect URI: no state, and the provider
+			// shows its own page.
 			login = logout.SaveSessionForTest(t, store, mpSession, map[any]any{"id_token": mpToken(t, mpIssuerB)})
 			w = httptest.NewRecorder()
 			m.ServeHTTP(w, logout.NewRequestForTest(http.MethodGet, "/logout", login))
@@ -291,21 +279,20 @@ func TestProvidersCallbackPathWithoutDefaultURI(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, loc.Query().Get("post_logout_redirect_uri"))
 			assert.Empty(t, loc.Query().Get("state"))
-			assert.Nil(t, logout.ResponseCookieForTest(w.Result(), "logout_state"))
+			assert.Nil(t, logout.ResponseCookieForTest(w.Result(), mpStateCookie))
 		})
 	}
 }
 
 func TestProvidersRevokeAtTheSessionsProvider(t *testing.T) {
 	fa, fb := &fakeRevocationEndpoint{}, &fakeRevocationEndpoint{}
-	rvA, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: startRevocationEndpoint(t, fa), ClientID: "client-a", ClientSecret: "secret-a"})
-	require.NoError(t, err)
-	rvB, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: startRevocationEndpoint(t, fb), ClientID: "client-b", ClientSecret: "secret-b"})
-	require.NoError(t, err)
+	bare := startDiscovery(t, nil) // no revocation_endpoint
 	providers := []logout.Provider{
-		{Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/end", ClientID: "client-a", Revoker: rvA},
-		{Issuer: mpIssuerB, EndSessionEndpoint: mpIssuerB + "/end", ClientID: "client-b", Revoker: rvB},
-		{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", ClientID: "client-t"}, // no Revoker
+		{Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/end", ClientID: "client-a", ClientSecret: "secret-a",
+			RevocationEndpoint: startRevocationEndpoint(t, fa)},
+		{Issuer: mpIssuerB, EndSessionEndpoint: mpIssuerB + "/end", ClientID: "client-b", ClientSecret: "secret-b",
+			RevocationEndpoint: startRevocationEndpoint(t, fb)},
+		{Issuer: bare, EndSessionEndpoint: bare + "/end", ClientID: "client-t"}, // its provider has no revocation endpoint
 	}
 	tests := []struct {
 		iss          string
@@ -314,7 +301,7 @@ func TestProvidersRevokeAtTheSessionsProvider(t *testing.T) {
 	}{
 		{mpIssuerA, []string{"rt", "at"}, nil, "client-a"},
 		{mpIssuerB, nil, []string{"rt", "at"}, "client-b"},
-		{mpIssuerT, nil, nil, ""},
+		{bare, nil, nil, ""},
 		{"https://evil.example.com", nil, nil, ""},
 	}
 	for _, tt := range tests {
@@ -395,9 +382,10 @@ func TestProvidersDiscoveryPerIssuer(t *testing.T) {
 	})
 	for range 3 {
 		for i, iss := range issuers {
-			got, err := m.EndSessionEndpointFor(context.Background(), iss)
+			got, err := m.Discover(context.Background(), iss)
 			require.NoError(t, err)
-			assert.Equal(t, iss+"/end", got)
+			assert.Equal(t, iss+"/end", got.EndSessionEndpoint)
+			assert.Equal(t, iss, got.Issuer)
 			login := logout.SaveSessionForTest(t, store, mpSession, map[any]any{"id_token": mpToken(t, iss)})
 			w := httptest.NewRecorder()
 			m.ServeHTTP(w, logout.NewRequestForTest(http.MethodGet, "/logout", login))
@@ -411,21 +399,21 @@ func TestProvidersDiscoveryPerIssuer(t *testing.T) {
 	assert.Equal(t, int32(1), hits[1].Load(), "the looked-up provider's document is cached")
 	assert.Equal(t, int32(6), lookups.Load(), "only an issuer that is not listed is looked up")
 
-	_, err := m.EndSessionEndpoint(context.Background())
-	assert.ErrorIs(t, err, logout.ErrUnknownProvider)
-	_, err = m.EndSessionEndpointFor(context.Background(), "https://evil.example.com")
+	_, err := m.Discover(context.Background(), "")
+	assert.ErrorIs(t, err, logout.ErrUnknownProvider, "several providers: an issuer is needed")
+	_, err = m.Discover(context.Background(), "https://evil.example.com")
 	assert.ErrorIs(t, err, logout.ErrUnknownProvider)
 }
 
-func TestSingleProviderEndSessionEndpointFor(t *testing.T) {
+func TestSingleProviderDiscover(t *testing.T) {
 	m, err := logout.New(logout.Config{Store: newCookieStore(), SessionName: mpSession, Providers: []logout.Provider{{Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/end"}}})
 	require.NoError(t, err)
 	for _, iss := range []string{"", mpIssuerA, mpIssuerA + "/"} {
-		got, err := m.EndSessionEndpointFor(context.Background(), iss)
+		got, err := m.Discover(context.Background(), iss)
 		require.NoError(t, err)
-		assert.Equal(t, mpIssuerA+"/end", got)
+		assert.Equal(t, mpIssuerA+"/end", got.EndSessionEndpoint)
 	}
-	_, err = m.EndSessionEndpointFor(context.Background(), mpIssuerB)
+	_, err = m.Discover(context.Background(), mpIssuerB)
 	assert.True(t, errors.Is(err, logout.ErrUnknownProvider))
 }
 

@@ -102,7 +102,7 @@ func TestLogoutFailClosedLeavesSessionAsItWas(t *testing.T) {
 		{name: "revocation fails", mutate: func(c *logout.Config) { c.Revocation.FailClosed = true },
 			setup:  func(_ *testing.T, w *world) { w.op.revokeStatus.Store(http.StatusServiceUnavailable) },
 			status: http.StatusBadGateway, want: []error{logout.ErrRevocation}, revocations: 2},
-		{name: "tombstone fails", mutate: func(c *logout.Config) { c.SessionCheck.TombstoneFailClosed = true },
+		{name: "tombstone fails", mutate: nil,
 			setup:  func(_ *testing.T, w *world) { w.ledger.failRecord.Store(true) },
 			status: http.StatusServiceUnavailable, want: []error{logout.ErrTombstone}, revocations: 2},
 		{name: "ledger full", setup: func(t *testing.T, w *world) {
@@ -157,7 +157,7 @@ func TestLogoutSucceeds(t *testing.T) {
 	assert.Equal(t, w.op.URL+"/session/end", loc.Scheme+"://"+loc.Host+loc.Path)
 	assert.Equal(t, w.idToken(t)[:20], loc.Query().Get("id_token_hint")[:20])
 	assert.NotEmpty(t, loc.Query().Get("state"))
-	state := logout.ResponseCookieForTest(resp, "logout_state")
+	state := logout.ResponseCookieForTest(resp, stateCookie)
 	require.NotNil(t, state)
 	assert.True(t, strings.HasPrefix(state.Value, loc.Query().Get("state")+"."))
 
@@ -197,7 +197,7 @@ func TestLogoutDiscoveryFailureStillSignsOut(t *testing.T) {
 	resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
 	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
 	assert.ErrorIs(t, w.lastErr(), logout.ErrDiscovery)
-	assert.Nil(t, logout.ResponseCookieForTest(resp, "logout_state"))
+	assert.Nil(t, logout.ResponseCookieForTest(resp, stateCookie))
 	assert.Equal(t, int32(1), w.store.saves.Load())
 	assert.False(t, w.signedIn(t, cookie))
 	assert.True(t, w.tombstoned(t))
@@ -209,7 +209,7 @@ func TestLogoutDiscoveryFailureStillSignsOut(t *testing.T) {
 // answers for another issuer stops the logout before anything changes.
 func TestLogoutLookupProviderErrorChangesNothing(t *testing.T) {
 	w := newWorld(t, func(c *logout.Config) {
-		c.Providers[0].Issuer, c.Revocation = "", nil
+		c.Providers, c.Revocation = nil, nil
 		c.LookupProvider = func(_ context.Context, iss string) (logout.Provider, bool) {
 			return logout.Provider{Issuer: "https://other.example"}, true
 		}
@@ -231,7 +231,7 @@ func startLogout(t *testing.T, w *world, returnTo string) (string, *http.Cookie)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	state := location(t, resp).Query().Get("state")
 	require.NotEmpty(t, state)
-	c := logout.ResponseCookieForTest(resp, "logout_state")
+	c := logout.ResponseCookieForTest(resp, stateCookie)
 	require.NotNil(t, c)
 	w.store.saves.Store(0)
 	w.ledger.records.Store(0)
@@ -279,7 +279,7 @@ func TestCallbackRefusalsNeverReachTheSavedTarget(t *testing.T) {
 				assert.Equal(t, errsBefore, w.lastErr(), "no error handled")
 			}
 			assert.Equal(t, tt.loc, resp.Header.Get("Location"))
-			if del := logout.ResponseCookieForTest(resp, "logout_state"); tt.cookieDeleted {
+			if del := logout.ResponseCookieForTest(resp, stateCookie); tt.cookieDeleted {
 				require.NotNil(t, del)
 				assert.Less(t, del.MaxAge, 0)
 				assert.Len(t, resp.Header.Values("Set-Cookie"), 1)
@@ -294,7 +294,7 @@ func TestCallbackRefusalsNeverReachTheSavedTarget(t *testing.T) {
 			resp = w.serve(t, stRequest(http.MethodGet, "/logout/callback?state="+state, c))
 			assert.Equal(t, "/account", resp.Header.Get("Location"))
 			assert.Zero(t, w.next.Load(), "the app was reached")
-			expired := logout.ResponseCookieForTest(resp, "logout_state")
+			expired := logout.ResponseCookieForTest(resp, stateCookie)
 			require.NotNil(t, expired)
 			assert.Less(t, expired.MaxAge, 0)
 		})
@@ -468,7 +468,7 @@ func TestLookupProviderIsNotAskedAboutEmptyOrOverLongIssuers(t *testing.T) {
 			store := sessions.NewFilesystemStore(t.TempDir(), stHashKey)
 			store.MaxLength(0)
 			m := stMiddleware(t, store, func(c *logout.Config) {
-				c.Providers[0].EndSessionEndpoint = ""
+				c.Providers = nil
 				c.LookupProvider = func(context.Context, string) (logout.Provider, bool) {
 					lookups.Add(1)
 					return logout.Provider{}, false
@@ -563,7 +563,7 @@ func TestMountedWithSessionCheckWarnsOnce(t *testing.T) {
 			store := sessions.NewCookieStore(stHashKey)
 			m := stMiddleware(t, store, func(c *logout.Config) {
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-				c.SessionCheck = &logout.SessionCheckConfig{Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{}), SessionIDs: true}
+				c.SessionCheck = &logout.SessionCheckConfig{Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{})}
 			})
 			tt.setup(m)
 			mux := http.NewServeMux()
@@ -595,7 +595,7 @@ func TestSessionWithoutIDTokenWarns(t *testing.T) {
 			store := sessions.NewCookieStore(stHashKey)
 			m := stMiddleware(t, store, func(c *logout.Config) {
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-				c.SessionCheck = &logout.SessionCheckConfig{Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{}), SessionIDs: true}
+				c.SessionCheck = &logout.SessionCheckConfig{Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{})}
 			})
 			for range 3 {
 				var cookies []*http.Cookie
@@ -647,7 +647,7 @@ func TestCrossSiteNavigationGetsAConfirmationPage(t *testing.T) {
 		resp = w.serve(t, post)
 		assert.Equal(t, http.StatusFound, resp.StatusCode)
 		assert.False(t, w.signedIn(t, cookie))
-		state := logout.ResponseCookieForTest(resp, "logout_state")
+		state := logout.ResponseCookieForTest(resp, stateCookie)
 		require.NotNil(t, state)
 		assert.True(t, strings.HasSuffix(state.Value, "."+base64.RawURLEncoding.EncodeToString([]byte("/account"))), "the return target is kept")
 	})
@@ -688,7 +688,7 @@ func TestProviderReturnWithoutStateNeverEndsOnA404(t *testing.T) {
 	assert.Equal(t, http.StatusFound, resp.StatusCode)
 	assert.Equal(t, "/", resp.Header.Get("Location"))
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-	del := logout.ResponseCookieForTest(resp, "logout_state")
+	del := logout.ResponseCookieForTest(resp, stateCookie)
 	require.NotNil(t, del)
 	assert.Less(t, del.MaxAge, 0)
 	assert.Empty(t, bodyOf(t, resp), "nothing of the app's 404 page")

@@ -34,7 +34,7 @@ func TestRevokerEndpointFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rv, err := logout.NewRevoker(logout.RevokerConfig{Issuer: tc.issuer, ClientID: "c"})
+			rv, err := logout.NewRevoker(logout.Provider{Issuer: tc.issuer, ClientID: "c"}, nil)
 			require.NoError(t, err)
 			ep, err := rv.Endpoint(context.Background())
 			require.ErrorIs(t, err, logout.ErrRevocation)
@@ -59,7 +59,7 @@ func TestRevokerUnreachableErrorText(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	endpoint := srv.URL + "/revoke"
 	srv.Close()
-	rv, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: endpoint, ClientID: "c", ClientSecret: "s3cret"})
+	rv, err := logout.NewRevoker(logout.Provider{RevocationEndpoint: endpoint, ClientID: "c", ClientSecret: "s3cret"}, nil)
 	require.NoError(t, err)
 	err = rv.Revoke(context.Background(), "tok-value", "")
 	require.ErrorIs(t, err, logout.ErrRevocation)
@@ -82,7 +82,7 @@ func TestRevokerErrorCodeBound(t *testing.T) {
 	}
 	for _, tc := range tests {
 		f := &fakeRevocationEndpoint{status: http.StatusBadRequest, body: tc.body}
-		rv, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: startRevocationEndpoint(t, f), ClientID: "c"})
+		rv, err := logout.NewRevoker(logout.Provider{RevocationEndpoint: startRevocationEndpoint(t, f), ClientID: "c"}, nil)
 		require.NoError(t, err)
 		err = rv.Revoke(context.Background(), "tok", "")
 		var re *logout.RevocationError

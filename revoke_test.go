@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,24 +77,30 @@ func TestRevokerAuthMethods(t *testing.T) {
 	const id, secret = "client 1:ä", "s3cr%t+/="
 	tests := []struct {
 		name             string
-		method           logout.ClientAuthMethod
 		secret           string
+		methods          []string // the discovery document's; nil: a configured endpoint
 		wantBasic        bool
 		wantFormClientID string
 		wantFormSecret   string
 	}{
-		{"default with secret is basic", "", secret, true, "", ""},
-		{"basic", logout.ClientSecretBasic, secret, true, "", ""},
-		{"post", logout.ClientSecretPost, secret, false, id, secret},
-		{"none", logout.ClientAuthNone, "", false, id, ""},
-		{"default without secret is none", "", "", false, id, ""},
+		{"secret: basic", secret, nil, true, "", ""},
+		{"secret, provider takes basic and post: basic", secret, []string{"client_secret_post", "client_secret_basic"}, true, "", ""},
+		{"secret, provider takes post only: post", secret, []string{"client_secret_post", "private_key_jwt"}, false, id, secret},
+		{"secret, provider says nothing: basic", secret, []string{}, true, "", ""},
+		{"no secret: client_id alone", "", nil, false, id, ""},
+		{"no secret, provider takes post only: client_id alone", "", []string{"client_secret_post"}, false, id, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeRevocationEndpoint{}
-			rv, err := logout.NewRevoker(logout.RevokerConfig{
-				Endpoint: startRevocationEndpoint(t, f), ClientID: id, ClientSecret: tc.secret, AuthMethod: tc.method,
-			})
+			p := logout.Provider{RevocationEndpoint: startRevocationEndpoint(t, f), ClientID: id, ClientSecret: tc.secret}
+			if tc.methods != nil {
+				p.Issuer = startDiscoveryDoc(t, map[string]any{
+					"revocation_endpoint": p.RevocationEndpoint, "revocation_endpoint_auth_methods_supported": tc.methods,
+				})
+				p.RevocationEndpoint = ""
+			}
+			rv, err := logout.NewRevoker(p, nil)
 			require.NoError(t, err)
 			require.NoError(t, rv.Revoke(context.Background(), "tok-1", logout.TokenTypeRefreshToken))
 			reqs := f.received()
@@ -117,7 +124,7 @@ func TestRevokerAuthMethods(t *testing.T) {
 
 func TestRevokerNoHint(t *testing.T) {
 	f := &fakeRevocationEndpoint{}
-	rv, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: startRevocationEndpoint(t, f), ClientID: "c"})
+	rv, err := logout.NewRevoker(logout.Provider{RevocationEndpoint: startRevocationEndpoint(t, f), ClientID: "c"}, nil)
 	require.NoError(t, err)
 	require.NoError(t, rv.Revoke(context.Background(), "tok", ""))
 	_, has := f.received()[0].Form["token_type_hint"]
@@ -142,7 +149,7 @@ func TestRevokerFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeRevocationEndpoint{status: tc.status, body: tc.body}
-			rv, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: startRevocationEndpoint(t, f), ClientID: "c", ClientSecret: "s"})
+			rv, err := logout.NewRevoker(logout.Provider{RevocationEndpoint: startRevocationEndpoint(t, f), ClientID: "c", ClientSecret: "s"}, nil)
 			require.NoError(t, err)
 			err = rv.Revoke(context.Background(), token, logout.TokenTypeAccessToken)
 			require.ErrorIs(t, err, logout.ErrRevocation)
@@ -159,9 +166,7 @@ func TestRevokerFailures(t *testing.T) {
 
 func TestRevokerTimeoutAndUnreachable(t *testing.T) {
 	f := &fakeRevocationEndpoint{delay: 5 * time.Second}
-	rv, err := logout.NewRevoker(logout.RevokerConfig{
-		Endpoint: startRevocationEndpoint(t, f), ClientID: "c", Timeout: 100 * time.Millisecond,
-	})
+	rv, err := logout.NewRevoker(logout.Provider{RevocationEndpoint: startRevocationEndpoint(t, f), ClientID: "c"}, &http.Client{Timeout: 100 * time.Millisecond})
 	require.NoError(t, err)
 	start := time.Now()
 	err = rv.Revoke(context.Background(), "tok", "")
@@ -172,7 +177,7 @@ func TestRevokerTimeoutAndUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	addr := srv.URL
 	srv.Close()
-	rv, err = logout.NewRevoker(logout.RevokerConfig{Endpoint: addr + "/revoke", ClientID: "c"})
+	rv, err = logout.NewRevoker(logout.Provider{RevocationEndpoint: addr + "/revoke", ClientID: "c"}, nil)
 	require.NoError(t, err)
 	assert.ErrorIs(t, rv.Revoke(context.Background(), "tok", ""), logout.ErrRevocation)
 	assert.ErrorIs(t, rv.Revoke(context.Background(), "", ""), logout.ErrRevocation, "an empty token is refused")
@@ -181,13 +186,24 @@ func TestRevokerTimeoutAndUnreachable(t *testing.T) {
 // startDiscovery serves a discovery document whose issuer is the server.
 func startDiscovery(t *testing.T, meta map[string]string) string {
 	t.Helper()
+	doc := make(map[string]any, len(meta))
+	for k, v := range meta {
+		doc[k] = v
+	}
+	return startDiscoveryDoc(t, doc)
+}
+
+// startDiscoveryDoc serves a discovery document whose issuer is the
+// server.
+func startDiscoveryDoc(t *testing.T, meta map[string]any) string {
+	t.Helper()
 	var issuer string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/.well-known/openid-configuration" {
 			http.NotFound(w, r)
 			return
 		}
-		doc := map[string]string{"issuer": issuer}
+		doc := map[string]any{"issuer": issuer}
 		for k, v := range meta {
 			doc[k] = v
 		}
@@ -202,7 +218,7 @@ func TestRevokerDiscovery(t *testing.T) {
 	f := &fakeRevocationEndpoint{}
 	endpoint := startRevocationEndpoint(t, f)
 	issuer := startDiscovery(t, map[string]string{"revocation_endpoint": endpoint})
-	rv, err := logout.NewRevoker(logout.RevokerConfig{Issuer: issuer, ClientID: "c"})
+	rv, err := logout.NewRevoker(logout.Provider{Issuer: issuer, ClientID: "c"}, nil)
 	require.NoError(t, err)
 	got, err := rv.Endpoint(context.Background())
 	require.NoError(t, err)
@@ -211,7 +227,7 @@ func TestRevokerDiscovery(t *testing.T) {
 	assert.Len(t, f.received(), 1)
 
 	bare := startDiscovery(t, nil)
-	rv, err = logout.NewRevoker(logout.RevokerConfig{Issuer: bare, ClientID: "c"})
+	rv, err = logout.NewRevoker(logout.Provider{Issuer: bare, ClientID: "c"}, nil)
 	require.NoError(t, err)
 	assert.ErrorIs(t, rv.Revoke(context.Background(), "tok", ""), logout.ErrRevocation)
 }
@@ -219,22 +235,20 @@ func TestRevokerDiscovery(t *testing.T) {
 func TestNewRevokerValidates(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  logout.RevokerConfig
+		p    logout.Provider
 		want string
 	}{
-		{"no client id", logout.RevokerConfig{Endpoint: "https://op/revoke"}, "ClientID"},
-		{"no endpoint", logout.RevokerConfig{ClientID: "c"}, "Endpoint"},
-		{"bad endpoint", logout.RevokerConfig{ClientID: "c", Endpoint: "/revoke"}, "Endpoint"},
-		{"bad issuer", logout.RevokerConfig{ClientID: "c", Issuer: "op.example"}, "Issuer"},
-		{"basic without secret", logout.RevokerConfig{ClientID: "c", Endpoint: "https://op/r", AuthMethod: logout.ClientSecretBasic}, "ClientSecret"},
-		{"none with secret", logout.RevokerConfig{ClientID: "c", Endpoint: "https://op/r", AuthMethod: logout.ClientAuthNone, ClientSecret: "s"}, "none"},
-		{"unknown method", logout.RevokerConfig{ClientID: "c", Endpoint: "https://op/r", AuthMethod: "private_key_jwt"}, "private_key_jwt"},
+		{"no client id", logout.Provider{RevocationEndpoint: "https://op/revoke"}, "ClientID"},
+		{"no endpoint", logout.Provider{ClientID: "c"}, "RevocationEndpoint or Issuer"},
+		{"bad endpoint", logout.Provider{ClientID: "c", RevocationEndpoint: "/revoke"}, "Provider.RevocationEndpoint"},
+		{"bad issuer", logout.Provider{ClientID: "c", Issuer: "op.example"}, "Provider.Issuer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := logout.NewRevoker(tc.cfg)
+			_, err := logout.NewRevoker(tc.p, nil)
 			require.ErrorIs(t, err, logout.ErrInvalidConfig)
 			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, 1, strings.Count(err.Error(), "logout: "), err.Error())
 		})
 	}
 }

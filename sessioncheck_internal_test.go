@@ -15,34 +15,34 @@ func TestIDTokenClaims(t *testing.T) {
 	tests := []struct {
 		name string
 		raw  string
-		want SessionClaims
+		want sessionClaims
 	}{
 		{"all claims", hdr + "." + enc(`{"iss":"https://op","sub":"u","sid":"s","iat":1700000000}`) + "." + sig,
-			SessionClaims{Issuer: "https://op", Subject: "u", SID: "s", IssuedAt: time.Unix(1700000000, 0)}},
+			sessionClaims{Issuer: "https://op", Subject: "u", SID: "s", IssuedAt: time.Unix(1700000000, 0)}},
 		{"fractional iat", hdr + "." + enc(`{"sub":"u","iat":1700000000.75}`) + "." + sig,
-			SessionClaims{Subject: "u", IssuedAt: time.Unix(1700000000, 0)}},
+			sessionClaims{Subject: "u", IssuedAt: time.Unix(1700000000, 0)}},
 		{"padded payload", hdr + "." + base64.URLEncoding.EncodeToString([]byte(`{"sub":"pad"}`)) + "." + sig,
-			SessionClaims{Subject: "pad"}},
+			sessionClaims{Subject: "pad"}},
 		{"iat as string is ignored", hdr + "." + enc(`{"sub":"u","iat":"1700000000"}`) + "." + sig,
-			SessionClaims{Subject: "u"}},
+			sessionClaims{Subject: "u"}},
 		{"claim names are case-sensitive", hdr + "." + enc(`{"ISS":"https://evil","Sub":"x","SID":"s","Iat":1700000000}`) + "." + sig,
-			SessionClaims{}},
+			sessionClaims{}},
 		{"a case variant next to the claim", hdr + "." + enc(`{"sid":"s","SID":"other","sub":"u","sUB":"v"}`) + "." + sig,
-			SessionClaims{Subject: "u", SID: "s"}},
+			sessionClaims{Subject: "u", SID: "s"}},
 		{"a case variant before the claim", hdr + "." + enc(`{"Sid":"other","sid":"s"}`) + "." + sig,
-			SessionClaims{SID: "s"}},
+			sessionClaims{SID: "s"}},
 		{"long s is not s", hdr + "." + enc("{\"\u017fid\":\"other\",\"sub\":\"u\"}") + "." + sig,
-			SessionClaims{Subject: "u"}},
+			sessionClaims{Subject: "u"}},
 		{"escaped names", hdr + "." + enc(`{"\u0053ID":"other","s\u0069d":"s"}`) + "." + sig,
-			SessionClaims{SID: "s"}},
+			sessionClaims{SID: "s"}},
 		{"a claim of another type spoils the reading", hdr + "." + enc(`{"sid":7,"sub":"u","SID":"x"}`) + "." + sig,
-			SessionClaims{}},
-		{"data after the payload", hdr + "." + enc(`{"sub":"u"}{"sub":"v"}`) + "." + sig, SessionClaims{}},
-		{"two parts", hdr + "." + enc(`{"sub":"u"}`), SessionClaims{}},
-		{"bad base64", hdr + ".!!!." + sig, SessionClaims{}},
-		{"not JSON", hdr + "." + enc("sub=u") + "." + sig, SessionClaims{}},
-		{"empty", "", SessionClaims{}},
-		{"too long", hdr + "." + strings.Repeat("a", maxCheckedTokenLength) + "." + sig, SessionClaims{}},
+			sessionClaims{}},
+		{"data after the payload", hdr + "." + enc(`{"sub":"u"}{"sub":"v"}`) + "." + sig, sessionClaims{}},
+		{"two parts", hdr + "." + enc(`{"sub":"u"}`), sessionClaims{}},
+		{"bad base64", hdr + ".!!!." + sig, sessionClaims{}},
+		{"not JSON", hdr + "." + enc("sub=u") + "." + sig, sessionClaims{}},
+		{"empty", "", sessionClaims{}},
+		{"too long", hdr + "." + strings.Repeat("a", maxCheckedTokenLength) + "." + sig, sessionClaims{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -120,7 +120,7 @@ func TestSessionCheckRevokedBySID(t *testing.T) {
 	revs := newCounting()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
 	tok := unsignedJWT(t, map[string]any{"iss": testIssuer, "sub": "alice", "sid": "op-sess-1", "iat": time.Now().Unix()})
-	cookie := saveSession(t, store, map[any]any{"id_token": tok, "cart": "3 items"})
+	cookie := saveSession(t, store, map[any]any{"id_token": tok, "cart": "3 items", "logout_session_id": "id-1"})
 	other := &http.Cookie{Name: "other", Value: "keep-me"}
 	var seen seenSession
 	h := m.Wrap(recordNext(store, &seen))
@@ -216,7 +216,7 @@ func TestSessionCheckReplayedCookieAfterLogout(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) {
-		c.SessionCheck.Ledger, c.SessionCheck.SessionIDs = revs, true
+		c.SessionCheck.Ledger = revs
 	})
 	var seen seenSession
 	h := m.Wrap(recordNext(store, &seen))
@@ -258,8 +258,8 @@ func TestSessionCheckTombstoneFailure(t *testing.T) {
 			var logs bytes.Buffer
 			var handled error
 			m := newCheckedMiddleware(t, store, func(c *logout.Config) {
-				c.SessionCheck.Ledger, c.SessionCheck.SessionIDs = revs, true
-				c.SessionCheck.TombstoneFailClosed = failClosed
+				c.SessionCheck.Ledger = revs
+				c.SessionCheck.FailOpen = !failClosed
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 				c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 					handled = err
@@ -301,7 +301,7 @@ func TestSessionCheckFullLedgerStopsTheLogout(t *testing.T) {
 	full := logout.NewMemoryLedger(logout.MemoryLedgerConfig{MaxEntries: 1, RefuseWhenFull: true})
 	require.NoError(t, full.Record(t.Context(), "other", time.Now(), time.Hour))
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) {
-		c.SessionCheck.Ledger, c.SessionCheck.SessionIDs = full, true
+		c.SessionCheck.Ledger = full
 	})
 	tok := unsignedJWT(t, map[string]any{"sub": "alice"})
 	cookie := saveSession(t, store, map[any]any{"id_token": tok, "logout_session_id": "id-1"})
@@ -312,18 +312,13 @@ func TestSessionCheckFullLedgerStopsTheLogout(t *testing.T) {
 
 func TestSessionCheckInitSession(t *testing.T) {
 	store := newCookieStore()
-	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.SessionIDs = true })
+	m := newCheckedMiddleware(t, store, nil)
 	s := sessions.NewSession(store, testSession)
 	require.NoError(t, m.InitSession(s))
 	id, _ := s.Values["logout_session_id"].(string)
 	assert.Len(t, id, 43)
 	require.NoError(t, m.InitSession(s))
 	assert.Equal(t, id, s.Values["logout_session_id"], "an existing id is kept")
-
-	off := newCheckedMiddleware(t, store, nil)
-	s = sessions.NewSession(store, testSession)
-	require.NoError(t, off.InitSession(s))
-	assert.Empty(t, s.Values)
 }
 
 func TestSessionCheckLoginAfterRevocationInSameRequest(t *testing.T) {
@@ -359,23 +354,6 @@ func TestSessionCheckLoginAfterRevocationInSameRequest(t *testing.T) {
 		get(m.Wrap(recordNext(store, &seen)), "/", c)
 		assert.Equal(t, newTok, seen.IDToken, name)
 	}
-}
-
-func TestSessionCheckCustomClaims(t *testing.T) {
-	store := newCookieStore()
-	revs := newCounting()
-	m := newCheckedMiddleware(t, store, func(c *logout.Config) {
-		c.SessionCheck.Ledger = revs
-		c.SessionCheck.Claims = func(s *sessions.Session) logout.SessionClaims {
-			sid, _ := s.Values["op_sid"].(string)
-			return logout.SessionClaims{SID: sid}
-		}
-	})
-	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(testIssuer, "abc"), time.Now(), time.Hour))
-	var seen seenSession
-	resp := get(m.Wrap(recordNext(store, &seen)), "/", saveSession(t, store, map[any]any{"op_sid": "abc", "id_token": "x"}))
-	assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(resp, testSession)))
-	assert.Empty(t, seen.IDToken)
 }
 
 func TestSessionCheckConfig(t *testing.T) {

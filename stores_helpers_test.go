@@ -19,6 +19,9 @@ import (
 const (
 	testSession = "app"
 	testAppURL  = "https://app.example.com"
+	// stateCookie is the state cookie of an app whose post-logout
+	// redirect URI is https.
+	stateCookie = "__Host-logout_state"
 	testIssuer  = "https://op.example.com"
 	testClient  = "client-1"
 )

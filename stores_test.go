@@ -189,7 +189,7 @@ func TestLogoutTouchesOnlyItsCookies(t *testing.T) {
 			set := stSetCookies(t, w)
 			assert.Len(t, set, 2)
 			assert.Contains(t, set, testSession)
-			assert.Contains(t, set, "logout_state")
+			assert.Contains(t, set, stateCookie)
 			s, err := tc.store.New(stRequest(http.MethodGet, "/", cart), "cart")
 			require.NoError(t, err)
 			assert.Equal(t, "3", s.Values["items"], "the other session is intact")
@@ -230,7 +230,7 @@ func TestFilesystemStoreSaveAfterLogoutGetsNewID(t *testing.T) {
 }
 
 // TestCookieStoreReplayAfterLogout shows the replay hole of stateless
-// cookie stores and the session check's SessionIDs option that closes it.
+// cookie stores and the session check that closes it.
 func TestCookieStoreReplayAfterLogout(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -238,9 +238,8 @@ func TestCookieStoreReplayAfterLogout(t *testing.T) {
 		want  string
 	}{
 		{"without the session check the old cookie still signs in", nil, "in"},
-		{"with SessionIDs the old cookie is signed out", &logout.SessionCheckConfig{
-			Ledger:     logout.NewMemoryLedger(logout.MemoryLedgerConfig{}),
-			SessionIDs: true,
+		{"with the session check the old cookie is signed out", &logout.SessionCheckConfig{
+			Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{}),
 		}, "out"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

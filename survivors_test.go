@@ -32,7 +32,7 @@ func TestSessionCheckLeavesAnUndecodableSessionAlone(t *testing.T) {
 func TestCallbackRefusesAStateCookieWithACorruptTarget(t *testing.T) {
 	w := newWorld(t, nil)
 	state, _ := startLogout(t, w, "/account")
-	bad := &http.Cookie{Name: "logout_state", Value: state + ".!!"}
+	bad := &http.Cookie{Name: stateCookie, Value: state + ".!!"}
 	resp := serveStrict(t, w.m, stRequest(http.MethodGet, "/logout/callback?state="+state, bad))
 	assert.Equal(t, http.StatusFound, resp.StatusCode)
 	assert.Equal(t, "/", resp.Header.Get("Location"))
@@ -45,7 +45,7 @@ func TestRevokeSendsNothingForAnEmptyToken(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
 	defer srv.Close()
-	rv, err := logout.NewRevoker(logout.RevokerConfig{Endpoint: srv.URL + "/revoke", ClientID: "c"})
+	rv, err := logout.NewRevoker(logout.Provider{RevocationEndpoint: srv.URL + "/revoke", ClientID: "c"}, nil)
 	require.NoError(t, err)
 	err = rv.Revoke(t.Context(), "", logout.TokenTypeAccessToken)
 	assert.ErrorIs(t, err, logout.ErrRevocation)

@@ -53,14 +53,12 @@ func newWorld(t *testing.T, mutate func(*logout.Config)) *world {
 		ledger: &worldLedger{MemoryLedger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{})},
 		op:     newWorldOP(t),
 	}
-	rv, err := logout.NewRevoker(logout.RevokerConfig{Issuer: w.op.URL, ClientID: worldClientID})
-	require.NoError(t, err)
 	cfg := logout.Config{
 		Store:            w.store,
 		SessionName:      testSession,
 		FrontChannelPath: "/frontchannel-logout",
-		Revocation:       &logout.RevocationConfig{Revoker: rv},
-		SessionCheck:     &logout.SessionCheckConfig{Ledger: w.ledger, SessionIDs: true},
+		Revocation:       &logout.RevocationConfig{},
+		SessionCheck:     &logout.SessionCheckConfig{Ledger: w.ledger},
 		BeforeLogout: func(*http.Request, *sessions.Session) error {
 			w.before.Add(1)
 			if w.failBefore.Load() {
@@ -80,6 +78,7 @@ func newWorld(t *testing.T, mutate func(*logout.Config)) *world {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	var err error
 	w.m, err = logout.New(cfg)
 	require.NoError(t, err)
 	w.h = w.m.Wrap(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
