@@ -14,7 +14,7 @@
 //	g.GET("/logout/callback", ginlogout.Handler(m))
 //
 // The paths in logout.Config are full request paths: with the group above,
-// Config.Path is "/app/logout" and PostLogoutRedirectURI ends in
+// Config.Path is "/app/logout" and the Provider's PostLogoutRedirectURI ends in
 // "/app/logout/callback".
 package ginlogout
 
