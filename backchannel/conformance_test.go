@@ -35,12 +35,13 @@ package backchannel_test
 // loads the front-channel iframe without cookies, as a browser that blocks
 // third-party cookies does. After each case the test checks what the plan
 // requires (the status of the back-channel answer, exactly) and the
-// sessions: the browser's own, which the RP-initiated logout ends, and a
-// copy of its session cookie taken before the logout, which only a
-// back-channel or front-channel logout the app recorded can end (the
-// app's cookie store is stateless and its session check does not
-// tombstone session ids, so nothing else would). The copy is signed out
-// after the good cases and untouched after the bad ones.
+// sessions: the browser's own, which the RP-initiated logout ends; a copy
+// of its session cookie taken before the logout, which the tombstones of
+// that logout end (the app's cookie store is stateless); and a sibling,
+// another session of the app signed in within the same provider session
+// (the same sid) in another browser, which only a back-channel or
+// front-channel logout the app recorded can end. The sibling is signed
+// out after the good cases and untouched after the bad ones.
 
 import (
 	"context"
@@ -255,6 +256,9 @@ type caseResult struct {
 	env  *conformanceEnv
 	sid  string
 	copy *http.Cookie // the session cookie as it was before the logout
+	// sibling is the cookie of another session of the app with the same
+	// sid, signed in without the browser's cookies.
+	sibling *http.Cookie
 	// hops are the browser's requests from the logout on, in order.
 	hops []*http.Response
 	// backChannel and frontChannel are the app's answers to the suite.
@@ -279,7 +283,8 @@ func (env *conformanceEnv) run(t *testing.T, mode stateMode, breakToken func(*to
 	sid := env.op.lastSID()
 	require.NotEmpty(t, sid)
 
-	res := &caseResult{env: env, sid: sid, copy: copyOf}
+	res := &caseResult{env: env, sid: sid, copy: copyOf, sibling: app.loginSibling(t, "alice", sid)}
+	require.Equal(t, "signed in as alice", app.getWith(t, "/", res.sibling), "the sibling is signed in before the logout")
 	logoutResp := b.get(t, app.url+rpLogoutPath+"?return_to="+rpReturnTo)
 	require.Equal(t, http.StatusFound, logoutResp.StatusCode, "the app's logout redirects to the provider")
 	assert.Contains(t, logoutResp.Header.Get("Cache-Control"), "no-store")
@@ -335,21 +340,24 @@ func (env *conformanceEnv) assertSignedOut(t *testing.T, what string) {
 
 // assertCopySignedOut checks that the app recorded the provider's logout
 // of the session's sid, so that a copy of the session cookie taken before
-// the logout is signed out.
+// the logout, and every other session of the sid, is signed out.
 func (env *conformanceEnv) assertCopySignedOut(t *testing.T, r *caseResult) {
 	t.Helper()
 	assert.True(t, env.app.revoked(t, r.sid), "the sid is recorded as logged out")
 	assert.Equal(t, "signed out", env.app.getWith(t, "/", r.copy), "the pre-logout copy of the session cookie")
+	assert.Equal(t, "signed out", env.app.getWith(t, "/", r.sibling), "another session of the sid")
 }
 
-// assertCopyUntouched checks that nothing was recorded about the session
-// (nor the token's jti), so that a copy of the session cookie taken
-// before the logout is still signed in.
+// assertCopyUntouched checks that nothing was recorded about the session's
+// sid (nor the token's jti), so that another session of the sid is still
+// signed in; a copy of the session cookie taken before the logout is
+// signed out by the RP-initiated logout's tombstones alone.
 func (env *conformanceEnv) assertCopyUntouched(t *testing.T, r *caseResult) {
 	t.Helper()
 	assert.False(t, env.app.revoked(t, r.sid), "nothing recorded for the sid")
 	assert.False(t, env.app.revoked(t, logout.JTIKey(env.op.issuer, env.op.lastJTI())), "the jti is not recorded")
-	assert.Equal(t, "signed in as alice", env.app.getWith(t, "/", r.copy), "the pre-logout copy of the session cookie")
+	assert.Equal(t, "signed in as alice", env.app.getWith(t, "/", r.sibling), "another session of the sid")
+	assert.Equal(t, "signed out", env.app.getWith(t, "/", r.copy), "the pre-logout copy of the session cookie (tombstoned)")
 }
 
 // backChannelAnswer is the app's answer to the suite's back-channel POST.
@@ -462,9 +470,11 @@ func (op *suiteOP) setCase(mode stateMode, breakToken func(*tokenDraft)) {
 
 // issueIDToken is the sign-in, which is not part of the logout plans: it
 // returns an id_token for sub with a fresh sid (AddSidToIdTokenClaims),
-// signed with the client's algorithm.
-func (op *suiteOP) issueIDToken(sub string) string {
-	sid := rand.Text()
+// or with sid when it is not empty, signed with the client's algorithm.
+func (op *suiteOP) issueIDToken(sub, sid string) string {
+	if sid == "" {
+		sid = rand.Text()
+	}
 	now := time.Now()
 	claims := map[string]any{
 		"iss": op.issuer, "sub": sub, "aud": op.client.id, "nonce": rand.Text(),
@@ -705,10 +715,12 @@ func newRPApp(t *testing.T, op *suiteOP, appURL string) *rpApp {
 	a.store.Options.HttpOnly, a.store.Options.SameSite = true, http.SameSiteLaxMode
 	m, err := logout.New(logout.Config{
 		Store: a.store, SessionName: rpSessionName,
-		Issuer: op.issuer, ClientID: op.client.id, // end_session_endpoint by discovery
-		PostLogoutRedirectURI: appURL + rpCallbackPath,
-		SessionCheck:          &logout.SessionCheckConfig{Ledger: a.revs},
-		FrontChannelPath:      rpFrontChannelPath,
+		Providers: []logout.Provider{{
+			Issuer: op.issuer, ClientID: op.client.id, // end_session_endpoint by discovery
+			PostLogoutRedirectURI: appURL + rpCallbackPath,
+		}},
+		SessionCheck:     &logout.SessionCheckConfig{Ledger: a.revs},
+		FrontChannelPath: rpFrontChannelPath,
 	})
 	require.NoError(t, err)
 	bcCfg := backchannel.Config{Issuer: op.issuer, ClientID: op.client.id, Ledger: a.revs}
@@ -725,7 +737,7 @@ func newRPApp(t *testing.T, op *suiteOP, appURL string) *rpApp {
 	mux.Handle(rpCallbackPath, m)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := a.store.Get(r, rpSessionName)
-		s.Values["id_token"] = op.issueIDToken(r.URL.Query().Get("sub"))
+		s.Values["id_token"] = op.issueIDToken(r.URL.Query().Get("sub"), r.URL.Query().Get("sid"))
 		s.Values["user"] = r.URL.Query().Get("sub")
 		if err := s.Save(r, w); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -755,6 +767,24 @@ func (a *rpApp) revoked(t *testing.T, sidOrKey string) bool {
 		key = logout.SIDKey(a.op.issuer, sidOrKey)
 	}
 	return revoked(t, a.revs, key, time.Time{})
+}
+
+// loginSibling signs sub in without cookies, in the provider session sid,
+// and returns the new session's cookie.
+func (a *rpApp) loginSibling(t *testing.T, sub, sid string) *http.Cookie {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.url+"/login?"+url.Values{"sub": {sub}, "sid": {sid}}.Encode(), nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == rpSessionName {
+			return c
+		}
+	}
+	require.FailNow(t, "the sibling login set no session cookie")
+	return nil
 }
 
 // getWith requests path with only the cookie c, as another tab holding a

@@ -47,7 +47,7 @@ func (s slowStore) Seen(ctx context.Context, checks ...logout.LedgerQuery) (bool
 	return s.Ledger.Seen(ctx, checks...)
 }
 
-func newTestApp(t testing.TB, sessionIDs bool) *testApp {
+func newTestApp(t testing.TB) *testApp {
 	t.Helper()
 	a := &testApp{store: sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef")), revs: newStore()}
 	a.store.Options.HttpOnly = true
@@ -55,9 +55,11 @@ func newTestApp(t testing.TB, sessionIDs bool) *testApp {
 	a.provider = startProvider(t, a.key)
 	var err error
 	a.mw, err = logout.New(logout.Config{
-		Store: a.store, SessionName: sessionName, ClientID: testClientID,
-		Issuer: a.provider.issuer, EndSessionEndpoint: a.provider.issuer + "/session/end",
-		SessionCheck: &logout.SessionCheckConfig{Ledger: a.revs, SessionIDs: sessionIDs},
+		Store: a.store, SessionName: sessionName,
+		Providers: []logout.Provider{{
+			Issuer: a.provider.issuer, ClientID: testClientID, EndSessionEndpoint: a.provider.issuer + "/session/end",
+		}},
+		SessionCheck: &logout.SessionCheckConfig{Ledger: a.revs},
 	})
 	require.NoError(t, err)
 	a.bc = newHandler(t, a.provider, slowStore{a.revs}, func(c *backchannel.Config) {
@@ -143,7 +145,7 @@ func sessionCookieExpired(resp *http.Response) bool {
 }
 
 func TestEndToEndBackChannelLogoutSignsOut(t *testing.T) {
-	a := newTestApp(t, false)
+	a := newTestApp(t)
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(srv.Close)
 
@@ -168,7 +170,7 @@ func TestEndToEndBackChannelLogoutSignsOut(t *testing.T) {
 }
 
 func TestEndToEndSubjectLogoutSparesLaterLogin(t *testing.T) {
-	a := newTestApp(t, false)
+	a := newTestApp(t)
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(srv.Close)
 
@@ -194,7 +196,7 @@ func TestEndToEndSubjectLogoutSparesLaterLogin(t *testing.T) {
 // other session was touched.
 func TestConcurrentRequestsAndLogouts(t *testing.T) {
 	const users = 90
-	a := newTestApp(t, true)
+	a := newTestApp(t)
 	cookies := make([]*http.Cookie, users)
 	tokens := make([]string, users)
 	for i := range users {
