@@ -42,8 +42,8 @@ func BenchmarkSeenOneKey(b *testing.B) { benchSeen(b, 1) }
 // one MGET.
 func BenchmarkSeenTwoKeys(b *testing.B) { benchSeen(b, 2) }
 
-// BenchmarkSeenFourKeys is the look-up with SessionIDs on: sid, sub,
-// the session id and the id_token hash, one MGET.
+// BenchmarkSeenFourKeys is the session check's look-up: sid, sub, the
+// session id and the id_token hash, one MGET.
 func BenchmarkSeenFourKeys(b *testing.B) { benchSeen(b, 4) }
 
 func BenchmarkRevoke(b *testing.B) {
@@ -161,7 +161,7 @@ func signedInHandler(b *testing.B, rev logout.Ledger) (http.Handler, *http.Cooki
 	store := sessions.NewCookieStore(hashKey)
 	m := newMiddleware(b, store, func(c *logout.Config) {
 		if rev != nil {
-			c.SessionCheck = &logout.SessionCheckConfig{Ledger: rev, SessionIDs: true}
+			c.SessionCheck = &logout.SessionCheckConfig{Ledger: rev}
 		}
 	})
 	// The handler reads the session, as a signed-in page does.

@@ -15,16 +15,18 @@ import (
 func Example() {
 	client := redis.NewClient(&redis.Options{
 		Addr:                  "127.0.0.1:6379",
-		ContextTimeoutEnabled: true, // the session check's Timeout bounds each look-up
+		ContextTimeoutEnabled: true, // the session check's one-second bound applies to each look-up
 	})
 	store := redisstore.NewStore(client, []byte(os.Getenv("SESSION_HASH_KEY")))
 
 	m, err := logout.New(logout.Config{
-		Store:                 store,
-		SessionName:           "app",
-		Issuer:                "https://example.genauth.ai/oidc",
-		ClientID:              "client-id",
-		PostLogoutRedirectURI: "https://app.example.com/logout/callback",
+		Store:       store,
+		SessionName: "app",
+		Providers: []logout.Provider{{
+			Issuer:                "https://example.genauth.ai/oidc",
+			ClientID:              "client-id",
+			PostLogoutRedirectURI: "https://app.example.com/logout/callback",
+		}},
 		SessionCheck: &logout.SessionCheckConfig{
 			Ledger: redisstore.NewLedger(client, "myapp:revoked:"),
 		},

@@ -90,11 +90,11 @@ func newRequest(method, path string, cookies ...*http.Cookie) *http.Request {
 func newMiddleware(t testing.TB, store sessions.Store, mutate func(*logout.Config)) *logout.Middleware {
 	t.Helper()
 	cfg := logout.Config{
-		Store:                 store,
-		SessionName:           sessionName,
-		EndSessionEndpoint:    endpoint,
-		ClientID:              clientID,
-		PostLogoutRedirectURI: postLogout,
+		Store:       store,
+		SessionName: sessionName,
+		Providers: []logout.Provider{{
+			ClientID: clientID, EndSessionEndpoint: endpoint, PostLogoutRedirectURI: postLogout,
+		}},
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -20,7 +20,7 @@ const DefaultLedgerPrefix = "logout:ledger:"
 // Ledger is a logout.Ledger kept in Redis, so that every instance
 // of an app sees the logouts recorded by any of them: back-channel logouts
 // by sid or sub, and the tombstones of sessions logged out with the session
-// check's SessionIDs option.
+// check on.
 //
 // Each record is one string key, prefix + record key, holding the record's
 // time in Unix milliseconds (rounded up) and expiring with its TTL. Record

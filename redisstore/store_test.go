@@ -81,7 +81,7 @@ func TestStoreLogoutDeletesRecord(t *testing.T) {
 	set := setCookies(w)
 	assert.Len(t, set, 2, "only the session cookie and the state cookie are set")
 	require.Contains(t, set, sessionName)
-	assert.Contains(t, set, "logout_state")
+	assert.Contains(t, set, "__Host-logout_state", "the state cookie of an https app")
 	assert.Empty(t, set[sessionName].Value)
 	assert.Equal(t, -1, set[sessionName].MaxAge, "the session cookie is expired")
 
