@@ -129,10 +129,10 @@ func run() error {
 		issuers = append(issuers, p.Issuer)
 	}
 	for _, iss := range issuers {
-		if endpoint, err := app.Logout().EndSessionEndpointFor(ctx, iss); err != nil {
+		if p, err := app.Logout().Discover(ctx, iss); err != nil {
 			logger.Warn("the provider has no usable end_session_endpoint; logout will fail", "issuer", iss, "error", err)
 		} else {
-			fmt.Printf("Provider:  %s\nLogout at: %s\n", iss, endpoint)
+			fmt.Printf("Provider:  %s\nLogout at: %s\n", iss, p.EndSessionEndpoint)
 		}
 	}
 	fmt.Printf("\nOpen %s/ in a browser. Press Ctrl-C to stop.\n", baseURL)

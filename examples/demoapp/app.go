@@ -208,15 +208,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	// only; several instances would share a Redis store instead.
 	revs := logout.NewMemoryLedger(logout.MemoryLedgerConfig{})
 	lcfg := logout.Config{
-		Store:                 a.store,
-		SessionName:           SessionName,
-		PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
-		SessionCheck: &logout.SessionCheckConfig{
-			Ledger: revs,
-			// The cookie store is stateless: without this, a copy of the
-			// cookie taken before logout would still sign the user in.
-			SessionIDs: true,
-		},
+		Store:       a.store,
+		SessionName: SessionName,
+		// The cookie store is stateless: the session check's tombstones
+		// refuse a copy of the cookie taken before logout.
+		SessionCheck:     &logout.SessionCheckConfig{Ledger: revs},
 		FrontChannelPath: frontChannelPath(cfg.FrontChannel),
 		Logger:           cfg.Logger,
 		HTTPClient:       cfg.HTTPClient,
@@ -251,24 +247,22 @@ func frontChannelPath(on bool) string {
 	return FrontChannelLogoutPath
 }
 
-// setProviders configures the middleware's providers: with one, its
-// top-level fields, as a one-provider app does; with several,
-// Config.Providers.
+// setProviders lists the app's providers in the middleware's
+// Config.Providers, and turns token revocation on when a provider has a
+// revocation endpoint.
 func (a *App) setProviders(cfg *logout.Config) {
-	if len(a.idps) == 1 {
-		p := a.idps[0]
-		// The provider's spelling: front-channel requests carry it in iss.
-		cfg.Issuer, cfg.ClientID = p.issuer, p.clientID
-		if p.revoker != nil {
-			// refresh and access token revoked at logout (RFC 7009)
-			cfg.Revocation = &logout.RevocationConfig{Revoker: p.revoker}
-		}
-		return
-	}
 	for _, p := range a.idps {
-		cfg.Providers = append(cfg.Providers, logout.Provider{Issuer: p.issuer, ClientID: p.clientID, Revoker: p.revoker})
-		if p.revoker != nil {
-			cfg.Revocation = &logout.RevocationConfig{} // each Provider's Revoker
+		cfg.Providers = append(cfg.Providers, logout.Provider{
+			// The provider's spelling: front-channel requests carry it in iss.
+			Issuer:                p.issuer,
+			ClientID:              p.clientID,
+			ClientSecret:          p.secret,
+			PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
+			// end_session_endpoint and revocation_endpoint: discovered
+		})
+		if p.revokes {
+			// refresh and access token revoked at logout (RFC 7009)
+			cfg.Revocation = &logout.RevocationConfig{}
 		}
 	}
 }
@@ -367,9 +361,9 @@ func newStore(cfg Config) *sessions.CookieStore {
 type idp struct {
 	oauth    oauth2.Config
 	verifier *oidc.IDTokenVerifier
-	// revoker revokes the tokens at logout; nil when the provider has no
-	// revocation_endpoint.
-	revoker *logout.Revoker
+	// revokes reports whether the provider has a revocation_endpoint,
+	// where the middleware revokes the tokens at logout.
+	revokes bool
 	// issuer and jwksURI are the provider's, as its discovery document
 	// spells them.
 	issuer, jwksURI  string
@@ -399,14 +393,9 @@ func (a *App) discover(ctx context.Context, cfg ProviderConfig) (*idp, error) {
 	if err := p.Claims(&meta); err != nil {
 		return nil, fmt.Errorf("demoapp: reading provider metadata: %w", err)
 	}
-	d := &idp{issuer: meta.Issuer, jwksURI: meta.JWKSURI, clientID: cfg.ClientID, secret: cfg.ClientSecret, alg: cfg.IDTokenSignedResponseAlg}
-	if meta.RevocationEndpoint != "" {
-		d.revoker, err = logout.NewRevoker(logout.RevokerConfig{
-			Endpoint: meta.RevocationEndpoint, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, HTTPClient: a.client,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("demoapp: %w", err)
-		}
+	d := &idp{
+		issuer: meta.Issuer, jwksURI: meta.JWKSURI, revokes: meta.RevocationEndpoint != "",
+		clientID: cfg.ClientID, secret: cfg.ClientSecret, alg: cfg.IDTokenSignedResponseAlg,
 	}
 	switch alg := cfg.IDTokenSignedResponseAlg; {
 	case alg == "":
@@ -466,5 +455,5 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Logout returns the app's logout middleware, for example to call its
-// EndSessionEndpoint at start-up.
+// Discover at start-up.
 func (a *App) Logout() *logout.Middleware { return a.logout }

@@ -146,7 +146,7 @@ func (a *App) startSession(w http.ResponseWriter, r *http.Request, tokens *oauth
 	sess.Values[keyName] = claims.Name
 	sess.Values[keyEmail] = claims.Email
 	// A random session id, so that a logout can refuse a copy of this
-	// cookie taken before it (SessionCheckConfig.SessionIDs).
+	// cookie taken before it (the session check's tombstones).
 	if err := a.logout.InitSession(sess); err != nil {
 		return fmt.Errorf("starting session: %w", err)
 	}

@@ -27,7 +27,10 @@ func TestRouterUseNeedsAMatchingRoute(t *testing.T) {
 	// Why the example wraps the router instead of calling r.Use(m.Wrap):
 	// gorilla/mux runs that middleware only for requests that match a route.
 	demo := frameworkdemo.New(frameworkdemo.Settings{BaseURL: "http://example.com"})
-	m, err := logout.New(logout.Config{Store: demo.Store, SessionName: frameworkdemo.SessionName, EndSessionEndpoint: "https://op.example.com/end"})
+	m, err := logout.New(logout.Config{
+		Store: demo.Store, SessionName: frameworkdemo.SessionName,
+		Providers: []logout.Provider{{EndSessionEndpoint: "https://op.example.com/end"}},
+	})
 	require.NoError(t, err)
 	r := mux.NewRouter()
 	r.Use(m.Wrap)

@@ -29,11 +29,13 @@ func main() {
 	}
 
 	m, err := logout.New(logout.Config{
-		Store:                 store,
-		SessionName:           "session",
-		EndSessionEndpoint:    logout.GenAuthEndpoint(envOr("GENAUTH_APP_HOST", "https://example.genauth.ai")),
-		ClientID:              os.Getenv("GENAUTH_APP_ID"),
-		PostLogoutRedirectURI: "http://127.0.0.1:8080/logout/callback",
+		Store:       store,
+		SessionName: "session",
+		Providers: []logout.Provider{{
+			ClientID:              os.Getenv("GENAUTH_APP_ID"),
+			EndSessionEndpoint:    logout.GenAuthEndpoint(envOr("GENAUTH_APP_HOST", "https://example.genauth.ai")),
+			PostLogoutRedirectURI: "http://127.0.0.1:8080/logout/callback",
+		}},
 	})
 	if err != nil {
 		log.Fatal(err)

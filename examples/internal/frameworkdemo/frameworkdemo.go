@@ -117,11 +117,13 @@ func New(s Settings) *App {
 	return &App{
 		Store: store,
 		Config: logout.Config{
-			Store:                 store,
-			SessionName:           SessionName,
-			EndSessionEndpoint:    s.EndSessionEndpoint,
-			ClientID:              s.ClientID,
-			PostLogoutRedirectURI: s.BaseURL + "/logout/callback",
+			Store:       store,
+			SessionName: SessionName,
+			Providers: []logout.Provider{{
+				ClientID:              s.ClientID,
+				EndSessionEndpoint:    s.EndSessionEndpoint,
+				PostLogoutRedirectURI: s.BaseURL + "/logout/callback",
+			}},
 		},
 		Home:            home(store),
 		StandInLogin:    standInLogin(store),

@@ -35,7 +35,7 @@ func TestSettingsFromEnv(t *testing.T) {
 	}, s)
 	app := New(s)
 	assert.True(t, app.Store.Options.Secure, "https: secure cookies")
-	assert.Equal(t, "https://app.example.com:8443/logout/callback", app.Config.PostLogoutRedirectURI)
+	assert.Equal(t, "https://app.example.com:8443/logout/callback", app.Config.Providers[0].PostLogoutRedirectURI)
 
 	t.Setenv("APP_BASE_URL", "http://bad host/")
 	_, err = SettingsFromEnv()
