@@ -102,7 +102,7 @@ func (e *interop) withT(t *testing.T) *interop {
 // issuer only, found the provider's end_session_endpoint by discovery.
 func assertDiscovered(t *testing.T, e *interop, app *demoapp.App) {
 	t.Helper()
-	got, err := app.Logout().EndSessionEndpoint(t.Context())
+	got, err := app.Logout().Discover(t.Context(), "")
 	require.NoError(t, err)
-	require.Equal(t, e.discoveredEndSession(), got)
+	require.Equal(t, e.discoveredEndSession(), got.EndSessionEndpoint)
 }

@@ -74,11 +74,10 @@ func middlewareLogoutURL(t *testing.T, c genAuthCase) (*url.URL, string) {
 	t.Helper()
 	store := sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef"))
 	m, err := logout.New(logout.Config{
-		Store:                 store,
-		SessionName:           "app",
-		EndSessionEndpoint:    logout.GenAuthEndpoint(c.AppHost),
-		PostLogoutRedirectURI: c.RedirectURI,
-		CallbackPath:          "/logout/callback", // the redirect URI may have any path
+		Store:        store,
+		SessionName:  "app",
+		Providers:    []logout.Provider{{EndSessionEndpoint: logout.GenAuthEndpoint(c.AppHost), PostLogoutRedirectURI: c.RedirectURI}},
+		CallbackPath: "/logout/callback", // the redirect URI may have any path
 	})
 	require.NoError(t, err)
 

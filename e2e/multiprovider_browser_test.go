@@ -191,9 +191,9 @@ func (d *twoProviderDemo) atProvider2(t *testing.T, ctx context.Context) bool {
 // issuer.
 func (d *twoProviderDemo) endSessionEndpoint(t *testing.T, issuer string) string {
 	t.Helper()
-	end, err := d.app.Logout().EndSessionEndpointFor(t.Context(), issuer)
+	p, err := d.app.Logout().Discover(t.Context(), issuer)
 	require.NoError(t, err)
-	return end
+	return p.EndSessionEndpoint
 }
 
 // sessionIssuerSID decodes the app's session cookie and returns the iss
