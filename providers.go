@@ -111,9 +111,9 @@ func (m *Middleware) setProviders(cfg *Config) error {
 		return err
 	}
 	for i, p := range cfg.Providers {
-		rp, err := ps.resolve(p, len(cfg.Providers) == 1 && cfg.LookupProvider == nil)
+		rp, err := ps.resolve(p, len(cfg.Providers) == 1 && cfg.LookupProvider == nil, fmt.Sprintf("Config.Providers[%d]", i))
 		if err != nil {
-			return fmt.Errorf("Config.Providers[%d].%w", i, err)
+			return err
 		}
 		key := issuerKey(rp.Issuer)
 		if _, dup := ps.static[key]; dup {
@@ -172,20 +172,21 @@ func callbackPath(cfg *Config) (string, error) {
 	return "", nil
 }
 
-// resolve validates p. only says whether it is the app's only provider,
-// which may go without Issuer when its end-session endpoint is set.
-func (ps *providerSet) resolve(p Provider, only bool) (*provider, error) {
+// resolve validates p, which errors call name. only says whether it is
+// the app's only provider, which may go without Issuer when its
+// end-session endpoint is set.
+func (ps *providerSet) resolve(p Provider, only bool, name string) (*provider, error) {
 	rp := &provider{Provider: p}
 	switch {
 	case p.Issuer != "":
 		if err := checkIssuer(p.Issuer); err != nil {
-			return nil, fmt.Errorf("Issuer: %w", err)
+			return nil, fmt.Errorf("%s.Issuer: %w", name, err)
 		}
 		rp.discovery = newDiscoverer(p.Issuer, ps.client)
 	case !only:
-		return nil, errors.New("Issuer is required with several providers or Config.LookupProvider")
+		return nil, fmt.Errorf("%s.Issuer is required with several providers or Config.LookupProvider", name)
 	case p.EndSessionEndpoint == "":
-		return nil, errors.New("EndSessionEndpoint or Issuer is required")
+		return nil, fmt.Errorf("%s.EndSessionEndpoint or Issuer is required", name)
 	}
 	for _, ep := range []struct{ name, field, raw string }{
 		{endSessionEndpointName, "EndSessionEndpoint", p.EndSessionEndpoint},
@@ -195,14 +196,14 @@ func (ps *providerSet) resolve(p Provider, only bool) (*provider, error) {
 			continue
 		}
 		if _, err := parseEndpoint(ep.name, ep.raw); err != nil {
-			return nil, fmt.Errorf("%s: %w", ep.field, unprefixed(err))
+			return nil, fmt.Errorf("%s.%s: %w", name, ep.field, unprefixed(err))
 		}
 	}
 	if err := ps.checkPostLogout(p.PostLogoutRedirectURI); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s.PostLogoutRedirectURI%w", name, err)
 	}
 	if ps.revoke {
-		rv, err := newRevoker(p, rp.discovery, ps.client)
+		rv, err := newRevoker(p, rp.discovery, ps.client, name)
 		if err != nil {
 			return nil, err
 		}
@@ -212,20 +213,21 @@ func (ps *providerSet) resolve(p Provider, only bool) (*provider, error) {
 }
 
 // checkPostLogout checks a provider's post-logout redirect URI: absolute,
-// without fragment, and leading to the callback path.
+// without fragment, and leading to the callback path. Its errors follow
+// the field's name.
 func (ps *providerSet) checkPostLogout(raw string) error {
 	if raw == "" {
 		return nil
 	}
 	if ps.callbackPath == "" {
-		return errors.New("PostLogoutRedirectURI needs Config.CallbackPath, or a configured provider's PostLogoutRedirectURI")
+		return errors.New(" needs Config.CallbackPath, or a configured provider's PostLogoutRedirectURI")
 	}
 	u, err := parsePostLogoutURI(raw)
 	if err != nil {
-		return fmt.Errorf("PostLogoutRedirectURI: %w", err)
+		return fmt.Errorf(": %w", err)
 	}
 	if !ps.anyURIPath && orDefault(u.Path, "/") != ps.callbackPath {
-		return fmt.Errorf("PostLogoutRedirectURI %q must lead to the callback path %q", raw, ps.callbackPath)
+		return fmt.Errorf(" %q must lead to the callback path %q", raw, ps.callbackPath)
 	}
 	return nil
 }
@@ -279,9 +281,9 @@ func (ps *providerSet) cached(p Provider) (*provider, error) {
 			return rp, nil
 		}
 	}
-	rp, err := ps.resolve(p, false)
+	rp, err := ps.resolve(p, false, "Config.LookupProvider returned an invalid Provider")
 	if err != nil {
-		return nil, fmt.Errorf("%w: Config.LookupProvider returned an invalid Provider.%w", ErrUnknownProvider, unprefixed(err))
+		return nil, fmt.Errorf("%w: %w", ErrUnknownProvider, unprefixed(err))
 	}
 	ps.looked.Put(key, rp)
 	return rp, nil

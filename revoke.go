@@ -63,21 +63,21 @@ func NewRevoker(p Provider, client *http.Client) (*Revoker, error) {
 			return nil, fmt.Errorf("%w: Provider.RevocationEndpoint: %w", ErrInvalidConfig, unprefixed(err))
 		}
 	}
-	rv, err := newRevoker(p, d, client)
+	rv, err := newRevoker(p, d, client, "Provider")
 	if err != nil {
-		return nil, fmt.Errorf("%w: Provider.%w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return rv, nil
 }
 
 // newRevoker returns a Revoker for the validated p, whose discoverer is d
-// (nil without Issuer).
-func newRevoker(p Provider, d *discoverer, client *http.Client) (*Revoker, error) {
+// (nil without Issuer); errors call p name.
+func newRevoker(p Provider, d *discoverer, client *http.Client, name string) (*Revoker, error) {
 	switch {
 	case p.ClientID == "":
-		return nil, errors.New("ClientID is required for token revocation")
+		return nil, fmt.Errorf("%s.ClientID is required for token revocation", name)
 	case p.RevocationEndpoint == "" && d == nil:
-		return nil, errors.New("RevocationEndpoint or Issuer is required for token revocation")
+		return nil, fmt.Errorf("%s.RevocationEndpoint or Issuer is required for token revocation", name)
 	}
 	rv := &Revoker{endpoint: p.RevocationEndpoint, clientID: p.ClientID, secret: p.ClientSecret,
 		client: client, timeout: defaultRevokeTimeout}

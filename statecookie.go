@@ -72,17 +72,3 @@ func parseStateCookie(v string) (state, returnTo string, ok bool) {
 	}
 	return state, string(rt), true
 }
-
-// isCookieName reports whether s is a valid cookie name (an RFC 7230 token).
-func isCookieName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
