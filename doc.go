@@ -19,14 +19,18 @@
 // back/forward cache, and the responses that end a logout carry
 // Clear-Site-Data ("cache" by default; see [Config.ClearSiteData]).
 //
-// For GenAuth (Authing) applications the endpoint is
-// {appHost}/oidc/session/end (see [GenAuthEndpoint]); for other providers it is
-// configured, or discovered from the issuer's
-// /.well-known/openid-configuration at the first logout.
+// The app's OpenID providers, usually one, are the [Provider] values of
+// [Config.Providers]: issuer, client, endpoints and post-logout redirect
+// URI. Endpoints left empty are discovered from the issuer's
+// /.well-known/openid-configuration at the first logout (or at start-up,
+// with [Middleware.Discover]); for GenAuth (Authing) applications the
+// end-session endpoint is {appHost}/oidc/session/end (see
+// [GenAuthEndpoint]).
 //
 // Safe defaults:
-//   - cross-site requests to the logout path are refused with 403
-//     (Sec-Fetch-Site and Origin), so another site cannot log users out;
+//   - cross-origin requests to the logout path are refused
+//     ([http.CrossOriginProtection], for GET too), so another site cannot
+//     log users out; a link from another site gets a confirmation page;
 //   - return targets are same-origin paths or allowlisted origins only;
 //   - redirects carry Cache-Control: no-store and Referrer-Policy:
 //     no-referrer, since the provider URL holds the id_token;
@@ -36,7 +40,7 @@
 //   - tokens and states are never logged.
 //
 // Back-end logout is opt-in: [Config.Revocation] revokes the session's tokens
-// at the provider (RFC 7009; a [Revoker] also works alone), and
+// at the session's provider (RFC 7009; a [Revoker] also works alone), and
 // [Config.SessionCheck] looks every session up in a [Ledger], once
 // per request, so that sessions the provider ended through back-channel
 // logout (module github.com/oidc-logout/logout/backchannel) or front-channel
@@ -46,11 +50,10 @@
 // github.com/oidc-logout/logout/redisstore).
 //
 // An app with several providers, or several tenants each with its own
-// issuer, lists them in [Config.Providers] or finds them with
+// issuer, lists them all in [Config.Providers] or finds them with
 // [Config.LookupProvider]: a logout goes to the provider whose issuer is
-// the iss of the session's id_token, with its client_id, post-logout
-// redirect URI and [Revoker], and a session of any other issuer is logged
-// out locally, never sent to an endpoint its token names. The backchannel
+// the iss of the session's id_token, and a session of any other issuer is
+// logged out locally, never sent to an endpoint its token names. The backchannel
 // module's Config.Providers verifies each provider's logout tokens with
 // that provider's keys and client_id.
 //

@@ -41,9 +41,9 @@ var (
 	// ErrSessionSave means the session could not be cleared; the user is
 	// not logged out.
 	ErrSessionSave = errors.New("logout: clearing the session failed")
-	// ErrTombstone means the tombstone of a stateless session could not be
-	// recorded at logout and SessionCheckConfig.TombstoneFailClosed is
-	// set; the user is not logged out.
+	// ErrTombstone means the tombstone of a session could not be recorded
+	// at logout (see SessionCheckConfig.FailOpen); the user is not logged
+	// out.
 	ErrTombstone = errors.New("logout: recording the session tombstone failed")
 	// ErrHook means Config.BeforeLogout returned an error.
 	ErrHook = errors.New("logout: BeforeLogout hook failed")
@@ -63,7 +63,7 @@ var (
 	// unknown is no error: it is local.
 	ErrUnknownProvider = errors.New("logout: unknown provider")
 	// ErrFrontChannelRequest means a front-channel logout request was not a
-	// GET with exactly one iss, equal to Config.Issuer (give or take a
+	// GET with exactly one iss, a provider's Issuer (give or take a
 	// trailing slash), and exactly one non-empty sid. StatusCode maps it to
 	// 400.
 	ErrFrontChannelRequest = errors.New("logout: invalid front-channel logout request")

@@ -64,7 +64,7 @@ func frontChannelParams(rawQuery string, known func(iss string) bool) (iss, sid 
 // reports whether it was. The writes are not cancelled when the browser
 // goes away.
 func (c *sessionCheck) endRegisteredSID(ctx context.Context, issuer, sid string) (bool, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
 	registered, err := c.store.Seen(ctx, LedgerQuery{Key: registeredSIDKey(issuer, sid)})
 	if err != nil || !registered {

@@ -81,8 +81,8 @@ type MemoryLedgerConfig struct {
 	// ErrLedgerFull instead of evicting one, so that no record is ever
 	// forgotten before its TTL. The caller then sees the failure: the
 	// back-channel handler answers 503 and the provider retries, but a
-	// logout's tombstone is refused too, and the middleware reports that
-	// only when SessionCheckConfig.TombstoneFailClosed is set. Refusals
+	// logout's tombstone is refused too, and the middleware then stops the
+	// logout with ErrTombstone, FailOpen or not. Refusals
 	// are counted and logged as evictions are.
 	RefuseWhenFull bool
 	// Logger receives a warning when the store is full. Default: none;

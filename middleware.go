@@ -49,7 +49,7 @@ type Middleware struct {
 	// by an adapter's first call of Intercepts or CheckSession.
 	checkReachable atomic.Bool
 	warnedMounted  atomic.Bool  // the warning that it cannot was logged
-	lastNoIDToken  atomic.Int64 // Unix seconds of the last warning about IDTokenKey
+	lastNoIDToken  atomic.Int64 // Unix seconds of the last warning about Config.IDTokenKey
 }
 
 // routes holds the paths the middleware serves. Its route method is the

@@ -58,7 +58,7 @@ func (m *Middleware) warnNoIDToken(r *http.Request, sess *sessions.Session) {
 // not put there itself.
 func (m *Middleware) hasAppValues(sess *sessions.Session) bool {
 	for k := range sess.Values {
-		if k == frontChannelSIDValue || (m.check != nil && k == m.check.idKey) {
+		if k == frontChannelSIDValue || k == sessionIDValue {
 			continue
 		}
 		return true

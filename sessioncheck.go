@@ -19,9 +19,9 @@ import (
 
 // Session check defaults.
 const (
-	defaultCheckTimeout   = time.Second
+	checkTimeout          = time.Second         // bounds each Ledger call
 	defaultTombstoneTTL   = 30 * 24 * time.Hour // securecookie's default max age
-	defaultSessionIDKey   = "logout_session_id"
+	sessionIDValue        = "logout_session_id" // the session value of the random id
 	maxCheckedTokenLength = 64 << 10
 )
 
@@ -79,18 +79,12 @@ type sessionClaims struct {
 
 // sessionCheck is the middleware's part of the session check.
 type sessionCheck struct {
-	store      Ledger
-	claims     func(*sessions.Session) sessionClaims
-	sessionIDs bool
-	idKey      string
-	ttl        time.Duration
-	failOpen   bool
-	// tombstoneFailClosed: see SessionCheckConfig.TombstoneFailClosed.
-	tombstoneFailClosed bool
+	store    Ledger
+	claims   func(*sessions.Session) sessionClaims
+	failOpen bool // SessionCheckConfig.FailOpen
 	// frontChannel: register sessions' sids for front-channel logout.
 	frontChannel bool
-	timeout      time.Duration
-	issuer       string
+	issuer       string // the issuer of sessions whose id_token names none
 }
 
 // setSessionCheck sets up cfg.SessionCheck, if any.
@@ -109,13 +103,9 @@ func (m *Middleware) setSessionCheck(cfg *Config) error {
 			raw, _ := s.Values[key].(string)
 			return idTokenClaims(raw, true)
 		},
-		sessionIDs:          true,
-		idKey:               defaultSessionIDKey,
-		failOpen:            sc.FailOpen,
-		tombstoneFailClosed: !sc.FailOpen,
-		timeout:             defaultCheckTimeout,
-		issuer:              m.providers.defaultIssuer(),
-		frontChannel:        cfg.FrontChannelPath != "",
+		failOpen:     sc.FailOpen,
+		issuer:       m.providers.defaultIssuer(),
+		frontChannel: cfg.FrontChannelPath != "",
 	}
 	m.check = c
 	return nil
@@ -176,7 +166,7 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 			return withoutSession(r, before, m.sessionName)
 		}
 	}
-	changed := c.sessionIDs && m.assignSessionID(sess)
+	changed := assignSessionID(sess)
 	if c.frontChannel && cl.SID != "" {
 		changed = m.registerSID(r, sess, cl.Issuer, cl.SID) || changed
 	}
@@ -191,7 +181,7 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 
 // lookup asks the ledger, bounded by the timeout.
 func (c *sessionCheck) lookup(ctx context.Context, checks []LedgerQuery) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	return c.store.Seen(ctx, checks...)
 }
@@ -205,13 +195,11 @@ func (c *sessionCheck) checksFor(sess *sessions.Session, cl sessionClaims, dst [
 	if cl.Subject != "" {
 		dst = append(dst, LedgerQuery{Key: SubjectKey(cl.Issuer, cl.Subject), Since: cl.IssuedAt})
 	}
-	if c.sessionIDs {
-		if id, _ := sess.Values[c.idKey].(string); id != "" {
-			dst = append(dst, LedgerQuery{Key: SessionIDKey(id)})
-		}
-		if cl.TokenHash != "" {
-			dst = append(dst, LedgerQuery{Key: SessionIDKey(cl.TokenHash)})
-		}
+	if id, _ := sess.Values[sessionIDValue].(string); id != "" {
+		dst = append(dst, LedgerQuery{Key: SessionIDKey(id)})
+	}
+	if cl.TokenHash != "" {
+		dst = append(dst, LedgerQuery{Key: SessionIDKey(cl.TokenHash)})
 	}
 	return dst
 }
@@ -278,54 +266,52 @@ func quoteIf(v string, quoted bool) string {
 
 // assignSessionID gives sess a random id if it has none, and reports
 // whether it did; the caller saves sess.
-func (m *Middleware) assignSessionID(sess *sessions.Session) bool {
-	if id, _ := sess.Values[m.check.idKey].(string); id != "" {
+func assignSessionID(sess *sessions.Session) bool {
+	if id, _ := sess.Values[sessionIDValue].(string); id != "" {
 		return false
 	}
-	sess.Values[m.check.idKey] = NewState()
+	sess.Values[sessionIDValue] = NewState()
 	return true
 }
 
-// InitSession gives s a random session id, for the session check's
-// SessionIDs option, if it has none; the caller saves s. Call it in the
+// InitSession gives s the random session id of the session check (see
+// SessionCheckConfig), if it has none; the caller saves s. Call it in the
 // login handler before the session is first saved, so that every copy of
 // the session cookie carries the id; otherwise the id is added on the
-// session's first request through the middleware. It does nothing when
-// SessionIDs is off.
-func (m *Middleware) InitSession(s *sessions.Session) error {
-	if m.check == nil || !m.check.sessionIDs {
-		return nil
+// session's first request through the middleware. It does nothing without
+// Config.SessionCheck.
+func (m *Middleware) InitSession(s *sessions.Session) {
+	if m.check != nil {
+		assignSessionID(s)
 	}
-	m.assignSessionID(s)
-	return nil
 }
 
 // recordTombstones records, at logout, that the session's id and login
 // have ended, so that a replayed copy of its cookie is signed out. It does
-// nothing unless the session check's SessionIDs is on. A failure is
-// logged; it is returned, and stops the logout, when TombstoneFailClosed
-// is set or the ledger is full (ErrLedgerFull): a full ledger never turns
-// replay protection off while the logout reports success.
+// nothing without the session check. A failure is logged; it is
+// returned, and stops the logout, unless FailOpen is set and the ledger
+// is not full (ErrLedgerFull): a full ledger never turns replay
+// protection off while the logout reports success.
 func (m *Middleware) recordTombstones(r *http.Request, sess *sessions.Session) error {
 	c, logger := m.check, m.logger
-	if c == nil || !c.sessionIDs {
+	if c == nil {
 		return nil
 	}
 	var keys []string
-	if id, _ := sess.Values[c.idKey].(string); id != "" {
+	if id, _ := sess.Values[sessionIDValue].(string); id != "" {
 		keys = append(keys, SessionIDKey(id))
 	}
 	if h := c.claims(sess).TokenHash; h != "" {
 		keys = append(keys, SessionIDKey(h))
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), checkTimeout)
 	defer cancel()
 	ttl := c.tombstoneTTL(sess.Options)
 	for _, k := range keys {
 		if err := c.store.Record(ctx, k, time.Now(), ttl); err != nil {
 			logger.LogAttrs(r.Context(), slog.LevelError, "logout: recording the session tombstone failed",
 				slog.String("error", err.Error()))
-			if c.tombstoneFailClosed || errors.Is(err, ErrLedgerFull) {
+			if !c.failOpen || errors.Is(err, ErrLedgerFull) {
 				return fmt.Errorf("%w: %w", ErrTombstone, unprefixed(err))
 			}
 		}
@@ -334,12 +320,10 @@ func (m *Middleware) recordTombstones(r *http.Request, sess *sessions.Session) e
 }
 
 // tombstoneTTL is how long a record about a session with options opts
-// (nil when unknown) is kept: TombstoneTTL, else the session's MaxAge,
-// else defaultTombstoneTTL.
+// (nil when unknown) is kept: the session's MaxAge, else
+// defaultTombstoneTTL.
 func (c *sessionCheck) tombstoneTTL(opts *sessions.Options) time.Duration {
 	switch {
-	case c.ttl > 0:
-		return c.ttl
 	case opts != nil && opts.MaxAge > 0:
 		return time.Duration(opts.MaxAge) * time.Second
 	default:
@@ -348,7 +332,7 @@ func (c *sessionCheck) tombstoneTTL(opts *sessions.Options) time.Duration {
 }
 
 // idTokenClaims reads the claims of a raw JWT's payload without verifying
-// its signature; see SessionCheckConfig.Claims for why that is safe here.
+// its signature; see SessionCheckConfig for why that is safe here.
 // With withHash, TokenHash is set too, even for a token that cannot be read.
 func idTokenClaims(raw string, withHash bool) sessionClaims {
 	if raw == "" || len(raw) > maxCheckedTokenLength {
@@ -444,7 +428,7 @@ func (m *Middleware) registerSID(r *http.Request, sess *sessions.Session, issuer
 	if at, ok := registeredAt(sess, sid); ok && now.Sub(at) < ttl/2 {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), c.timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
 	defer cancel()
 	if err := c.store.Record(ctx, registeredSIDKey(issuer, sid), now, ttl); err != nil {
 		m.logger.LogAttrs(r.Context(), slog.LevelError, "logout: registering the session for front-channel logout failed",
