@@ -289,6 +289,7 @@ func TestFrontChannelRegistrationIsRenewed(t *testing.T) {
 		{"registered just now", fmt.Sprintf("%d:sid-1", now), false},
 		{"registered more than half the session's lifetime ago", fmt.Sprintf("%d:sid-1", now-1900), true},
 		{"registered for another sid", fmt.Sprintf("%d:sid-0", now), true},
+		{"registration time unreadable", "soon:sid-1", true},
 		{"unreadable flag", "garbage", true},
 	}
 	for _, tt := range tests {
