@@ -147,9 +147,7 @@ func (a *App) startSession(w http.ResponseWriter, r *http.Request, tokens *oauth
 	sess.Values[keyEmail] = claims.Email
 	// A random session id, so that a logout can refuse a copy of this
 	// cookie taken before it (the session check's tombstones).
-	if err := a.logout.InitSession(sess); err != nil {
-		return fmt.Errorf("starting session: %w", err)
-	}
+	a.logout.InitSession(sess)
 	if err := sess.Save(r, w); err != nil {
 		// securecookie refuses cookies over 4096 bytes: a provider with
 		// large tokens needs a server-side store (see redisstore).
