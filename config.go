@@ -22,9 +22,10 @@ type Config struct {
 	Store sessions.Store
 	// SessionName is the name of the app's session. Required.
 	SessionName string
-	// IDTokenKey is the session value that holds the raw id_token, as a
-	// string. Default "id_token".
-	IDTokenKey string
+	// SessionTokens returns the raw tokens the app keeps in a session.
+	// Default [DefaultSessionTokens]: the string values "id_token",
+	// "access_token" and "refresh_token".
+	SessionTokens func(s *sessions.Session) Tokens
 
 	// Providers lists the OpenID providers the app signs users in with:
 	// usually one. With one (and no LookupProvider), every logout goes to
@@ -152,10 +153,10 @@ type Config struct {
 	// revocation.
 	HTTPClient *http.Client
 
-	// Revocation, when set, revokes the session's refresh and access
-	// tokens at the provider during logout (RFC 7009). See
-	// [RevocationConfig].
-	Revocation *RevocationConfig
+	// Revocation says whether a logout revokes the session's refresh and
+	// access tokens at its provider (RFC 7009), and what a failure does.
+	// Default NoRevocation.
+	Revocation Revocation
 	// SessionCheck, when set, checks every request's session against a
 	// [Ledger], so that sessions ended by back-channel or front-channel
 	// logout, or replayed after a logout, are signed out. See
@@ -185,7 +186,7 @@ func New(cfg Config) (*Middleware, error) {
 	m := &Middleware{
 		store:              cfg.Store,
 		sessionName:        cfg.SessionName,
-		idTokenKey:         orDefault(cfg.IDTokenKey, "id_token"),
+		tokens:             cfg.SessionTokens,
 		logoutWithClientID: cfg.ProviderLogoutWithoutIDToken,
 		endSessionParams:   cfg.EndSessionParams,
 		defaultReturnTo:    orDefault(cfg.DefaultReturnTo, "/"),
@@ -195,6 +196,9 @@ func New(cfg Config) (*Middleware, error) {
 		logger:             cfg.Logger,
 		before:             cfg.BeforeLogout,
 		after:              cfg.AfterLogout,
+	}
+	if m.tokens == nil {
+		m.tokens = DefaultSessionTokens
 	}
 	if m.crossOrigin == nil {
 		m.crossOrigin = http.NewCrossOriginProtection()
@@ -208,8 +212,8 @@ func New(cfg Config) (*Middleware, error) {
 	// Each step reads cfg and sets fields of m; setPaths, setStateCookie
 	// and setSessionCheck read m.providers, which setProviders sets.
 	for _, step := range []func(*Config) error{
-		m.setSession, m.setProviders, m.setPaths, m.setStateCookie, m.setReturnTo,
-		m.setClearSiteData, m.setRevocation, m.setSessionCheck,
+		m.setSession, m.setRevocation, m.setProviders, m.setPaths, m.setStateCookie, m.setReturnTo,
+		m.setClearSiteData, m.setSessionCheck,
 	} {
 		if err := step(&cfg); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -171,10 +171,28 @@ func TestDiscoveryRecoversAndKeepsLastGoodDocument(t *testing.T) {
 }
 
 func TestStaticEndpointNeedsNoDiscovery(t *testing.T) {
-	m := newTestMiddleware(t, newTestStore(), func(c *Config) { c.Providers[0].Issuer = "https://unreachable.invalid" })
-	got, err := discoveredEndpoint(m, context.Background())
+	op := newFakeProvider(t)
+	op.doc.Store(func(iss string) any {
+		return map[string]any{"issuer": iss, "end_session_endpoint": iss + "/end", "revocation_endpoint": iss + "/revoke", "jwks_uri": iss + "/jwks"}
+	})
+	m := newTestMiddleware(t, newTestStore(), func(c *Config) { c.Providers[0].Issuer = op.URL })
+	resp := logoutWithToken(t, m)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), "https://op.example.com/oidc/session/end?"), resp.Header.Get("Location"))
+	assert.Zero(t, op.hits.Load(), "a logout needs no discovery")
+
+	p, err := m.Discover(context.Background(), "")
 	require.NoError(t, err)
-	assert.Equal(t, testEndpoint, got)
+	assert.Equal(t, testEndpoint, p.EndSessionEndpoint, "the configured endpoint wins")
+	assert.Equal(t, op.URL+"/revoke", p.RevocationEndpoint)
+	assert.Equal(t, op.URL+"/jwks", p.JWKSURI)
+	assert.Equal(t, int32(1), op.hits.Load())
+
+	down := newTestMiddleware(t, newTestStore(), func(c *Config) { c.Providers[0].Issuer = "https://unreachable.invalid" })
+	p, err = down.Discover(context.Background(), "")
+	assert.ErrorIs(t, err, ErrDiscovery, "Discover reports a provider whose document cannot be fetched")
+	assert.Equal(t, testEndpoint, p.EndSessionEndpoint, "with what is configured")
+	assert.Equal(t, http.StatusFound, logoutWithToken(t, down).StatusCode)
 }
 
 func TestDiscoveryRefreshDoesNotBlockOtherCallers(t *testing.T) {

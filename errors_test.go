@@ -85,7 +85,7 @@ func TestErrorsSayThePrefixOnceAndWrapTheirSentinels(t *testing.T) {
 		}, []error{logout.ErrLedger, errLedgerDown}, "front-channel logout"},
 		{"LookupProvider answers with an invalid provider", func(t *testing.T) error {
 			w := newWorld(t, func(c *logout.Config) {
-				c.Providers, c.Revocation = nil, nil
+				c.Providers, c.Revocation = nil, logout.NoRevocation
 				c.LookupProvider = func(_ context.Context, iss string) (logout.Provider, bool) {
 					return logout.Provider{Issuer: iss, EndSessionEndpoint: "/end"}, true
 				}

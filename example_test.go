@@ -39,10 +39,13 @@ func Example() {
 func ExampleMiddleware_Wrap() {
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "app") })
 	m, err := logout.New(logout.Config{
-		Path:                 "/auth/logout",
-		Store:                sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
-		SessionName:          "app",
-		IDTokenKey:           "oidc_id_token",
+		Path:        "/auth/logout",
+		Store:       sessions.NewCookieStore([]byte("a-32-byte-long-hash-key-for-demo")),
+		SessionName: "app",
+		SessionTokens: func(s *sessions.Session) logout.Tokens {
+			idToken, _ := s.Values["oidc_id_token"].(string)
+			return logout.Tokens{IDToken: idToken}
+		},
 		AllowedReturnOrigins: []string{"https://shop.example.com"},
 		Providers:            []logout.Provider{{ClientID: "web", EndSessionEndpoint: "https://sso.example.com/realms/main/protocol/openid-connect/logout", PostLogoutRedirectURI: "https://app.example.com/auth/logged-out"}},
 	})

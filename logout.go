@@ -105,6 +105,7 @@ func setIfNotEmpty(q url.Values, key, value string) {
 const (
 	endSessionEndpointName = "end-session endpoint"
 	revocationEndpointName = "revocation endpoint"
+	jwksURIName            = "jwks_uri"
 )
 
 // parseEndpoint checks that raw, the provider's endpoint called name, is

@@ -19,7 +19,7 @@ type Middleware struct {
 
 	store       sessions.Store
 	sessionName string
-	idTokenKey  string
+	tokens      func(*sessions.Session) Tokens
 
 	providers          *providerSet // Config.Providers and LookupProvider
 	logoutWithClientID bool         // Config.ProviderLogoutWithoutIDToken
@@ -42,14 +42,14 @@ type Middleware struct {
 	// discovery document: defaultDiscoveryWait.
 	discoveryWait time.Duration
 
-	revocation *tokenRevocation // nil: no token revocation
+	revocation Revocation
 	check      *sessionCheck    // nil: no session check
 
 	// checkReachable is set when the session check can run: by Wrap, or
 	// by an adapter's first call of Intercepts or CheckSession.
 	checkReachable atomic.Bool
 	warnedMounted  atomic.Bool  // the warning that it cannot was logged
-	lastNoIDToken  atomic.Int64 // Unix seconds of the last warning about Config.IDTokenKey
+	lastNoIDToken  atomic.Int64 // Unix seconds of the last warning about a missing id_token
 }
 
 // routes holds the paths the middleware serves. Its route method is the

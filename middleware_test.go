@@ -49,9 +49,9 @@ func TestNewValidatesConfig(t *testing.T) {
 			c.Providers = append(c.Providers, Provider{Issuer: "https://b.example.com"})
 		}, "Config.Providers[0].Issuer is required"},
 		{"bad revocation endpoint", func(c *Config) { c.Providers[0].RevocationEndpoint = "/revoke" }, "Config.Providers[0].RevocationEndpoint"},
-		{"revocation without endpoint", func(c *Config) { c.Revocation = &RevocationConfig{} }, "RevocationEndpoint or Issuer is required"},
+		{"revocation without endpoint", func(c *Config) { c.Revocation = RevokeTokens }, "RevocationEndpoint or Issuer is required"},
 		{"revocation without client", func(c *Config) {
-			c.Revocation, c.Providers[0].ClientID, c.Providers[0].RevocationEndpoint = &RevocationConfig{}, "", "https://op.example.com/revoke"
+			c.Revocation, c.Providers[0].ClientID, c.Providers[0].RevocationEndpoint = RevokeTokens, "", "https://op.example.com/revoke"
 		}, "ClientID is required"},
 		{"post-logout URI off the callback path", func(c *Config) {
 			c.Providers = append(c.Providers, Provider{Issuer: "https://b.example.com", PostLogoutRedirectURI: testAppURL + "/other"})
@@ -63,6 +63,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"provider logout without id_token or client", func(c *Config) { c.Providers[0].ClientID, c.ProviderLogoutWithoutIDToken = "", true }, "Config.ProviderLogoutWithoutIDToken"},
 		{"bad allowed origin", func(c *Config) { c.AllowedReturnOrigins = []string{"https://shop.example.com/path"} }, "Config.AllowedReturnOrigins"},
 		{"open default landing", func(c *Config) { c.DefaultReturnTo = "//evil.com" }, "Config.DefaultReturnTo"},
+		{"unknown revocation policy", func(c *Config) { c.Revocation = RevokeTokensOrFail + 1 }, "Config.Revocation"},
 		{"session check without ledger", func(c *Config) { c.SessionCheck = &SessionCheckConfig{} }, "Config.SessionCheck.Ledger"},
 	}
 	for _, tt := range tests {

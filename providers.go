@@ -48,7 +48,7 @@ type Provider struct {
 	// discovered.
 	EndSessionEndpoint string
 	// RevocationEndpoint is the provider's revocation_endpoint (RFC 7009),
-	// used when Config.Revocation is set. Default: discovered.
+	// used when Config.Revocation says so. Default: discovered.
 	RevocationEndpoint string
 	// PostLogoutRedirectURI is where the provider sends the browser back
 	// after logout; it must be absolute and registered at the provider.
@@ -56,6 +56,23 @@ type Provider struct {
 	// (see Config.CallbackPath). When empty, the provider shows its own
 	// page after logout.
 	PostLogoutRedirectURI string
+	// JWKSURI is the provider's jwks_uri, whose keys sign its back-channel
+	// logout tokens (module backchannel). Default: discovered.
+	JWKSURI string
+	// SigningAlgorithms lists the JWS algorithms ("RS256", "ES256",
+	// "EdDSA", ...) the provider signs back-channel logout tokens with;
+	// the backchannel module refuses any other. "HS256" and its kin use
+	// ClientSecret as the key. Default, in the backchannel module: RS256.
+	SigningAlgorithms []string
+}
+
+// sameProvider reports whether a and b are the same provider, one
+// trailing slash of the issuer aside.
+func sameProvider(a, b Provider) bool {
+	return issuerKey(a.Issuer) == issuerKey(b.Issuer) && a.ClientID == b.ClientID && a.ClientSecret == b.ClientSecret &&
+		a.EndSessionEndpoint == b.EndSessionEndpoint && a.RevocationEndpoint == b.RevocationEndpoint &&
+		a.PostLogoutRedirectURI == b.PostLogoutRedirectURI && a.JWKSURI == b.JWKSURI &&
+		slices.Equal(a.SigningAlgorithms, b.SigningAlgorithms)
 }
 
 // provider is a validated Provider, with its discoverer (nil without
@@ -63,7 +80,7 @@ type Provider struct {
 type provider struct {
 	Provider
 	discovery *discoverer
-	revoker   *Revoker // nil unless Config.Revocation is set
+	revoker   *Revoker // nil with NoRevocation
 }
 
 // endSessionEndpoint returns p's end-session endpoint: the configured one,
@@ -104,7 +121,7 @@ func (m *Middleware) setProviders(cfg *Config) error {
 	}
 	ps := &providerSet{
 		static: make(map[string]*provider, len(cfg.Providers)), lookup: cfg.LookupProvider,
-		client: cfg.HTTPClient, revoke: cfg.Revocation != nil,
+		client: cfg.HTTPClient, revoke: cfg.Revocation != NoRevocation,
 		looked: lru.New[string, *provider](DiscoveryCacheSize),
 	}
 	if err := ps.setCallbackPath(cfg); err != nil {
@@ -191,6 +208,7 @@ func (ps *providerSet) resolve(p Provider, only bool, name string) (*provider, e
 	for _, ep := range []struct{ name, field, raw string }{
 		{endSessionEndpointName, "EndSessionEndpoint", p.EndSessionEndpoint},
 		{revocationEndpointName, "RevocationEndpoint", p.RevocationEndpoint},
+		{jwksURIName, "JWKSURI", p.JWKSURI},
 	} {
 		if ep.raw == "" {
 			continue
@@ -274,12 +292,8 @@ func (ps *providerSet) cached(p Provider) (*provider, error) {
 	key := issuerKey(p.Issuer)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if rp, ok := ps.looked.Get(key); ok {
-		same := rp.Provider
-		same.Issuer = p.Issuer // one trailing slash aside, the same issuer
-		if same == p {
-			return rp, nil
-		}
+	if rp, ok := ps.looked.Get(key); ok && sameProvider(rp.Provider, p) {
+		return rp, nil
 	}
 	rp, err := ps.resolve(p, false, "Config.LookupProvider returned an invalid Provider")
 	if err != nil {
@@ -325,14 +339,16 @@ func (m *Middleware) sessionProvider(r *http.Request, idToken string) (*provider
 }
 
 // Discover returns the provider whose issuer is issuer (configured, or
-// found by Config.LookupProvider), with its end-session and revocation
-// endpoints filled in from its discovery document when they were left
-// empty. With a single provider, issuer may be "". Call it at start-up to
-// fetch the discovery document before the first logout and to find a
+// found by Config.LookupProvider), with the endpoints it left empty filled
+// in from its discovery document: end-session, revocation and jwks_uri.
+// With a single provider, issuer may be "". Call it at start-up to fetch
+// the discovery document before the first logout and to find a
 // misconfigured provider early; New does no network I/O. It fails with
-// ErrUnknownProvider for an issuer that is not a provider of the app, and
-// with ErrDiscovery or ErrNoEndSessionEndpoint when the document cannot
-// give an end-session endpoint.
+// ErrUnknownProvider for an issuer that is not a provider of the app,
+// with ErrDiscovery when the document cannot be fetched or holds an
+// invalid endpoint, and with ErrNoEndSessionEndpoint when the provider
+// has no end-session endpoint. On a failure of discovery, the Provider it
+// returns holds what is configured and was found.
 func (m *Middleware) Discover(ctx context.Context, issuer string) (Provider, error) {
 	p := m.providers.only
 	if issuer != "" || p == nil {
@@ -345,12 +361,30 @@ func (m *Middleware) Discover(ctx context.Context, issuer string) (Provider, err
 		return Provider{}, fmt.Errorf("%w: %q", ErrUnknownProvider, issuer)
 	}
 	found := p.Provider
-	var err error
-	if found.EndSessionEndpoint, err = p.endSessionEndpoint(ctx); err != nil {
-		return Provider{}, err
+	if p.discovery != nil && (found.EndSessionEndpoint == "" || found.RevocationEndpoint == "" || found.JWKSURI == "") {
+		meta, err := p.discovery.metadata(ctx)
+		if err != nil {
+			return found, err
+		}
+		for _, f := range []struct {
+			dst        *string
+			name, meta string
+		}{
+			{&found.EndSessionEndpoint, endSessionEndpointName, meta.EndSessionEndpoint},
+			{&found.RevocationEndpoint, revocationEndpointName, meta.RevocationEndpoint},
+			{&found.JWKSURI, jwksURIName, meta.JWKSURI},
+		} {
+			if *f.dst != "" || f.meta == "" {
+				continue
+			}
+			if _, err := parseEndpoint(f.name, f.meta); err != nil {
+				return found, fmt.Errorf("%w: %w", ErrDiscovery, unprefixed(err))
+			}
+			*f.dst = f.meta
+		}
 	}
-	if found.RevocationEndpoint == "" && p.discovery != nil {
-		found.RevocationEndpoint, _ = p.discovery.revocationEndpoint(ctx)
+	if found.EndSessionEndpoint == "" {
+		return found, fmt.Errorf("%w (issuer %s)", ErrNoEndSessionEndpoint, found.Issuer)
 	}
 	return found, nil
 }

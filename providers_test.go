@@ -222,7 +222,7 @@ func TestProvidersConfigValidation(t *testing.T) {
 			c.Providers = append(c.Providers, logout.Provider{Issuer: mpIssuerT + "/x", PostLogoutRedirectURI: "https://app.example.com/other"})
 		}, `Config.Providers[2].PostLogoutRedirectURI "https://app.example.com/other" must lead to the callback path "/logout/callback"`},
 		{"revocation without the provider's client", func(c *logout.Config) {
-			c.Revocation = &logout.RevocationConfig{}
+			c.Revocation = logout.RevokeTokens
 			c.Providers = []logout.Provider{{Issuer: mpIssuerA}}
 		}, "Config.Providers[0].ClientID is required for token revocation"},
 		{"front-channel without SessionCheck", func(c *logout.Config) { c.FrontChannelPath = "/fc" }, "needs Config.SessionCheck"},
@@ -310,7 +310,7 @@ func TestProvidersRevokeAtTheSessionsProvider(t *testing.T) {
 			store := newCookieStore()
 			m := mpMiddleware(t, store, nil, func(c *logout.Config) {
 				c.Providers, c.LookupProvider = providers, nil
-				c.Revocation = &logout.RevocationConfig{}
+				c.Revocation = logout.RevokeTokens
 			})
 			login := logout.SaveSessionForTest(t, store, mpSession, map[any]any{
 				"id_token": mpToken(t, tt.iss), "refresh_token": "rt", "access_token": "at",
@@ -406,7 +406,9 @@ func TestProvidersDiscoveryPerIssuer(t *testing.T) {
 }
 
 func TestSingleProviderDiscover(t *testing.T) {
-	m, err := logout.New(logout.Config{Store: newCookieStore(), SessionName: mpSession, Providers: []logout.Provider{{Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/end"}}})
+	m, err := logout.New(logout.Config{Store: newCookieStore(), SessionName: mpSession, Providers: []logout.Provider{{
+		Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/end", RevocationEndpoint: mpIssuerA + "/revoke", JWKSURI: mpIssuerA + "/jwks",
+	}}})
 	require.NoError(t, err)
 	for _, iss := range []string{"", mpIssuerA, mpIssuerA + "/"} {
 		got, err := m.Discover(context.Background(), iss)

@@ -99,7 +99,7 @@ func TestLogoutFailClosedLeavesSessionAsItWas(t *testing.T) {
 		want        []error
 		revocations int32 // made before the failure
 	}{
-		{name: "revocation fails", mutate: func(c *logout.Config) { c.Revocation.FailClosed = true },
+		{name: "revocation fails", mutate: func(c *logout.Config) { c.Revocation = logout.RevokeTokensOrFail },
 			setup:  func(_ *testing.T, w *world) { w.op.revokeStatus.Store(http.StatusServiceUnavailable) },
 			status: http.StatusBadGateway, want: []error{logout.ErrRevocation}, revocations: 2},
 		{name: "tombstone fails", mutate: nil,
@@ -191,7 +191,7 @@ func location(t *testing.T, resp *http.Response) *url.URL {
 // behind, and AfterLogout does not report a logout that did not reach
 // the provider.
 func TestLogoutDiscoveryFailureStillSignsOut(t *testing.T) {
-	w := newWorld(t, func(c *logout.Config) { c.Revocation = nil })
+	w := newWorld(t, func(c *logout.Config) { c.Revocation = logout.NoRevocation })
 	cookie := w.login(t)
 	w.op.Close()
 	resp := w.serve(t, stRequest(http.MethodGet, "/logout", cookie))
@@ -209,7 +209,7 @@ func TestLogoutDiscoveryFailureStillSignsOut(t *testing.T) {
 // answers for another issuer stops the logout before anything changes.
 func TestLogoutLookupProviderErrorChangesNothing(t *testing.T) {
 	w := newWorld(t, func(c *logout.Config) {
-		c.Providers, c.Revocation = nil, nil
+		c.Providers, c.Revocation = nil, logout.NoRevocation
 		c.LookupProvider = func(_ context.Context, iss string) (logout.Provider, bool) {
 			return logout.Provider{Issuer: "https://other.example"}, true
 		}
@@ -530,7 +530,7 @@ func TestRefusalLogLevels(t *testing.T) {
 			var logs strings.Builder
 			w := newWorld(t, func(c *logout.Config) {
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-				c.Revocation.FailClosed = true
+				c.Revocation = logout.RevokeTokensOrFail
 			})
 			cookie := w.login(t)
 			w.serve(t, tt.request(w, cookie))
@@ -577,8 +577,8 @@ func TestMountedWithSessionCheckWarnsOnce(t *testing.T) {
 }
 
 // TestSessionWithoutIDTokenWarns: a logout of a session that holds the
-// app's values but no id_token under IDTokenKey (a wrong key, most
-// likely) is logged once a minute at most, naming the key.
+// app's values but no id_token where Config.SessionTokens looks (a wrong
+// key, most likely) is logged once a minute at most, naming the setting.
 func TestSessionWithoutIDTokenWarns(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
@@ -586,7 +586,7 @@ func TestSessionWithoutIDTokenWarns(t *testing.T) {
 		warns  int
 	}{
 		{"token under another key", map[any]any{"idtoken": "x", "user": "alice"}, 1},
-		{"token under IDTokenKey", map[any]any{"id_token": "x", "user": "alice"}, 0},
+		{"token under the default key", map[any]any{"id_token": "x", "user": "alice"}, 0},
 		{"only the middleware's values", map[any]any{"logout_session_id": "id-1"}, 0},
 		{"no session", nil, 0},
 	} {
@@ -604,9 +604,9 @@ func TestSessionWithoutIDTokenWarns(t *testing.T) {
 				}
 				serveStrict(t, m.Wrap(http.NotFoundHandler()), stRequest(http.MethodGet, "/logout", cookies...))
 			}
-			assert.Equal(t, tt.warns, strings.Count(logs.String(), "no id_token under Config.IDTokenKey"), logs.String())
+			assert.Equal(t, tt.warns, strings.Count(logs.String(), "no id_token (Config.SessionTokens"), logs.String())
 			if tt.warns > 0 {
-				assert.Contains(t, logs.String(), "id_token_key=id_token")
+				assert.Contains(t, logs.String(), "session=app")
 				assert.NotContains(t, logs.String(), `"x"`)
 			}
 		})

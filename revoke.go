@@ -131,15 +131,6 @@ func (rv *Revoker) discovered(ctx context.Context) (endpoint string, post bool, 
 	return meta.RevocationEndpoint, slices.Contains(methods, clientSecretPost) && !slices.Contains(methods, clientSecretBasic), nil
 }
 
-// revocationEndpoint returns the discovered revocation_endpoint.
-func (d *discoverer) revocationEndpoint(ctx context.Context) (string, error) {
-	meta, err := d.revocationMetadata(ctx)
-	if err != nil {
-		return "", err
-	}
-	return meta.RevocationEndpoint, nil
-}
-
 // revocationMetadata returns the discovery document, checked to hold a
 // valid revocation_endpoint.
 func (d *discoverer) revocationMetadata(ctx context.Context) (*providerMetadata, error) {

@@ -11,46 +11,35 @@ import (
 	"github.com/gorilla/sessions"
 )
 
-// RevocationConfig turns on token revocation at logout (RFC 7009): the
-// refresh token and then the access token kept in the session are revoked
-// at the session's provider before the session is cleared and the browser
+// Revocation says whether a logout revokes the session's tokens at its
+// provider (RFC 7009): the refresh token and then the access token (see
+// Config.SessionTokens), before the session is cleared and the browser
 // redirected. Each Provider then needs a ClientID and a revocation
 // endpoint (RevocationEndpoint, or one discovered from Issuer); a session
 // of an unknown issuer keeps its tokens.
-type RevocationConfig struct {
-	// AccessTokenKey is the session value holding the raw access token.
-	// Default "access_token".
-	AccessTokenKey string
-	// RefreshTokenKey is the session value holding the raw refresh token.
-	// Default "refresh_token".
-	RefreshTokenKey string
+type Revocation uint8
 
-	// FailClosed makes a failed revocation stop the logout: the session is
-	// left as it was, so that the user can try again, and the error (which
-	// wraps ErrRevocation, 502 by default) goes to Config.ErrorHandler. By
-	// default a failure is logged at WARN, and the user is logged out
-	// regardless.
-	FailClosed bool
-}
+// Token revocation policies.
+const (
+	// NoRevocation leaves the tokens as they are: the default.
+	NoRevocation Revocation = iota
+	// RevokeTokens revokes them; a failure is logged at WARN, and the user
+	// is logged out regardless.
+	RevokeTokens
+	// RevokeTokensOrFail revokes them, and a failure stops the logout: the
+	// session is left as it was, so that the user can try again, and the
+	// error (which wraps ErrRevocation, 502 by default) goes to
+	// Config.ErrorHandler.
+	RevokeTokensOrFail
+)
 
-// tokenRevocation is the middleware's part of token revocation.
-type tokenRevocation struct {
-	accessKey, refreshKey string
-	failClosed            bool
-}
-
-// setRevocation sets up cfg.Revocation, if any; setProviders gives each
+// setRevocation checks Config.Revocation; setProviders gives each
 // provider its Revoker.
 func (m *Middleware) setRevocation(cfg *Config) error {
-	rc := cfg.Revocation
-	if rc == nil {
-		return nil
+	if cfg.Revocation > RevokeTokensOrFail {
+		return fmt.Errorf("Config.Revocation %d is not a revocation policy", cfg.Revocation)
 	}
-	m.revocation = &tokenRevocation{
-		accessKey:  orDefault(rc.AccessTokenKey, "access_token"),
-		refreshKey: orDefault(rc.RefreshTokenKey, "refresh_token"),
-		failClosed: rc.FailClosed,
-	}
+	m.revocation = cfg.Revocation
 	return nil
 }
 
@@ -60,19 +49,19 @@ func (m *Middleware) setRevocation(cfg *Config) error {
 // policy is fail-closed. The requests are not cancelled when the browser
 // goes away: the tokens would stay valid.
 func (m *Middleware) revokeTokens(r *http.Request, sess *sessions.Session, prov *provider) error {
-	tr := m.revocation
-	if tr == nil || prov == nil || prov.revoker == nil {
+	if m.revocation == NoRevocation || prov == nil || prov.revoker == nil {
 		return nil
 	}
 	rv := prov.revoker
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*rv.timeout+time.Second)
 	defer cancel()
 	var errs []error
-	for _, t := range [...]struct{ key, hint string }{
-		{tr.refreshKey, TokenTypeRefreshToken},
-		{tr.accessKey, TokenTypeAccessToken},
+	tokens := m.tokens(sess)
+	for _, t := range [...]struct{ token, hint string }{
+		{tokens.RefreshToken, TokenTypeRefreshToken},
+		{tokens.AccessToken, TokenTypeAccessToken},
 	} {
-		token, _ := sess.Values[t.key].(string)
+		token := t.token
 		if token == "" {
 			continue
 		}
@@ -83,7 +72,7 @@ func (m *Middleware) revokeTokens(r *http.Request, sess *sessions.Session, prov 
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) == 0 || !tr.failClosed {
+	if len(errs) == 0 || m.revocation != RevokeTokensOrFail {
 		return nil
 	}
 	return errors.Join(errs...)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -14,19 +15,22 @@ import (
 )
 
 // revokingMiddleware returns a Middleware that revokes tokens at the fake
-// endpoint f, authenticated with secret (none when empty), with rc's other
-// fields.
-func revokingMiddleware(t *testing.T, f *fakeRevocationEndpoint, secret string, rc logout.RevocationConfig, logs *bytes.Buffer) *logout.Middleware {
+// endpoint f, authenticated with secret (none when empty), with policy;
+// mutate adjusts its Config.
+func revokingMiddleware(t *testing.T, f *fakeRevocationEndpoint, secret string, policy logout.Revocation, logs *bytes.Buffer, mutate ...func(*logout.Config)) *logout.Middleware {
 	t.Helper()
 	cfg := logout.Config{
 		Store:       revocationStore,
 		SessionName: testSession,
-		Revocation:  &rc,
+		Revocation:  policy,
 		Providers: []logout.Provider{{ClientID: testClient, ClientSecret: secret, EndSessionEndpoint: testIssuer + "/session/end",
 			RevocationEndpoint: startRevocationEndpoint(t, f)}},
 	}
 	if logs != nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}
+	for _, f := range mutate {
+		f(&cfg)
 	}
 	m, err := logout.New(cfg)
 	require.NoError(t, err)
@@ -38,7 +42,7 @@ var revocationStore = newCookieStore()
 
 func TestLogoutRevokesRefreshThenAccessToken(t *testing.T) {
 	f := &fakeRevocationEndpoint{}
-	m := revokingMiddleware(t, f, "s", logout.RevocationConfig{}, nil)
+	m := revokingMiddleware(t, f, "s", logout.RevokeTokens, nil)
 	cookie := saveSession(t, revocationStore, map[any]any{"id_token": "idt", "access_token": "at-1", "refresh_token": "rt-1"})
 	resp := get(m, "/logout", cookie)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -54,7 +58,14 @@ func TestLogoutRevokesRefreshThenAccessToken(t *testing.T) {
 
 func TestLogoutRevocationCustomKeysAndNoTokens(t *testing.T) {
 	f := &fakeRevocationEndpoint{}
-	m := revokingMiddleware(t, f, "", logout.RevocationConfig{AccessTokenKey: "at", RefreshTokenKey: "rt"}, nil)
+	m := revokingMiddleware(t, f, "", logout.RevokeTokens, nil, func(c *logout.Config) {
+		c.SessionTokens = func(s *sessions.Session) logout.Tokens {
+			id, _ := s.Values["id_token"].(string)
+			at, _ := s.Values["at"].(string)
+			rt, _ := s.Values["rt"].(string)
+			return logout.Tokens{IDToken: id, AccessToken: at, RefreshToken: rt}
+		}
+	})
 	resp := get(m, "/logout", saveSession(t, revocationStore, map[any]any{"id_token": "idt", "at": "A"}))
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	require.Len(t, f.received(), 1)
@@ -72,7 +83,7 @@ func TestLogoutRevocationFailurePolicies(t *testing.T) {
 		t.Run(map[bool]string{false: "default logs out", true: "fail closed"}[failClosed], func(t *testing.T) {
 			f := &fakeRevocationEndpoint{status: http.StatusUnauthorized, body: `{"error":"invalid_client"}`}
 			var logs bytes.Buffer
-			m := revokingMiddleware(t, f, "client-secret-value", logout.RevocationConfig{FailClosed: failClosed}, &logs)
+			m := revokingMiddleware(t, f, "client-secret-value", map[bool]logout.Revocation{false: logout.RevokeTokens, true: logout.RevokeTokensOrFail}[failClosed], &logs)
 			cookie := saveSession(t, revocationStore, map[any]any{"id_token": "idt", "access_token": at, "refresh_token": rt})
 			resp := get(m, "/logout", cookie)
 			assert.Len(t, f.received(), 2, "both tokens are tried")
@@ -100,7 +111,7 @@ func TestLogoutRevocationDiscovered(t *testing.T) {
 	m, err := logout.New(logout.Config{
 		Store:       store,
 		SessionName: testSession,
-		Revocation:  &logout.RevocationConfig{},
+		Revocation:  logout.RevokeTokens,
 		Providers:   []logout.Provider{{Issuer: issuer, ClientID: testClient}},
 	})
 	require.NoError(t, err)
@@ -114,7 +125,7 @@ func TestRevocationConfigValidation(t *testing.T) {
 	_, err := logout.New(logout.Config{
 		Store:       newCookieStore(),
 		SessionName: testSession,
-		Revocation:  &logout.RevocationConfig{},
+		Revocation:  logout.RevokeTokens,
 		Providers:   []logout.Provider{{EndSessionEndpoint: testIssuer + "/end"}},
 	})
 	require.ErrorIs(t, err, logout.ErrInvalidConfig)
@@ -123,7 +134,7 @@ func TestRevocationConfigValidation(t *testing.T) {
 	_, err = logout.New(logout.Config{
 		Store:       newCookieStore(),
 		SessionName: testSession,
-		Revocation:  &logout.RevocationConfig{},
+		Revocation:  logout.RevokeTokens,
 		Providers:   []logout.Provider{{EndSessionEndpoint: testIssuer + "/end", ClientID: "c", RevocationEndpoint: "https://op/r"}},
 	})
 	assert.NoError(t, err, "a client and an endpoint are all revocation needs")

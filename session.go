@@ -29,8 +29,28 @@ func (m *Middleware) loadSession(r *http.Request) (*sessions.Session, string) {
 	if err != nil {
 		return sess, ""
 	}
-	idToken, _ := sess.Values[m.idTokenKey].(string)
-	return sess, idToken
+	return sess, m.tokens(sess).IDToken
+}
+
+// Tokens are the raw tokens an app keeps in its session: see
+// Config.SessionTokens.
+type Tokens struct {
+	// IDToken is sent as id_token_hint at logout, and identifies the
+	// session to the session check.
+	IDToken string
+	// AccessToken and RefreshToken are revoked at logout when
+	// Config.Revocation says so.
+	AccessToken, RefreshToken string
+}
+
+// DefaultSessionTokens reads the tokens from the string values
+// "id_token", "access_token" and "refresh_token" of s.
+func DefaultSessionTokens(s *sessions.Session) Tokens {
+	var t Tokens
+	t.IDToken, _ = s.Values["id_token"].(string)
+	t.AccessToken, _ = s.Values["access_token"].(string)
+	t.RefreshToken, _ = s.Values["refresh_token"].(string)
+	return t
 }
 
 // noIDTokenWarnEvery is the least time between two warnings about
@@ -38,8 +58,8 @@ func (m *Middleware) loadSession(r *http.Request) (*sessions.Session, string) {
 const noIDTokenWarnEvery = time.Minute
 
 // warnNoIDToken warns, at most once a minute, about a logout of a session
-// that holds the app's values but no id_token under Config.IDTokenKey:
-// most likely the key is not the one the login handler uses, and then no
+// that holds the app's values but no id_token (see Config.SessionTokens):
+// most likely the login handler keeps it under another name, and then no
 // logout reaches the provider, whose session survives.
 func (m *Middleware) warnNoIDToken(r *http.Request, sess *sessions.Session) {
 	if !m.hasAppValues(sess) {
@@ -50,8 +70,8 @@ func (m *Middleware) warnNoIDToken(r *http.Request, sess *sessions.Session) {
 		return
 	}
 	m.logger.LogAttrs(r.Context(), slog.LevelWarn,
-		"logout: the session holds values but no id_token under Config.IDTokenKey; the provider's session is not ended",
-		slog.String("id_token_key", m.idTokenKey), slog.String("session", m.sessionName))
+		`logout: the session holds values but no id_token (Config.SessionTokens reads "id_token" by default); the provider's session is not ended`,
+		slog.String("session", m.sessionName))
 }
 
 // hasAppValues reports whether sess holds a value that the middleware did

@@ -96,12 +96,11 @@ func (m *Middleware) setSessionCheck(cfg *Config) error {
 	if sc.Ledger == nil {
 		return errors.New("Config.SessionCheck.Ledger is required")
 	}
-	key := m.idTokenKey
+	tokens := m.tokens
 	c := &sessionCheck{
 		store: sc.Ledger,
 		claims: func(s *sessions.Session) sessionClaims {
-			raw, _ := s.Values[key].(string)
-			return idTokenClaims(raw, true)
+			return idTokenClaims(tokens(s).IDToken, true)
 		},
 		failOpen:     sc.FailOpen,
 		issuer:       m.providers.defaultIssuer(),

@@ -57,7 +57,7 @@ func newWorld(t *testing.T, mutate func(*logout.Config)) *world {
 		Store:            w.store,
 		SessionName:      testSession,
 		FrontChannelPath: "/frontchannel-logout",
-		Revocation:       &logout.RevocationConfig{},
+		Revocation:       logout.RevokeTokens,
 		SessionCheck:     &logout.SessionCheckConfig{Ledger: w.ledger},
 		BeforeLogout: func(*http.Request, *sessions.Session) error {
 			w.before.Add(1)
