@@ -262,7 +262,7 @@ func (a *App) setProviders(cfg *logout.Config) {
 		})
 		if p.revokes {
 			// refresh and access token revoked at logout (RFC 7009)
-			cfg.Revocation = &logout.RevocationConfig{}
+			cfg.Revocation = logout.RevokeTokens
 		}
 	}
 }
