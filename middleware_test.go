@@ -48,6 +48,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"second provider without issuer", func(c *Config) {
 			c.Providers = append(c.Providers, Provider{Issuer: "https://b.example.com"})
 		}, "Config.Providers[0].Issuer is required"},
+		{"unknown signing algorithm", func(c *Config) { c.Providers[0].SigningAlgorithms = []string{"RS256", "none"} }, `Config.Providers[0].SigningAlgorithms: "none"`},
+		{"bad jwks_uri", func(c *Config) { c.Providers[0].JWKSURI = "keys.json" }, "Config.Providers[0].JWKSURI"},
 		{"bad revocation endpoint", func(c *Config) { c.Providers[0].RevocationEndpoint = "/revoke" }, "Config.Providers[0].RevocationEndpoint"},
 		{"revocation without endpoint", func(c *Config) { c.Revocation = RevokeTokens }, "RevocationEndpoint or Issuer is required"},
 		{"revocation without client", func(c *Config) {

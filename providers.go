@@ -66,6 +66,12 @@ type Provider struct {
 	SigningAlgorithms []string
 }
 
+// signingAlgorithms are the JWS algorithms (RFC 7518) a provider may sign
+// back-channel logout tokens with; "none" is not one.
+var signingAlgorithms = []string{
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512",
+}
+
 // sameProvider reports whether a and b are the same provider, one
 // trailing slash of the issuer aside.
 func sameProvider(a, b Provider) bool {
@@ -215,6 +221,11 @@ func (ps *providerSet) resolve(p Provider, only bool, name string) (*provider, e
 		}
 		if _, err := parseEndpoint(ep.name, ep.raw); err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", name, ep.field, unprefixed(err))
+		}
+	}
+	for _, alg := range p.SigningAlgorithms {
+		if !slices.Contains(signingAlgorithms, alg) {
+			return nil, fmt.Errorf("%s.SigningAlgorithms: %q is not a JWS signing algorithm (want one of %s)", name, alg, strings.Join(signingAlgorithms, ", "))
 		}
 	}
 	if err := ps.checkPostLogout(p.PostLogoutRedirectURI); err != nil {
