@@ -38,7 +38,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,6 +219,7 @@ type workspace struct {
 	mods               []mod
 	clone, proxy       string
 	modcache, user     string
+	lock               *os.File // held on the module cache while the run uses it
 	order              []mod
 	commit             string
 	tags               []string
@@ -250,19 +250,23 @@ func (w *workspace) init() error {
 	}
 	// Our modules come from the file proxy, never checked against the
 	// checksum database (they are not in it); every other module comes
-	// from the module cache already on this machine, read as a file proxy
-	// so that the fresh GOMODCACHE costs no download, then from the
-	// user's own proxy.
+	// from the user's own proxy. The module cache is the machine's own,
+	// so that what CI compiled before is not compiled again; the
+	// release's versions of our modules are taken out of it before and
+	// after, so that no earlier run's copy stands in for this one's.
+	w.modcache = goenv["GOMODCACHE"]
 	w.env = append(os.Environ(),
-		"GOPROXY=file://"+w.proxy+",file://"+filepath.Join(goenv["GOMODCACHE"], "cache", "download")+","+goenv["GOPROXY"],
+		"GOPROXY=file://"+w.proxy+","+goenv["GOPROXY"],
 		"GONOSUMDB="+rootPath,
 		"GOPRIVATE=", "GONOPROXY=",
 		"GOFLAGS="+strings.TrimSpace(goenv["GOFLAGS"]+" -mod=mod"),
-		"GOMODCACHE="+w.modcache,
 		"GOTOOLCHAIN=local",
 		"GOWORK=off",
 	)
-	return nil
+	if err := w.lockCache(); err != nil {
+		return err
+	}
+	return w.purgeCache()
 }
 
 // releaseCommit rewrites the published modules' go.mod files in the
@@ -447,20 +451,13 @@ func (w *workspace) push(remote string) error {
 	return nil
 }
 
-// cleanup removes the work directory; the module cache's files are read
-// only, so go clean empties it first.
+// cleanup removes the release's versions of our modules from the module
+// cache, then the work directory.
 func (w *workspace) cleanup() {
-	if w.modcache != "" {
-		if _, err := os.Stat(w.modcache); err == nil {
-			_ = runCmd(w.dir, w.env, "go", "clean", "-modcache")
-		}
+	if err := w.purgeCache(); err != nil {
+		logf("warning: %v", err)
 	}
-	_ = filepath.WalkDir(w.dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o755)
-		}
-		return nil
-	})
+	w.unlockCache()
 	if err := os.RemoveAll(w.dir); err != nil {
 		logf("warning: %v", err)
 	}

@@ -54,7 +54,7 @@ func (w *workspace) userModule() error {
 	if err := runCmd(w.clone, nil, "bash", "scripts/check-readme.sh", "--extract", filepath.Join(w.user, "readme")); err != nil {
 		return err
 	}
-	for _, args := range [][]string{{"mod", "tidy"}, {"build", "./..."}, {"vet", "./..."}, {"test", "-race", "-count=1", "./..."}} {
+	for _, args := range [][]string{{"mod", "tidy"}, {"build", "./..."}, {"vet", "./..."}, {"test", "-race", "-count=1", "./app"}} {
 		t := time.Now()
 		if err := w.goUser(args...); err != nil {
 			return err
@@ -147,7 +147,7 @@ func (w *workspace) coreOnlyUpgrade() error {
 	if err := w.goUser("get", core.Path+"@"+next); err != nil {
 		return err
 	}
-	for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}, {"test", "-race", "-count=1", "./..."}} {
+	for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}, {"test", "-race", "-count=1", "./app"}} {
 		if err := w.goUser(args...); err != nil {
 			return fmt.Errorf("release: with only the core upgraded: %w", err)
 		}
