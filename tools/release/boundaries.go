@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -92,7 +93,7 @@ func checkBoundaries(root string, mods []mod) (boundaryReport, error) {
 				if !ok || to.Path == m.Path {
 					continue
 				}
-				if isInternal(strings.TrimPrefix(ip, to.Path)) {
+				if isInternal(ip) {
 					bi := boundaryImport{Importer: m.Path, Imported: ip}
 					if slices.Contains(knownExceptions, bi) {
 						seen[bi] = true
@@ -118,25 +119,23 @@ func checkBoundaries(root string, mods []mod) (boundaryReport, error) {
 		}
 	}
 	for _, pair := range sameFiles {
-		a, err := os.ReadFile(filepath.Join(root, pair[0]))
-		if err != nil {
-			return rep, fmt.Errorf("release: %w", err)
-		}
-		b, err := os.ReadFile(filepath.Join(root, pair[1]))
-		if err != nil {
-			return rep, fmt.Errorf("release: %w", err)
-		}
-		if !bytes.Equal(a, b) {
+		a, errA := os.ReadFile(filepath.Join(root, pair[0]))
+		b, errB := os.ReadFile(filepath.Join(root, pair[1]))
+		if err := errors.Join(errA, errB); err != nil {
+			rep.Violations = append(rep.Violations, fmt.Sprintf("%s and %s are copies: %v", pair[0], pair[1], err))
+		} else if !bytes.Equal(a, b) {
 			rep.Violations = append(rep.Violations, fmt.Sprintf("%s and %s differ: they are copies, change both", pair[0], pair[1]))
 		}
 	}
 	return rep, nil
 }
 
-// isInternal reports whether rest, an import path below a module's path,
-// names an internal package.
-func isInternal(rest string) bool {
-	return slices.Contains(strings.Split(rest, "/"), "internal")
+// isInternal reports whether importPath names an internal package: one
+// with an "internal" element, in the imported module's path or below it
+// (Go lets every package under the parent of that element import it,
+// whatever module it is in).
+func isInternal(importPath string) bool {
+	return slices.Contains(strings.Split(importPath, "/"), "internal")
 }
 
 // print writes the report; it returns false when there are violations.

@@ -198,8 +198,11 @@ func TestCheckBoundaries(t *testing.T) {
 		{Dir: "backchannel", Path: rootPath + "/backchannel", Published: true},
 		{Dir: "adapters/gin", Path: rootPath + "/adapters/gin", Published: true},
 		{Dir: "examples", Path: rootPath + "/examples"},
+		{Dir: "adapters/internal", Path: rootPath + "/adapters/internal", Published: true},
 	}
 	write("internal/lru/lru.go", "package lru\n")
+	write("adapters/internal/httpconv/h.go", "package httpconv\n")
+	write("adapters/gin/g.go", "package gin\n\nimport _ \""+rootPath+"/adapters/internal/httpconv\"\n")
 	write("backchannel/b.go", "package backchannel\n\nimport _ \""+rootPath+"/internal/lru\"\n")
 	write("adapters/gin/g_test.go", "//go:build ignore\n\npackage gin\n\nimport (\n\t_ \""+rootPath+"/examples/x\"\n\t_ \""+rootPath+"/internal/other\"\n)\n")
 	write("adapters/gin/testdata/t.go", "package t\n\nimport _ \""+rootPath+"/internal/skipped\"\n")
@@ -213,6 +216,7 @@ func TestCheckBoundaries(t *testing.T) {
 		"adapters/gin/g_test.go imports " + rootPath + "/examples/x of module " + rootPath + "/examples, which is not published",
 		"adapters/gin/g_test.go imports " + rootPath + "/internal/other, an internal package of module " + rootPath,
 		"examples/e.go imports " + rootPath + "/internal/lru, an internal package of module " + rootPath,
+		"adapters/gin/g.go imports " + rootPath + "/adapters/internal/httpconv, an internal package of module " + rootPath + "/adapters/internal",
 		"adapters/fiber/internal/httpconv/httpconv.go and adapters/fiber/fiber3/internal/httpconv/httpconv.go differ: they are copies, change both",
 	}, rep.Violations, "build tags do not hide an import; testdata is left out")
 	assert.Equal(t, []boundaryImport{{Importer: rootPath + "/backchannel", Imported: rootPath + "/internal/lru"}}, rep.Known)
