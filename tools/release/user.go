@@ -41,9 +41,11 @@ func (w *workspace) userModule() error {
 	for _, m := range w.order {
 		get = append(get, m.Path+"@"+w.version)
 	}
+	t := time.Now()
 	if err := w.goUser(get...); err != nil {
 		return err
 	}
+	logf("  go get of the %d modules: %.1fs", len(w.order), time.Since(t).Seconds())
 	sub, err := fs.Sub(userFiles, "testdata/user")
 	if err != nil {
 		return fmt.Errorf("release: %w", err)
@@ -144,13 +146,12 @@ func (w *workspace) coreOnlyUpgrade() error {
 	saved := w.env
 	w.env = env
 	defer func() { w.env = saved }()
-	if err := w.goUser("get", core.Path+"@"+next); err != nil {
-		return err
-	}
-	for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}, {"test", "-race", "-count=1", "./app"}} {
+	for _, args := range [][]string{{"get", core.Path + "@" + next}, {"build", "./..."}, {"vet", "./..."}, {"test", "-race", "-count=1", "./app"}} {
+		t := time.Now()
 		if err := w.goUser(args...); err != nil {
 			return fmt.Errorf("release: with only the core upgraded: %w", err)
 		}
+		logf("  go %s: %.1fs", strings.Join(args, " "), time.Since(t).Seconds())
 	}
 	return w.checkBuildList(map[string]string{core.Path: next})
 }
