@@ -384,7 +384,7 @@ func (w *workspace) tag(notes string) error {
 		if m.Dir == "." {
 			msg += "\n\n" + notes
 		}
-		if err := runCmd(w.clone, gitIdentity(w.root), "git", "tag", "-a", t, "-m", msg, w.commit); err != nil {
+		if err := runCmd(w.clone, gitIdentity(w.root), "git", "tag", "-a", "--cleanup=verbatim", t, "-m", msg, w.commit); err != nil {
 			return err
 		}
 		w.tags = append(w.tags, t)
