@@ -33,6 +33,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -364,12 +365,36 @@ func (w *workspace) releaseCommit() error {
 		if err != nil {
 			return err
 		}
+		if err := checkZip(buf.Bytes(), m.Path+"@"+w.version); err != nil {
+			return fmt.Errorf("release: zip of %s: %w", m.Dir, err)
+		}
 		h, err := w.addToProxy(w.proxy, m, w.version, []byte(gomod), buf.Bytes(), when)
 		if err != nil {
 			return err
 		}
 		if h != dirHashes[m.Path] {
 			return fmt.Errorf("release: %s: the zip of the commit (%s) differs from the zip of the tree (%s)", m.Dir, h, dirHashes[m.Path])
+		}
+	}
+	return nil
+}
+
+// checkZip checks that a module zip holds what a user and pkg.go.dev
+// need besides the code: go.mod and the LICENSE.
+func checkZip(data []byte, prefix string) error {
+	r, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return err
+	}
+	need := map[string]bool{prefix + "/go.mod": false, prefix + "/LICENSE": false}
+	for _, f := range r.File {
+		if _, ok := need[f.Name]; ok {
+			need[f.Name] = true
+		}
+	}
+	for name, found := range need {
+		if !found {
+			return fmt.Errorf("no %s", name)
 		}
 	}
 	return nil

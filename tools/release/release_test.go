@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,4 +236,21 @@ func TestRepositoryBoundaries(t *testing.T) {
 	rep, err := checkBoundaries(root, mods)
 	require.NoError(t, err)
 	assert.Empty(t, rep.Violations)
+}
+
+func TestCheckZip(t *testing.T) {
+	build := func(names ...string) []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, n := range names {
+			_, err := zw.Create(n)
+			require.NoError(t, err)
+		}
+		require.NoError(t, zw.Close())
+		return buf.Bytes()
+	}
+	const p = "example.com/m@v0.1.0"
+	assert.NoError(t, checkZip(build(p+"/go.mod", p+"/LICENSE", p+"/m.go"), p))
+	assert.ErrorContains(t, checkZip(build(p+"/go.mod", p+"/m.go"), p), "LICENSE")
+	assert.ErrorContains(t, checkZip(build(p+"/LICENSE", "other@v0.1.0/go.mod"), p), "go.mod")
 }
