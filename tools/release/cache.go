@@ -46,6 +46,9 @@ func (w *workspace) purgeCache() error {
 		return nil
 	}
 	versions := []string{w.version, nextPatch(w.version) + "-rehearsal"}
+	if w.prev != "" {
+		versions = append(versions, w.prev)
+	}
 	var errs []error
 	for _, m := range w.mods {
 		if !m.Published {

@@ -24,7 +24,12 @@
 // README's programs, of one program per adapter and one for redisstore,
 // and of a logout test. Then it publishes a next version of the core alone
 // (a trivial change) in a second proxy and checks that the user's module
-// still builds and passes its test with only the core upgraded.
+// still builds and passes its test with only the core upgraded. When the
+// repository has an earlier release, it also serves that release's
+// modules from their tags and checks that a user's module at that release
+// still builds and passes its test once only the core is upgraded to
+// VERSION (-breaking makes a failure there a warning, for a release that
+// says it breaks them).
 //
 // Without -dry-run it then fetches the tags into the repository and
 // pushes them to the remote one by one, in dependency order. With
@@ -60,6 +65,7 @@ func logf(format string, args ...any) {
 type options struct {
 	repo, version, remote, out string
 	dryRun, skipCI, keep       bool
+	breaking                   bool
 	boundariesOnly             bool
 }
 
@@ -72,6 +78,7 @@ func main() {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (clone, proxy, user module)")
 	fs.StringVar(&o.out, "out", "", "write the module proxy and RELEASE_NOTES.md into `directory` (kept)")
 	fs.StringVar(&o.remote, "remote", "origin", "the remote to push the tags to")
+	fs.BoolVar(&o.breaking, "breaking", false, "go on when a user of the previous release who upgrades only the core breaks")
 	fs.BoolVar(&o.boundariesOnly, "check-boundaries", false, "only check the module boundaries")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: release [flags] VERSION | release -check-boundaries")
@@ -193,6 +200,9 @@ func run(o options) error {
 	if err := w.coreOnlyUpgrade(); err != nil {
 		return err
 	}
+	if err := w.upgradeFromPrevious(o.breaking); err != nil {
+		return err
+	}
 	logf("release notes:\n%s", notes)
 	if o.dryRun {
 		logf("dry run passed: tags %s made in the clone only", strings.Join(w.tags, " "))
@@ -217,6 +227,7 @@ func checkVersion(v string) error {
 // user's module of one run.
 type workspace struct {
 	root, dir, version string
+	prev               string // the previous release, "" when there is none
 	mods               []mod
 	clone, proxy       string
 	modcache, user     string
@@ -256,6 +267,9 @@ func (w *workspace) init() error {
 	// release's versions of our modules are taken out of it before and
 	// after, so that no earlier run's copy stands in for this one's.
 	w.modcache = goenv["GOMODCACHE"]
+	if w.prev, err = previousRelease(w.root, w.version); err != nil {
+		return err
+	}
 	w.env = append(os.Environ(),
 		"GOPROXY=file://"+w.proxy+","+goenv["GOPROXY"],
 		"GONOSUMDB="+rootPath,
