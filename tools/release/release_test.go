@@ -254,3 +254,36 @@ func TestCheckZip(t *testing.T) {
 	assert.ErrorContains(t, checkZip(build(p+"/go.mod", p+"/m.go"), p), "LICENSE")
 	assert.ErrorContains(t, checkZip(build(p+"/LICENSE", "other@v0.1.0/go.mod"), p), "go.mod")
 }
+
+func TestPreviousRelease(t *testing.T) {
+	root := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@localhost",
+			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@localhost")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	git("init", "-q")
+	git("commit", "-q", "--allow-empty", "-m", "one")
+	for _, tag := range []string{"v0.1.0", "v0.2.0", "v0.10.0", "backchannel/v0.3.0", "v0.3.0-rc.1", "vnext"} {
+		git("tag", tag)
+	}
+	tests := []struct{ version, want string }{
+		{"v0.3.0", "v0.2.0"},
+		{"v0.11.0", "v0.10.0"},
+		{"v0.1.0", ""},
+	}
+	for _, tc := range tests {
+		got, err := previousRelease(root, tc.version)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, tc.version)
+	}
+}
+
+func TestWithProxy(t *testing.T) {
+	env := withProxy([]string{"A=1", "GOPROXY=file:///p,https://proxy.golang.org"}, "/q")
+	assert.Equal(t, []string{"A=1", "GOPROXY=file:///q,file:///p,https://proxy.golang.org"}, env)
+}
