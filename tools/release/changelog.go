@@ -12,8 +12,8 @@ var headingRe = regexp.MustCompile(`^## \[v?([^\]]+)\]`)
 
 // releaseNotes returns the body of the section of changelog for version
 // (with or without its leading v). When there is none and fallback is
-// true, it returns the Unreleased section instead, as a rehearsal at a
-// made-up version does; usedFallback says so.
+// true, it returns the Unreleased section instead (empty when there is
+// none), as a rehearsal at a made-up version does; usedFallback says so.
 func releaseNotes(changelog, version string, fallback bool) (notes string, usedFallback bool, err error) {
 	want := strings.TrimPrefix(version, "v")
 	sections := map[string]string{}
@@ -44,8 +44,8 @@ func releaseNotes(changelog, version string, fallback bool) (notes string, usedF
 	if s, ok := sections[want]; ok && s != "" {
 		return s, false, nil
 	}
-	if s, ok := sections["unreleased"]; ok && s != "" && fallback {
-		return s, true, nil
+	if fallback {
+		return sections["unreleased"], true, nil
 	}
 	return "", false, fmt.Errorf("release: docs/CHANGELOG.md has no section \"## [%s] - YYYY-MM-DD\": move the Unreleased entries under it first", want)
 }

@@ -157,6 +157,9 @@ func run(o options) error {
 	}
 	if fellBack {
 		logf("docs/CHANGELOG.md has no section for %s: the rehearsal's notes are the Unreleased section", o.version)
+		if notes == "" {
+			logf("warning: the Unreleased section of docs/CHANGELOG.md is empty")
+		}
 	}
 
 	work, err := os.MkdirTemp("", "logout-release-")

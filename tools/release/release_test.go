@@ -151,6 +151,7 @@ Intro.
 func TestReleaseNotes(t *testing.T) {
 	tests := []struct {
 		name, version string
+		changelog     string // the one above when empty
 		fallback      bool
 		want          string
 		wantFallback  bool
@@ -160,10 +161,15 @@ func TestReleaseNotes(t *testing.T) {
 		{name: "the last section, without the links", version: "v0.1.0", want: "- first"},
 		{name: "rehearsal falls back to Unreleased", version: "v0.99.0", fallback: true, want: "### Added\n\n- next thing", wantFallback: true},
 		{name: "a release needs its section", version: "v0.3.0", wantErr: true},
+		{name: "a rehearsal without an Unreleased section", version: "v0.3.0", fallback: true, wantFallback: true, changelog: "# Changelog\n\n## [0.1.0]\n\n- first\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, fellBack, err := releaseNotes(changelog, tc.version, tc.fallback)
+			text := tc.changelog
+			if text == "" {
+				text = changelog
+			}
+			got, fellBack, err := releaseNotes(text, tc.version, tc.fallback)
 			if tc.wantErr {
 				assert.ErrorContains(t, err, "## [0.3.0]")
 				return
