@@ -24,10 +24,11 @@
 // README's programs, of one program per adapter and one for redisstore,
 // and of a logout test. Then it publishes a next version of the core alone
 // (a trivial change) in a second proxy and checks that the user's module
-// still builds and passes its test with only the core upgraded. When the
-// repository has an earlier release, it also serves that release's
-// modules from their tags and checks that a user's module at that release
-// still builds and passes its test once only the core is upgraded to
+// still compiles (go vet) and passes its test with only the core upgraded.
+// When the repository has an earlier release, it also serves that
+// release's modules from their tags and checks that a user's module at
+// that release still compiles and passes its test once only the core is
+// upgraded to
 // VERSION (-breaking makes a failure there a warning, for a release that
 // says it breaks them).
 //
