@@ -128,6 +128,12 @@ func run(o options) error {
 		return err
 	}
 
+	for _, m := range mods {
+		t := m.TagPrefix() + o.version
+		if _, err := gitOutput(root, "rev-parse", "-q", "--verify", "refs/tags/"+t); m.Published && err == nil {
+			return fmt.Errorf("release: the tag %s exists already", t)
+		}
+	}
 	status, err := gitOutput(root, "status", "--porcelain")
 	if err != nil {
 		return err
@@ -138,16 +144,6 @@ func run(o options) error {
 		}
 		logf("warning: the tree has uncommitted changes; the dry run uses HEAD without them")
 	}
-	if !o.skipCI {
-		logf("CI (.ci/run)")
-		cmd := exec.Command("bash", ".ci/run")
-		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
-		cmd.Env = append(os.Environ(), "CI=true")
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("release: CI failed: %w", err)
-		}
-	}
-
 	changelog, err := os.ReadFile(filepath.Join(root, "docs", "CHANGELOG.md"))
 	if err != nil {
 		return fmt.Errorf("release: %w", err)
@@ -162,19 +158,22 @@ func run(o options) error {
 			logf("warning: the Unreleased section of docs/CHANGELOG.md is empty")
 		}
 	}
+	if !o.skipCI {
+		logf("CI (.ci/run)")
+		cmd := exec.Command("bash", ".ci/run")
+		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
+		cmd.Env = append(os.Environ(), "CI=true")
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("release: CI failed: %w", err)
+		}
+	}
 
 	work, err := os.MkdirTemp("", "logout-release-")
 	if err != nil {
 		return fmt.Errorf("release: %w", err)
 	}
 	w := &workspace{root: root, dir: work, mods: mods, version: o.version}
-	defer func() {
-		if o.keep {
-			logf("work directory kept: %s", work)
-			return
-		}
-		w.cleanup()
-	}()
+	defer w.cleanup(o.keep)
 	w.proxy = filepath.Join(work, "proxy")
 	if o.out != "" {
 		if w.proxy, err = filepath.Abs(filepath.Join(o.out, "proxy")); err != nil {
@@ -495,12 +494,16 @@ func (w *workspace) push(remote string) error {
 }
 
 // cleanup removes the release's versions of our modules from the module
-// cache, then the work directory.
-func (w *workspace) cleanup() {
+// cache, then the work directory unless keep.
+func (w *workspace) cleanup(keep bool) {
 	if err := w.purgeCache(); err != nil {
 		logf("warning: %v", err)
 	}
 	w.unlockCache()
+	if keep {
+		logf("work directory kept: %s", w.dir)
+		return
+	}
 	if err := os.RemoveAll(w.dir); err != nil {
 		logf("warning: %v", err)
 	}
