@@ -58,7 +58,6 @@ require (
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/muhlemmer/gu v0.3.1 // indirect
 	github.com/muhlemmer/httpforwarded v0.1.0 // indirect
-	github.com/oidc-logout/logout/adapters/internal v0.0.0-00010101000000-000000000000 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
@@ -93,7 +92,5 @@ replace github.com/oidc-logout/logout/adapters/echo => ../adapters/echo
 replace github.com/oidc-logout/logout/adapters/fiber => ../adapters/fiber
 
 replace github.com/oidc-logout/logout/backchannel => ../backchannel
-
-replace github.com/oidc-logout/logout/adapters/internal => ../adapters/internal
 
 replace github.com/oidc-logout/logout/adapters/fiber/fiber3 => ../adapters/fiber/fiber3

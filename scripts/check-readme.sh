@@ -2,11 +2,22 @@
 # Builds and vets every Go program of README.md: each ```go block that
 # declares "package main" is written to a directory of its own inside the
 # examples module (which requires every module the README uses), checked
-# with gofmt, then built and vetted as it stands.
+# with gofmt, then built and vetted as it stands. With --extract DIR, it
+# only writes the programs to DIR/p1/main.go, DIR/p2/main.go, ... (the
+# release rehearsal builds them in a user's module).
 set -euo pipefail
+extract=
+if [ "${1:-}" = --extract ]; then
+	extract=$(realpath -m "$2")
+fi
 cd "$(dirname "$0")/.."
-dir=$(mktemp -d examples/readme-check-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+if [ -n "$extract" ]; then
+	dir=$extract
+	mkdir -p "$dir"
+else
+	dir=$(mktemp -d examples/readme-check-XXXXXX)
+	trap 'rm -rf "$dir"' EXIT
+fi
 awk -v dir="$dir" '
 	/^```go$/ { inblock = 1; n++; file = ""; next }
 	/^```$/ && inblock { inblock = 0; if (file != "") close(file); next }
@@ -20,6 +31,7 @@ awk -v dir="$dir" '
 	}
 	END { if (programs == 0) { print "README.md has no package main program" > "/dev/stderr"; exit 1 } }
 ' README.md
+[ -z "$extract" ] || exit 0
 count=$(find "$dir" -name main.go | wc -l)
 echo "README.md: $count package main programs"
 unformatted=$(gofmt -l "$dir")

@@ -45,9 +45,12 @@ for arg in "$@"; do
 	esac
 done
 
-# The modules whose early returns dropreturn takes out.
+# The modules whose early returns dropreturn takes out. The adapters' tests
+# live in adapters/conformance, a module of its own: dropreturn runs only
+# the tests of the mutated module, so it reports the adapters' returns as
+# NOT COVERED (all but the fiber adapters' internal/httpconv).
 RETURN_MODULES=(. backchannel redisstore adapters/gin adapters/echo adapters/fiber
-	adapters/fiber/fiber3 adapters/internal)
+	adapters/fiber/fiber3 adapters/conformance)
 # Packages that support tests (no product code): dropreturn leaves them out.
 # It tests each mutant with the tests of every package of the module that
 # depends on the mutated one (-importers): internal/oidcdoc has no tests of

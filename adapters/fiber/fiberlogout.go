@@ -29,7 +29,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/oidc-logout/logout"
-	"github.com/oidc-logout/logout/adapters/internal/httpconv"
+	"github.com/oidc-logout/logout/adapters/fiber/internal/httpconv"
 )
 
 // Middleware returns a fiber middleware that serves the logout path and

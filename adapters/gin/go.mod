@@ -4,14 +4,9 @@ go 1.25.0
 
 replace github.com/oidc-logout/logout => ../../
 
-replace github.com/oidc-logout/logout/adapters/internal => ../internal
-
 require (
 	github.com/gin-gonic/gin v1.12.0
-	github.com/gorilla/sessions v1.4.0
 	github.com/oidc-logout/logout v0.0.0-00010101000000-000000000000
-	github.com/oidc-logout/logout/adapters/internal v0.0.0-00010101000000-000000000000
-	github.com/stretchr/testify v1.12.1
 )
 
 require (
@@ -27,6 +22,7 @@ require (
 	github.com/goccy/go-json v0.10.5 // indirect
 	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/gorilla/securecookie v1.1.2 // indirect
+	github.com/gorilla/sessions v1.4.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/cpuid/v2 v2.3.0 // indirect
 	github.com/leodido/go-urn v1.4.0 // indirect
@@ -39,7 +35,6 @@ require (
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.48.0 // indirect
 	golang.org/x/net v0.51.0 // indirect

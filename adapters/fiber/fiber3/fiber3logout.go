@@ -45,7 +45,7 @@ import (
 
 	"github.com/gofiber/fiber/v3"
 	"github.com/oidc-logout/logout"
-	"github.com/oidc-logout/logout/adapters/internal/httpconv"
+	"github.com/oidc-logout/logout/adapters/fiber/fiber3/internal/httpconv"
 )
 
 // Middleware returns a fiber middleware that serves the logout path, the

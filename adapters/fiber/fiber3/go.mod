@@ -4,15 +4,10 @@ go 1.25.0
 
 replace github.com/oidc-logout/logout => ../../../
 
-replace github.com/oidc-logout/logout/adapters/internal => ../../internal
-
 require (
 	github.com/gofiber/fiber/v3 v3.1.0
-	github.com/gorilla/securecookie v1.1.2
-	github.com/gorilla/sessions v1.4.0
 	github.com/oidc-logout/logout v0.0.0-00010101000000-000000000000
-	github.com/oidc-logout/logout/adapters/internal v0.0.0-00010101000000-000000000000
-	github.com/valyala/fasthttp v1.69.0
+	github.com/stretchr/testify v1.12.1
 )
 
 require (
@@ -20,13 +15,15 @@ require (
 	github.com/gofiber/schema v1.7.0 // indirect
 	github.com/gofiber/utils/v2 v2.0.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	github.com/gorilla/sessions v1.4.0 // indirect
 	github.com/klauspost/compress v1.18.4 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/tinylib/msgp v1.6.3 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	github.com/valyala/fasthttp v1.69.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.48.0 // indirect
 	golang.org/x/net v0.50.0 // indirect

@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/oidc-logout/logout/adapters/internal/httpconv"
+	"github.com/oidc-logout/logout/adapters/fiber/internal/httpconv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

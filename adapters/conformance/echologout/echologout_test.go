@@ -7,8 +7,8 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/adapters/conformance/fixture"
 	echologout "github.com/oidc-logout/logout/adapters/echo"
-	"github.com/oidc-logout/logout/adapters/internal/fixture"
 )
 
 // newApp returns an echo app with the login route under l.Prefix and the

@@ -10,8 +10,8 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/adapters/conformance/fixture"
 	"github.com/oidc-logout/logout/adapters/fiber/fiber3"
-	"github.com/oidc-logout/logout/adapters/internal/fixture"
 )
 
 // handler serves app to net/http requests through app.Test, so that the

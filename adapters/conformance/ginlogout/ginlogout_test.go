@@ -8,8 +8,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/sessions"
 	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/adapters/conformance/fixture"
 	ginlogout "github.com/oidc-logout/logout/adapters/gin"
-	"github.com/oidc-logout/logout/adapters/internal/fixture"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

@@ -1,10 +1,15 @@
 // Package httpconv holds what the fiber adapters (fiber v2 and v3, both
-// on fasthttp) share: the copy of a request into an *http.Request for the
-// logout middleware, an http.ResponseWriter that writes into the server's
-// response, and the two calls of the middleware on them. It imports neither fiber nor fasthttp: each adapter
-// hands over its request and response through the small interfaces
-// below, which *fasthttp.RequestCtx and fasthttp's response types of
-// every version satisfy.
+// on fasthttp) need of net/http: the copy of a request into an
+// *http.Request for the logout middleware, an http.ResponseWriter that
+// writes into the server's response, and the two calls of the middleware
+// on them. It imports neither fiber nor fasthttp: each adapter hands over
+// its request and response through the small interfaces below, which
+// *fasthttp.RequestCtx and fasthttp's response types of every version
+// satisfy.
+//
+// Each fiber adapter's module has its own copy of this package, so that
+// neither module imports the other's internal packages; CI checks that the
+// two copies are the same.
 //
 // Every string and the body are copied out of the server's buffers, which
 // are reused once the handler returns: the middleware keeps some of them

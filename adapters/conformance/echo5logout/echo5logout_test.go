@@ -7,8 +7,8 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v5"
 	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/adapters/conformance/fixture"
 	"github.com/oidc-logout/logout/adapters/echo/echo5"
-	"github.com/oidc-logout/logout/adapters/internal/fixture"
 )
 
 // newApp returns an echo app with the login route under l.Prefix and the

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/oidc-logout/logout/adapters/conformance/fixture"
 	ginlogout "github.com/oidc-logout/logout/adapters/gin"
-	"github.com/oidc-logout/logout/adapters/internal/fixture"
 )
 
 // hello adds to r a route /hello answering 204 and returns a function
