@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,9 +72,13 @@ func offlineLedger(t *testing.T, now time.Time) *CachedLedger {
 		maxStale: time.Second,
 		maxKeys:  10,
 		now:      func() time.Time { return now },
+		negAge:   NegativeMaxAge,
 		entries:  make(map[string]cacheEntry),
 	}
-	c.fresh.Store(now.UnixNano())
+	n := &node{}
+	n.pong.Store(now.UnixNano())
+	n.stateOK.Store(math.MaxInt64)
+	c.topo.Store(&topology{nodes: []*node{n}})
 	return c
 }
 
@@ -91,14 +96,15 @@ func TestFreshBound(t *testing.T) {
 		{now.Add(-time.Second).UnixNano(), false},
 		{0, false},
 	} {
-		c.fresh.Store(tc.pong)
+		c.topo.Load().nodes[0].pong.Store(tc.pong)
 		assert.Equal(t, tc.want, c.Fresh(), "answer sent %v before", now.Sub(time.Unix(0, tc.pong)))
 	}
 }
 
 // TestSeenFromViewBounds: the view answers for a record until the instant
-// it expires, since exactly its time, and for "no record"; from that
-// instant on the key is read from Redis (here, an error).
+// it expires, since exactly its time, and for "no record" until its age
+// limit; from that instant on the key is read from Redis (here, an
+// error).
 func TestSeenFromViewBounds(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_700_000_000, 0)
@@ -106,7 +112,8 @@ func TestSeenFromViewBounds(t *testing.T) {
 	at := now.Add(-time.Minute)
 	c.entries["live"] = cacheEntry{at: at.UnixMilli(), expires: now.Add(1).UnixNano()}
 	c.entries["expiring"] = cacheEntry{at: at.UnixMilli(), expires: now.UnixNano()}
-	c.entries["none"] = cacheEntry{}
+	c.entries["none"] = cacheEntry{expires: now.Add(1).UnixNano()}
+	c.entries["none-too-old"] = cacheEntry{expires: now.UnixNano()}
 
 	for _, tc := range []struct {
 		q       logout.LedgerQuery
@@ -117,6 +124,7 @@ func TestSeenFromViewBounds(t *testing.T) {
 		{q: logout.LedgerQuery{Key: "live", Since: at}, want: true},
 		{q: logout.LedgerQuery{Key: "live", Since: at.Add(time.Millisecond)}, want: false},
 		{q: logout.LedgerQuery{Key: "none"}, want: false},
+		{q: logout.LedgerQuery{Key: "none-too-old"}, wantErr: true},
 		{q: logout.LedgerQuery{Key: "expiring"}, wantErr: true},
 	} {
 		got, err := c.Seen(ctx, tc.q)

@@ -574,7 +574,8 @@ func TestCachedLedgerCloseEndsSubscription(t *testing.T) {
 	assert.Eventually(t, func() bool {
 		buf := make([]byte, 1<<20)
 		stacks := string(buf[:runtime.Stack(buf, true)])
-		return !strings.Contains(stacks, "(*CachedLedger).ping") && !strings.Contains(stacks, "(*CachedLedger).receive")
+		return !strings.Contains(stacks, "(*CachedLedger).ping") && !strings.Contains(stacks, "(*CachedLedger).receive") &&
+			!strings.Contains(stacks, "(*CachedLedger).manage") && !strings.Contains(stacks, "(*CachedLedger).checkState")
 	}, faultWait, 10*time.Millisecond, "the goroutines of the subscription end")
 	assert.ErrorContains(t, c.Close(), "redisstore: closing the subscription")
 }
