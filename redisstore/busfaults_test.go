@@ -193,3 +193,35 @@ func keyOnNode(t *testing.T, c *redistest.Cluster, admin *redis.ClusterClient, p
 	t.Fatalf("no key of %s on node %d", name, node)
 	return ""
 }
+
+// TestCachedLedgerClusterNodeStalls: one master stops answering (CLIENT
+// PAUSE); the view keeps answering for the keys of the other masters,
+// and sends the look-ups of the stalled master's keys to Redis, where
+// they time out: never "not seen" from a view that master cannot prove
+// fresh.
+func TestCachedLedgerClusterNodeStalls(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	ctx := context.Background()
+	const prefix = "stall:"
+	admin := c.NewClient()
+	a := newCached(t, c.NewClient(), redisstore.CachedLedgerConfig{Prefix: prefix, Timeout: 200 * time.Millisecond})
+	waitFresh(t, a)
+	require.Equal(t, 3, a.Stats().Nodes)
+	healthy := keyOnNode(t, c, admin, prefix, "healthy", 0)
+	stalled := keyOnNode(t, c, admin, prefix, "stalled", 1)
+	require.False(t, seen(t, a, healthy, stalled), "the view now holds: no record")
+
+	const pause = 3 * time.Second
+	require.NoError(t, c.Nodes[1].NewClient().Do(ctx, "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err())
+	paused := time.Now()
+	require.Eventually(t, func() bool { return a.Stats().StaleNodes == 1 }, pause/2, 5*time.Millisecond,
+		"the paused master's proof goes stale")
+	local := a.Stats().Local
+	assert.False(t, seen(t, a, healthy), "a healthy master's key is answered from the view")
+	assert.Equal(t, local+1, a.Stats().Local)
+	got, err := a.Seen(ctx, anyCheck(stalled))
+	require.Less(t, time.Since(paused), pause, "the pause lasted through the look-ups")
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the stalled master's key is asked of Redis")
+	assert.False(t, got)
+	waitFresh(t, a) // and the view comes back once the master answers again
+}
