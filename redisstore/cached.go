@@ -35,12 +35,14 @@ type CachedLedgerConfig struct {
 	Prefix  string
 	Timeout time.Duration
 	// MaxStaleness is how old the local view may be when it answers "not
-	// seen" without asking Redis. The view is as fresh as the last
-	// answer to the PING it sends on its subscription every
-	// MaxStaleness/4; when no answer came for MaxStaleness (the
-	// subscription broke, Redis stalls, this process is starved), Seen
-	// asks Redis directly until the subscription is healthy again.
-	// Default DefaultMaxStaleness (100 ms).
+	// seen" without asking Redis. The view of the keys a server holds is
+	// as fresh as the last answer to the PING sent every MaxStaleness/4
+	// on the subscription to that server (and, on a cluster, as the last
+	// CLUSTER INFO of that server saying cluster_state:ok, asked as
+	// often); when none came for MaxStaleness (the subscription broke,
+	// the server stalls or reports the cluster down, this process is
+	// starved), Seen asks Redis for that server's keys until the proof
+	// is fresh again. Default DefaultMaxStaleness (100 ms).
 	MaxStaleness time.Duration
 	// MaxEntries bounds the number of keys the local view holds. When it
 	// is full, a key is forgotten, and read from Redis again when it is
