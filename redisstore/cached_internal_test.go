@@ -15,23 +15,30 @@ import (
 )
 
 // FuzzApplyPayload feeds apply any message: it must never panic, and a
-// well-formed record must land in the view with its time.
+// well-formed record must land in the view with its time and, on a
+// cluster, its key's hash slot.
 func FuzzApplyPayload(f *testing.F) {
 	for _, seed := range []string{"1700000000000 60000 session:abc", "1 2 key with spaces", "", " ", "x y z", "-1 -1 k", "9223372036854775807 9223372036854775807 k"} {
 		f.Add(seed)
 	}
 	now := time.Unix(1_700_000_000, 0)
 	f.Fuzz(func(t *testing.T, payload string) {
-		c := &CachedLedger{maxKeys: 4, now: func() time.Time { return now }, entries: make(map[string]cacheEntry)}
-		c.apply(payload)
-		if len(c.entries) > 1 {
-			t.Fatalf("one message made %d entries", len(c.entries))
-		}
-		for key, e := range c.entries {
-			atS, rest, _ := strings.Cut(payload, " ")
-			_, name, _ := strings.Cut(rest, " ")
-			if at, err := strconv.ParseInt(atS, 10, 64); err != nil || at != e.at || name != key || key == "" {
-				t.Fatalf("payload %q gave entry %q at %d", payload, key, e.at)
+		for _, slotted := range []bool{false, true} {
+			c := &CachedLedger{Ledger: &Ledger{prefix: "p:"}, maxKeys: 4, slotted: slotted,
+				now: func() time.Time { return now }, entries: make(map[string]cacheEntry)}
+			c.apply(payload)
+			if len(c.entries) > 1 {
+				t.Fatalf("one message made %d entries", len(c.entries))
+			}
+			for key, e := range c.entries {
+				atS, rest, _ := strings.Cut(payload, " ")
+				_, name, _ := strings.Cut(rest, " ")
+				if at, err := strconv.ParseInt(atS, 10, 64); err != nil || at != e.at || at <= 0 || name != key || key == "" {
+					t.Fatalf("payload %q gave entry %q at %d", payload, key, e.at)
+				}
+				if want := keySlot("p:" + key); slotted && e.slot != want {
+					t.Fatalf("payload %q: slot %d, want %d", payload, e.slot, want)
+				}
 			}
 		}
 	})

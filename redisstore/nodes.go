@@ -114,8 +114,8 @@ func (n *node) freshAt(now int64, maxStale time.Duration) bool {
 	return f != 0 && now-f < int64(maxStale)
 }
 
-// nodeSpecs returns the servers to subscribe to and, on a cluster, the
-// slot map and epoch.
+// loadTopology returns the servers to subscribe to and, on a cluster,
+// the slot map and epoch.
 func (c *CachedLedger) loadTopology(ctx context.Context) (*topology, error) {
 	switch cl := c.client.(type) {
 	case *redis.Client:
@@ -265,7 +265,11 @@ func (c *CachedLedger) manage(ctx context.Context, first *topology) {
 		t, err := c.loadTopology(lctx)
 		cancel()
 		if err != nil {
-			retry.Reset(c.pingEvery)
+			if c.topo.Load() == nil {
+				retry.Reset(c.pingEvery) // nothing to answer from yet
+			} else {
+				retry.Reset(time.Second) // the current topology still holds
+			}
 			continue
 		}
 		c.setTopology(ctx, t)
