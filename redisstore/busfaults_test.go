@@ -160,7 +160,7 @@ func (w *watcher) watchUntil(end time.Time) {
 }
 
 // nodeOfKey returns the index in c.Nodes of the master that serves key.
-func nodeOfKey(t *testing.T, c *redistest.Cluster, admin *redis.ClusterClient, key string) int {
+func nodeOfKey(t testing.TB, c *redistest.Cluster, admin *redis.ClusterClient, key string) int {
 	t.Helper()
 	ctx := context.Background()
 	slot, err := admin.ClusterKeySlot(ctx, key).Result()
@@ -182,7 +182,7 @@ func nodeOfKey(t *testing.T, c *redistest.Cluster, admin *redis.ClusterClient, k
 
 // keyOnNode returns a record key, name with a suffix, whose record
 // (prefix + key) lives on node.
-func keyOnNode(t *testing.T, c *redistest.Cluster, admin *redis.ClusterClient, prefix, name string, node int) string {
+func keyOnNode(t testing.TB, c *redistest.Cluster, admin *redis.ClusterClient, prefix, name string, node int) string {
 	t.Helper()
 	for i := range 1000 {
 		key := logout.SessionIDKey(fmt.Sprint(name, "-", i))
