@@ -165,13 +165,17 @@ func nodeOfKey(t testing.TB, c *redistest.Cluster, admin *redis.ClusterClient, k
 	ctx := context.Background()
 	slot, err := admin.ClusterKeySlot(ctx, key).Result()
 	require.NoError(t, err)
-	ranges, err := admin.ClusterSlots(ctx).Result()
+	shards, err := admin.ClusterShards(ctx).Result()
 	require.NoError(t, err)
-	for _, r := range ranges {
-		if int64(r.Start) <= slot && slot <= int64(r.End) {
-			for i, s := range c.Nodes {
-				if s.Addr() == r.Nodes[0].Addr {
-					return i
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if r.Start <= slot && slot <= r.End {
+				for _, n := range sh.Nodes {
+					for i, s := range c.Nodes {
+						if n.Role == "master" && int(n.Port) == s.Port() {
+							return i
+						}
+					}
 				}
 			}
 		}

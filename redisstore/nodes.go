@@ -186,7 +186,7 @@ func (c *CachedLedger) loadCluster(ctx context.Context, cl *redis.ClusterClient)
 	if from == nil {
 		return nil, errors.New("redisstore: the cluster has no master")
 	}
-	ranges, err := from.ClusterSlots(ctx).Result()
+	ranges, err := slotRanges(ctx, from, cl.Options().TLSConfig != nil)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: reading the cluster's slots: %w", err)
 	}
@@ -196,10 +196,10 @@ func (c *CachedLedger) loadCluster(ctx context.Context, cl *redis.ClusterClient)
 	}
 	index := make(map[string]uint16)
 	for _, r := range ranges {
-		if len(r.Nodes) == 0 || r.Start < 0 || r.End >= clusterSlots || r.Start > r.End {
+		if r.start < 0 || r.end >= clusterSlots || r.start > r.end {
 			continue
 		}
-		addr := r.Nodes[0].Addr
+		addr := r.addr
 		i, ok := index[addr]
 		if !ok {
 			m := masters[addr]
@@ -211,7 +211,7 @@ func (c *CachedLedger) loadCluster(ctx context.Context, cl *redis.ClusterClient)
 			index[addr] = i
 			t.nodes = append(t.nodes, c.newNode(addr, m, m, true))
 		}
-		for s := r.Start; s <= r.End; s++ {
+		for s := r.start; s <= r.end; s++ {
 			t.slots[s] = i
 		}
 	}
@@ -219,6 +219,62 @@ func (c *CachedLedger) loadCluster(ctx context.Context, cl *redis.ClusterClient)
 		return nil, errors.New("redisstore: no slot of the cluster is served")
 	}
 	return t, nil
+}
+
+// slotRange is a range of slots and the address of the master that
+// serves it.
+type slotRange struct {
+	start, end int
+	addr       string
+}
+
+// slotRanges reads which master serves which slots with CLUSTER SHARDS,
+// or CLUSTER SLOTS from a server older than Redis 7.0, and names each
+// master by its preferred endpoint, as go-redis does.
+func slotRanges(ctx context.Context, from *redis.Client, tls bool) ([]slotRange, error) {
+	shards, err := from.ClusterShards(ctx).Result()
+	if err != nil && strings.Contains(strings.ToLower(err.Error()), "unknown") {
+		return legacySlotRanges(ctx, from)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []slotRange
+	for _, sh := range shards {
+		for _, n := range sh.Nodes {
+			if n.Role != "master" {
+				continue
+			}
+			host, port := n.Endpoint, n.Port
+			if host == "" || host == "?" {
+				host = n.IP
+			}
+			if (tls && n.TLSPort != 0) || port == 0 {
+				port = n.TLSPort
+			}
+			for _, r := range sh.Slots {
+				out = append(out, slotRange{int(r.Start), int(r.End), net.JoinHostPort(host, strconv.FormatInt(port, 10))})
+			}
+		}
+	}
+	return out, nil
+}
+
+// legacySlotRanges is slotRanges with CLUSTER SLOTS.
+func legacySlotRanges(ctx context.Context, from *redis.Client) ([]slotRange, error) {
+	cmd := redis.NewClusterSlotsCmd(ctx, "cluster", "slots")
+	_ = from.Process(ctx, cmd)
+	ranges, err := cmd.Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]slotRange, 0, len(ranges))
+	for _, r := range ranges {
+		if len(r.Nodes) > 0 {
+			out = append(out, slotRange{r.Start, r.End, r.Nodes[0].Addr})
+		}
+	}
+	return out, nil
 }
 
 // clusterEpoch returns cluster_current_epoch of a CLUSTER INFO reply, 0

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 )
 
 // TestKeySlot: the slots are those Redis Cluster computes (CLUSTER
-// KEYSLOT), hash tags included.
+// KEYSLOT), hash tags included, and the masters that serve them are those
+// go-redis knows.
 func TestKeySlot(t *testing.T) {
 	for key, want := range map[string]uint16{
 		"":                      0,
@@ -28,11 +30,32 @@ func TestKeySlot(t *testing.T) {
 	} {
 		assert.Equal(t, want, keySlot(key), "%q", key)
 	}
-	c := redistest.StartCluster(t, 3).NewClient()
+	cluster := redistest.StartCluster(t, 3)
+	c := cluster.NewClient()
 	for _, key := range []string{"", "foo", "{user1000}.following", "{}user1000", "a{}{b}", "a{b", "logout:ledger:sid:https://op.example.com:é"} {
 		want, err := c.ClusterKeySlot(context.Background(), key).Result()
 		require.NoError(t, err)
 		assert.EqualValues(t, want, keySlot(key), "%q", key)
+	}
+
+	// CLUSTER SHARDS and, for servers before Redis 7.0, CLUSTER SLOTS
+	// name the same master for each slot, as go-redis does.
+	node := cluster.Nodes[0].NewClient()
+	shards, err := slotRanges(context.Background(), node, false)
+	require.NoError(t, err)
+	legacy, err := legacySlotRanges(context.Background(), node)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, legacy, shards)
+	masters := map[string]bool{}
+	var mu sync.Mutex
+	require.NoError(t, c.ForEachMaster(context.Background(), func(_ context.Context, m *redis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		masters[m.Options().Addr] = true
+		return nil
+	}))
+	for _, r := range shards {
+		assert.True(t, masters[r.addr], "%s is a master go-redis knows", r.addr)
 	}
 }
 
