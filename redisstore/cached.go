@@ -144,9 +144,10 @@ type cacheEntry struct {
 
 // NewCachedLedger subscribes to ChangesChannel of cfg.Prefix on the
 // servers of client and returns a CachedLedger. It waits up to the
-// Ledger's Timeout for the subscriptions; on failure the CachedLedger
-// still works, asking Redis directly, and keeps trying to subscribe in
-// the background.
+// Ledger's Timeout to learn the servers (on a cluster: its masters and
+// their slots), and up to the Timeout again for the subscriptions; on
+// failure the CachedLedger still works, asking Redis directly, and keeps
+// trying in the background.
 func NewCachedLedger(client redis.UniversalClient, cfg CachedLedgerConfig) *CachedLedger {
 	c := &CachedLedger{
 		Ledger:   NewLedgerWithConfig(client, LedgerConfig{Prefix: cfg.Prefix, Timeout: cfg.Timeout}),

@@ -372,11 +372,13 @@ func (c *CachedLedger) setTopology(ctx context.Context, t *topology) {
 			}
 		}
 	}
+	var started sync.WaitGroup // subscribe to the new nodes at once, not one by one
 	for _, n := range t.nodes {
 		if !kept[n] {
-			c.startNode(ctx, n)
+			started.Go(func() { c.startNode(ctx, n) })
 		}
 	}
+	started.Wait()
 }
 
 func slicesEqual(a, b []uint16) bool {
