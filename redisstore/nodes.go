@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,9 +132,14 @@ func (c *CachedLedger) loadTopology(ctx context.Context) (*topology, error) {
 			nodes = append(nodes, c.newNode(shard.Options().Addr, shard, shard, false))
 			return nil
 		})
-		if err != nil || len(nodes) == 0 {
-			return nil, fmt.Errorf("redisstore: listing the ring's shards: %w", errors.Join(err, errors.New("no live shard")))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("redisstore: listing the ring's shards: %w", err)
+		case len(nodes) == 0:
+			return nil, errors.New("redisstore: the ring has no live shard")
 		}
+		// The same shards in the same order make the same topology.
+		slices.SortFunc(nodes, func(a, b *node) int { return strings.Compare(a.addr, b.addr) })
 		return &topology{nodes: nodes}, nil
 	default:
 		n := &node{addr: "", id: c.client, subscribe: func(ctx context.Context, channel string) *redis.PubSub {
@@ -194,25 +200,28 @@ func (c *CachedLedger) loadCluster(ctx context.Context, cl *redis.ClusterClient)
 	for i := range t.slots {
 		t.slots[i] = noNode
 	}
-	index := make(map[string]uint16)
+	// The masters in the order of their addresses, so that the same
+	// layout makes the same topology.
+	var addrs []string
 	for _, r := range ranges {
-		if r.start < 0 || r.end >= clusterSlots || r.start > r.end {
-			continue
+		if r.start >= 0 && r.end < clusterSlots && r.start <= r.end && !slices.Contains(addrs, r.addr) {
+			addrs = append(addrs, r.addr)
 		}
-		addr := r.addr
-		i, ok := index[addr]
-		if !ok {
-			m := masters[addr]
-			if m == nil { // the client's view of the cluster is behind
-				cl.ReloadState(ctx)
-				return nil, fmt.Errorf("redisstore: master %s is not known to the client yet", addr)
+	}
+	slices.Sort(addrs)
+	for _, addr := range addrs {
+		m := masters[addr]
+		if m == nil { // the client's view of the cluster is behind
+			cl.ReloadState(ctx)
+			return nil, fmt.Errorf("redisstore: master %s is not known to the client yet", addr)
+		}
+		t.nodes = append(t.nodes, c.newNode(addr, m, m, true))
+	}
+	for _, r := range ranges {
+		if i := slices.Index(addrs, r.addr); i >= 0 && r.start >= 0 && r.end < clusterSlots && r.start <= r.end {
+			for s := r.start; s <= r.end; s++ {
+				t.slots[s] = uint16(i)
 			}
-			i = uint16(len(t.nodes))
-			index[addr] = i
-			t.nodes = append(t.nodes, c.newNode(addr, m, m, true))
-		}
-		for s := r.start; s <= r.end; s++ {
-			t.slots[s] = i
 		}
 	}
 	if len(t.nodes) == 0 {
@@ -354,7 +363,7 @@ func (c *CachedLedger) setTopology(ctx context.Context, t *topology) {
 			}
 			same = same && i < len(old.nodes) && old.nodes[i] == t.nodes[i]
 		}
-		same = same && slicesEqual(old.slots, t.slots)
+		same = same && slices.Equal(old.slots, t.slots) && (old.slots == nil) == (t.slots == nil)
 	}
 	if !same {
 		c.mu.Lock()
@@ -379,18 +388,6 @@ func (c *CachedLedger) setTopology(ctx context.Context, t *topology) {
 		}
 	}
 	started.Wait()
-}
-
-func slicesEqual(a, b []uint16) bool {
-	if len(a) != len(b) || (a == nil) != (b == nil) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // startNode subscribes n, waiting up to the Timeout for the subscription

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -57,6 +58,49 @@ func TestKeySlot(t *testing.T) {
 	for _, r := range shards {
 		assert.True(t, masters[r.addr], "%s is a master go-redis knows", r.addr)
 	}
+
+	t.Run("Reload", func(t *testing.T) { testReload(t, c, true) })
+}
+
+// testReload: reading the same layout again keeps the view and the
+// subscriptions; a changed slot map drops the view.
+func testReload(t *testing.T, client redis.UniversalClient, slotted bool) {
+	ctx := context.Background()
+	c := NewCachedLedger(client, CachedLedgerConfig{Prefix: "reload:", MaxStaleness: 8 * time.Second})
+	t.Cleanup(func() { assert.NoError(t, c.Close()) })
+	require.Eventually(t, c.Fresh, 15*time.Second, 5*time.Millisecond)
+	_, err := c.Seen(ctx, logout.LedgerQuery{Key: "a"}, logout.LedgerQuery{Key: "b"})
+	require.NoError(t, err)
+	require.Equal(t, 2, c.Stats().Entries)
+	before := c.topo.Load()
+	for range 3 {
+		again, err := c.loadTopology(ctx)
+		require.NoError(t, err)
+		c.setTopology(ctx, again)
+		assert.Equal(t, 2, c.Stats().Entries, "the same layout keeps the view")
+		assert.Equal(t, before.nodes, c.topo.Load().nodes, "and the subscriptions")
+	}
+	if !slotted {
+		return
+	}
+	moved, err := c.loadTopology(ctx)
+	require.NoError(t, err)
+	moved.slots[keySlot("reload:a")] = (moved.slots[keySlot("reload:a")] + 1) % uint16(len(moved.nodes))
+	c.setTopology(ctx, moved)
+	assert.Zero(t, c.Stats().Entries, "a slot that moved drops the view")
+	assert.True(t, c.Fresh(), "the subscriptions stay")
+}
+
+// TestRingReload: a Ring's shards, listed in any order, make the same
+// topology.
+func TestRingReload(t *testing.T) {
+	addrs := map[string]string{}
+	for i := range 3 {
+		addrs[fmt.Sprint("s", i)] = redistest.Start(t).Addr()
+	}
+	ring := redis.NewRing(&redis.RingOptions{Addrs: addrs, MaxRetries: -1, HeartbeatFrequency: time.Hour})
+	t.Cleanup(func() { _ = ring.Close() })
+	testReload(t, ring, false)
 }
 
 // TestMergeRules: of two records, the later time and expiry win; a live
