@@ -213,6 +213,11 @@ func TestCachedLedgerClusterNodeStalls(t *testing.T) {
 	a := newCached(t, c.NewClient(), redisstore.CachedLedgerConfig{Prefix: prefix, Timeout: 200 * time.Millisecond})
 	waitFresh(t, a)
 	require.Equal(t, 3, a.Stats().Nodes)
+	for _, s := range c.Nodes { // one subscription on every master, to the one channel
+		channels, err := s.NewClient().PubSubChannels(ctx, "*").Result()
+		require.NoError(t, err)
+		assert.Equal(t, []string{redisstore.ChangesChannel(prefix)}, channels, s.Addr())
+	}
 	healthy := keyOnNode(t, c, admin, prefix, "healthy", 0)
 	stalled := keyOnNode(t, c, admin, prefix, "stalled", 1)
 	require.False(t, seen(t, a, healthy, stalled), "the view now holds: no record")

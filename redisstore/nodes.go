@@ -89,7 +89,8 @@ func (t *topology) allFresh(now int64, maxStale time.Duration) bool {
 type node struct {
 	addr      string
 	id        any // the go-redis client: a node whose client changed is a new node
-	subscribe func(ctx context.Context, channel string) *redis.PubSub
+	// subscribe returns a PubSub on the node, subscribed to nothing yet.
+	subscribe func(ctx context.Context) *redis.PubSub
 	// clusterInfo runs CLUSTER INFO on the node; nil outside a cluster.
 	clusterInfo func(ctx context.Context) (string, error)
 
@@ -142,8 +143,8 @@ func (c *CachedLedger) loadTopology(ctx context.Context) (*topology, error) {
 		slices.SortFunc(nodes, func(a, b *node) int { return strings.Compare(a.addr, b.addr) })
 		return &topology{nodes: nodes}, nil
 	default:
-		n := &node{addr: "", id: c.client, subscribe: func(ctx context.Context, channel string) *redis.PubSub {
-			return c.client.Subscribe(ctx, channel)
+		n := &node{addr: "", id: c.client, subscribe: func(ctx context.Context) *redis.PubSub {
+			return c.client.Subscribe(ctx)
 		}}
 		n.stateOK.Store(math.MaxInt64)
 		return &topology{nodes: []*node{n}}, nil
@@ -152,8 +153,8 @@ func (c *CachedLedger) loadTopology(ctx context.Context) (*topology, error) {
 
 // newNode returns a node on client.
 func (c *CachedLedger) newNode(addr string, id any, client *redis.Client, cluster bool) *node {
-	n := &node{addr: addr, id: id, subscribe: func(ctx context.Context, channel string) *redis.PubSub {
-		return client.Subscribe(ctx, channel)
+	n := &node{addr: addr, id: id, subscribe: func(ctx context.Context) *redis.PubSub {
+		return client.Subscribe(ctx)
 	}}
 	if cluster {
 		n.clusterInfo = func(ctx context.Context) (string, error) { return client.ClusterInfo(ctx).Result() }
@@ -394,7 +395,7 @@ func (c *CachedLedger) setTopology(ctx context.Context, t *topology) {
 // to be sent, and starts its goroutines.
 func (c *CachedLedger) startNode(ctx context.Context, n *node) {
 	ctx, n.cancel = context.WithCancel(ctx)
-	n.pubsub = n.subscribe(ctx, "")
+	n.pubsub = n.subscribe(ctx)
 	subCtx, cancel := context.WithTimeout(ctx, c.bound.timeout)
 	_ = n.pubsub.Subscribe(subCtx, c.channel) // a failure is retried by Receive
 	cancel()
