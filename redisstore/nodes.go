@@ -87,8 +87,8 @@ func (t *topology) allFresh(now int64, maxStale time.Duration) bool {
 // subscription receives the records its server writes in order with the
 // answers to the PINGs sent on it, whatever the cluster bus does.
 type node struct {
-	addr      string
-	id        any // the go-redis client: a node whose client changed is a new node
+	addr string
+	id   any // the go-redis client: a node whose client changed is a new node
 	// subscribe returns a PubSub on the node, subscribed to nothing yet.
 	subscribe func(ctx context.Context) *redis.PubSub
 	// clusterInfo runs CLUSTER INFO on the node; nil outside a cluster.
