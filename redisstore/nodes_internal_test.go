@@ -67,7 +67,7 @@ func TestKeySlot(t *testing.T) {
 // subscriptions; a changed slot map drops the view.
 func testReload(t *testing.T, client redis.UniversalClient, slotted bool) {
 	ctx := context.Background()
-	c := NewCachedLedger(client, CachedLedgerConfig{Prefix: "reload:", MaxStaleness: 8 * time.Second})
+	c := NewCachedLedger(client, CachedLedgerConfig{Prefix: "reload:", MaxStaleness: 3 * time.Second})
 	t.Cleanup(func() { assert.NoError(t, c.Close()) })
 	require.Eventually(t, c.Fresh, 15*time.Second, 5*time.Millisecond)
 	_, err := c.Seen(ctx, logout.LedgerQuery{Key: "a"}, logout.LedgerQuery{Key: "b"})
@@ -169,7 +169,7 @@ func TestNegativeAnswerExpires(t *testing.T) {
 // servers number nodes.
 func testNegativeAnswerExpires(t *testing.T, cl redis.UniversalClient, nodes int) {
 	ctx := context.Background()
-	c := NewCachedLedger(cl, CachedLedgerConfig{Prefix: "neg:", MaxStaleness: 8 * time.Second})
+	c := NewCachedLedger(cl, CachedLedgerConfig{Prefix: "neg:", MaxStaleness: 3 * time.Second})
 	t.Cleanup(func() { assert.NoError(t, c.Close()) })
 	c.negAge = 500 * time.Millisecond
 	require.Eventually(t, c.Fresh, 15*time.Second, 5*time.Millisecond)
