@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +22,12 @@ const (
 	defaultCachedMaxEntries = 100000
 )
 
+// NegativeMaxAge is how long a CachedLedger keeps a "no record" answer
+// in its view: a look-up of the key after that reads Redis again. The
+// subscriptions and their PINGs bound how stale a "no record" can be
+// when every failure is seen; this age bounds it when one is not.
+const NegativeMaxAge = 5 * time.Second
+
 // CachedLedgerConfig configures NewCachedLedger.
 type CachedLedgerConfig struct {
 	// Prefix and Timeout are those of the underlying Ledger; see
@@ -30,12 +35,14 @@ type CachedLedgerConfig struct {
 	Prefix  string
 	Timeout time.Duration
 	// MaxStaleness is how old the local view may be when it answers "not
-	// seen" without asking Redis. The view is as fresh as the last
-	// answer to the PING it sends on its subscription every
-	// MaxStaleness/4; when no answer came for MaxStaleness (the
-	// subscription broke, Redis stalls, this process is starved), Seen
-	// asks Redis directly until the subscription is healthy again.
-	// Default DefaultMaxStaleness (100 ms).
+	// seen" without asking Redis. The view of the keys a server holds is
+	// as fresh as the last answer to the PING sent every MaxStaleness/4
+	// on the subscription to that server (and, on a cluster, as the last
+	// CLUSTER INFO of that server saying cluster_state:ok, asked as
+	// often); when none came for MaxStaleness (the subscription broke,
+	// the server stalls or reports the cluster down, this process is
+	// starved), Seen asks Redis for that server's keys until the proof
+	// is fresh again. Default DefaultMaxStaleness (100 ms).
 	MaxStaleness time.Duration
 	// MaxEntries bounds the number of keys the local view holds. When it
 	// is full, a key is forgotten, and read from Redis again when it is
@@ -50,50 +57,73 @@ type CachedLedgerStats struct {
 	// Local counts look-ups answered from the local view.
 	Local uint64
 	// Remote counts look-ups that asked Redis: keys not yet in the view,
-	// or a view older than MaxStaleness.
+	// answers past their age limit, or keys whose server has not proved
+	// the view fresh within MaxStaleness.
 	Remote uint64
-	// Breaks counts the times the subscription failed and the view was
-	// dropped.
+	// Breaks counts the times a subscription failed and the keys its
+	// server writes were dropped from the view.
 	Breaks uint64
 	// Entries is the number of keys in the view.
 	Entries int
+	// Nodes is the number of servers subscribed to: 1 on a single
+	// server, the masters of a Redis Cluster, the shards of a Ring.
+	Nodes int
+	// StaleNodes is the number of those whose keys the view cannot
+	// answer "not seen" for now: their subscription is down, their last
+	// PING answer is older than MaxStaleness, or (on a cluster) they
+	// report the cluster down.
+	StaleNodes int
 }
 
 // CachedLedger is a Ledger with a local view of the records, kept fresh
 // by Redis pub/sub: every record written by any Ledger or CachedLedger
-// with the same prefix is published on ChangesChannel(prefix), and each
-// CachedLedger applies it to its view. A look-up of keys already in the
+// with the same prefix is published on ChangesChannel(prefix) by the
+// server that holds it, from inside the script that writes it, and each
+// CachedLedger subscribes on every server that holds records (the single
+// server, each master of a Redis Cluster, each shard of a Ring) and
+// applies what it receives to its view. A look-up of keys already in the
 // view makes no round trip; the first look-up of a key reads it from
 // Redis and keeps the answer, "no record" included. Since a record only
 // ever grows (a later time, a later expiry), applying a published record
 // and a read in either order gives the same view.
 //
-// The view answers "not seen" only while it is fresh: while the
-// subscription's last PING answer is younger than MaxStaleness. A "seen"
-// from the view is always right, however old: records are never removed
-// before their expiry. When the subscription breaks the view is dropped,
-// look-ups go to Redis, and the view is built again once the subscription
-// is back.
+// The guarantee: once Record (of any instance) has returned, every
+// CachedLedger answers "seen" for that record from MaxStaleness after
+// the write returned at the latest, or asks Redis. This holds on a single
+// server and on a Redis Cluster, healthy or not. The view answers "not
+// seen" for a key only while the server that holds the key is fresh: its
+// subscription's last PING answer, which comes after every record that
+// server published before the PING, is younger than MaxStaleness, and,
+// on a cluster, that server said cluster_state:ok less than MaxStaleness
+// ago. The records of a cluster never reach the view through the cluster
+// bus only: a slow, cut or failed bus delays nothing the proof covers. A
+// "seen" from the view is always right, however old: records are never
+// removed before their expiry. A "no record" is kept for
+// NegativeMaxAge at most and then read again, so that a failure nothing
+// detects is bounded too. When a subscription breaks, the keys of its
+// server are dropped from the view and looked up in Redis until the
+// subscription is back.
 //
-// Call Close to stop the subscription. It works on a single server and on
-// a Redis Cluster (where PUBLISH reaches every node). See
-// docs/session-stores.md for the design and the staleness bound.
+// Call Close to stop the subscriptions. See docs/session-stores.md for
+// the design and the bounds.
 type CachedLedger struct {
 	*Ledger
 	maxStale  time.Duration
 	pingEvery time.Duration
+	negAge    time.Duration
 	maxKeys   int
 	now       func() time.Time
+	slotted   bool // a cluster: entries know their hash slot
 
-	pubsub *redis.PubSub
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup
+	reload chan struct{}
+	closed atomic.Bool
 
-	fresh      atomic.Int64 // Unix ns: the view holds every record written before it; 0 = broken
-	subscribed atomic.Bool  // the subscription is up; pongs count
-	local      atomic.Uint64
-	remote     atomic.Uint64
-	breaks     atomic.Uint64
+	topo   atomic.Pointer[topology]
+	local  atomic.Uint64
+	remote atomic.Uint64
+	breaks atomic.Uint64
 
 	mu      sync.RWMutex
 	entries map[string]cacheEntry
@@ -103,24 +133,30 @@ type CachedLedger struct {
 var _ logout.Ledger = (*CachedLedger)(nil)
 
 // cacheEntry is the view of one key: at is the record's time in Unix ms,
-// 0 when there is no record; expires is when the record expires, in
-// local Unix ns.
+// 0 when there is no record; expires is when the record expires, or for
+// "no record" when the answer is too old to be used, in local Unix ns;
+// slot is the key's cluster hash slot (0 outside a cluster).
 type cacheEntry struct {
 	at      int64
 	expires int64
+	slot    uint16
 }
 
-// NewCachedLedger subscribes to ChangesChannel of cfg.Prefix on client
-// and returns a CachedLedger. It waits up to the Ledger's Timeout for
-// the subscription; on failure the CachedLedger still works, asking
-// Redis directly, and keeps trying to subscribe in the background.
+// NewCachedLedger subscribes to ChangesChannel of cfg.Prefix on the
+// servers of client and returns a CachedLedger. It waits up to the
+// Ledger's Timeout to learn the servers (on a cluster: its masters and
+// their slots), and up to the Timeout again for the subscriptions; on
+// failure the CachedLedger still works, asking Redis directly, and keeps
+// trying in the background.
 func NewCachedLedger(client redis.UniversalClient, cfg CachedLedgerConfig) *CachedLedger {
 	c := &CachedLedger{
 		Ledger:   NewLedgerWithConfig(client, LedgerConfig{Prefix: cfg.Prefix, Timeout: cfg.Timeout}),
 		maxStale: cfg.MaxStaleness, maxKeys: cfg.MaxEntries, now: cfg.Now,
+		negAge:  NegativeMaxAge,
 		entries: make(map[string]cacheEntry),
-		done:    make(chan struct{}),
+		reload:  make(chan struct{}, 1),
 	}
+	_, c.slotted = client.(*redis.ClusterClient)
 	if c.maxStale <= 0 {
 		c.maxStale = DefaultMaxStaleness
 	}
@@ -133,25 +169,29 @@ func NewCachedLedger(client redis.UniversalClient, cfg CachedLedgerConfig) *Cach
 	c.pingEvery = c.maxStale / 4
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	c.pubsub = client.Subscribe(ctx)
-	subCtx, subCancel := context.WithTimeout(ctx, c.bound.timeout)
-	_ = c.pubsub.Subscribe(subCtx, c.channel) // a failure is retried by Receive
-	subCancel()
-	go c.receive(ctx)
-	go c.ping(ctx)
+	lctx, lcancel := context.WithTimeout(ctx, c.bound.timeout)
+	first, err := c.loadTopology(lctx) // a failure is retried by manage
+	lcancel()
+	if err == nil {
+		c.setTopology(ctx, first)
+	}
+	c.wg.Add(1)
+	go c.manage(ctx, first)
 	return c
 }
 
-// Close stops the subscription. The CachedLedger then asks Redis for
+// Close stops the subscriptions. The CachedLedger then asks Redis for
 // every look-up.
 func (c *CachedLedger) Close() error {
-	c.cancel()
-	err := c.pubsub.Close()
-	<-c.done
-	c.markBroken()
-	if err != nil {
-		return fmt.Errorf("redisstore: closing the subscription: %w", err)
+	if c.closed.Swap(true) {
+		return errors.New("redisstore: closing the subscription: already closed")
 	}
+	c.cancel()
+	c.wg.Wait()
+	c.mu.Lock()
+	clear(c.entries)
+	c.gen++
+	c.mu.Unlock()
 	return nil
 }
 
@@ -160,92 +200,23 @@ func (c *CachedLedger) Stats() CachedLedgerStats {
 	c.mu.RLock()
 	n := len(c.entries)
 	c.mu.RUnlock()
-	return CachedLedgerStats{Local: c.local.Load(), Remote: c.remote.Load(), Breaks: c.breaks.Load(), Entries: n}
+	st := CachedLedgerStats{Local: c.local.Load(), Remote: c.remote.Load(), Breaks: c.breaks.Load(), Entries: n}
+	if t := c.topo.Load(); t != nil {
+		now := c.now().UnixNano()
+		st.Nodes = len(t.nodes)
+		for _, nd := range t.nodes {
+			if !nd.freshAt(now, c.maxStale) {
+				st.StaleNodes++
+			}
+		}
+	}
+	return st
 }
 
-// Fresh reports whether the local view may answer "not seen" now.
+// Fresh reports whether the local view may answer "not seen" now for
+// any key: every server has proved it fresh within MaxStaleness.
 func (c *CachedLedger) Fresh() bool {
-	f := c.fresh.Load()
-	return f != 0 && c.now().UnixNano()-f < int64(c.maxStale)
-}
-
-// receive applies the published records and the PING answers, until ctx
-// ends.
-func (c *CachedLedger) receive(ctx context.Context) {
-	defer close(c.done)
-	for ctx.Err() == nil {
-		msg, err := c.pubsub.ReceiveTimeout(ctx, time.Second)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue // nothing arrived; freshness decays on its own
-			}
-			c.markBroken()
-			select { // do not spin while Redis is down
-			case <-ctx.Done():
-			case <-time.After(c.pingEvery):
-			}
-			continue
-		}
-		c.handle(msg)
-	}
-}
-
-// handle applies one message of the subscription.
-func (c *CachedLedger) handle(msg any) {
-	switch m := msg.(type) {
-	case *redis.Subscription:
-		if m.Kind == "subscribe" && m.Channel == c.channel {
-			// A first subscription, or go-redis subscribing again on a
-			// new connection: records may have been missed meanwhile.
-			c.markBroken()
-			c.subscribed.Store(true)
-		}
-	case *redis.Pong:
-		sent, err := strconv.ParseInt(m.Payload, 10, 64)
-		if err == nil && c.subscribed.Load() && sent > c.fresh.Load() {
-			c.fresh.Store(sent)
-		}
-	case *redis.Message:
-		if m.Channel == c.channel {
-			c.apply(m.Payload)
-		}
-	}
-}
-
-// ping sends a PING carrying the time it was sent every pingEvery. Redis
-// answers in order, after every message published before the PING, so
-// the answer proves the view holds every record written before that
-// time (on a cluster: written through this node, or already relayed to
-// it by the cluster bus).
-func (c *CachedLedger) ping(ctx context.Context) {
-	t := time.NewTicker(c.pingEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if !c.subscribed.Load() {
-			continue
-		}
-		pctx, cancel := context.WithTimeout(ctx, c.maxStale)
-		_ = c.pubsub.Ping(pctx, strconv.FormatInt(c.now().UnixNano(), 10))
-		cancel()
-	}
-}
-
-// markBroken drops the view: published records may have been missed.
-func (c *CachedLedger) markBroken() {
-	if c.subscribed.Swap(false) {
-		c.breaks.Add(1)
-	}
-	c.fresh.Store(0)
-	c.mu.Lock()
-	clear(c.entries)
-	c.gen++
-	c.mu.Unlock()
+	return c.topo.Load().allFresh(c.now().UnixNano(), c.maxStale)
 }
 
 // apply merges a published record, "<at ms> <ttl ms> <key>", into the
@@ -255,20 +226,37 @@ func (c *CachedLedger) apply(payload string) {
 	ttlS, key, ok2 := strings.Cut(rest, " ")
 	at, err1 := strconv.ParseInt(atS, 10, 64)
 	ttl, err2 := strconv.ParseInt(ttlS, 10, 64)
-	if !ok1 || !ok2 || err1 != nil || err2 != nil || key == "" {
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || key == "" || at <= 0 {
 		return
 	}
-	e := cacheEntry{at: at, expires: c.now().Add(time.Duration(ttl) * time.Millisecond).UnixNano()}
+	e := cacheEntry{at: at, expires: c.now().Add(time.Duration(ttl) * time.Millisecond).UnixNano(), slot: c.slotOf(key)}
 	c.mu.Lock()
-	c.merge(key, e)
+	c.merge(key, e, c.now().UnixNano())
 	c.mu.Unlock()
 }
 
-// merge keeps the later time and expiry of key's entry and e. c.mu is
-// held.
-func (c *CachedLedger) merge(key string, e cacheEntry) {
+// slotOf returns the cluster hash slot of key's record, 0 outside a
+// cluster.
+func (c *CachedLedger) slotOf(key string) uint16 {
+	if !c.slotted {
+		return 0
+	}
+	return keySlot(c.prefix + key)
+}
+
+// merge merges e into key's entry: of two records, the later time and
+// the later expiry; a record wins over "no record" unless it has expired
+// at now; of two "no record", the later age limit. c.mu is held.
+func (c *CachedLedger) merge(key string, e cacheEntry, now int64) {
 	if old, ok := c.entries[key]; ok {
-		e.at, e.expires = max(e.at, old.at), max(e.expires, old.expires)
+		switch {
+		case old.at != 0 && e.at != 0:
+			e.at, e.expires = max(e.at, old.at), max(e.expires, old.expires)
+		case old.at != 0 && now < old.expires: // a record, and "no record" read before it was written
+			e = old
+		case old.at == 0 && e.at == 0:
+			e.expires = max(e.expires, old.expires)
+		}
 	} else if len(c.entries) >= c.maxKeys {
 		for k := range c.entries { // forget any one key
 			delete(c.entries, k)
@@ -285,16 +273,17 @@ func (c *CachedLedger) Record(ctx context.Context, key string, at time.Time, ttl
 	if err := c.Ledger.Record(ctx, key, at, ttl); err != nil {
 		return err
 	}
-	e := cacheEntry{at: unixMilliCeil(at), expires: c.now().Add(ttl).UnixNano()}
+	now := c.now()
+	e := cacheEntry{at: unixMilliCeil(at), expires: now.Add(ttl).UnixNano(), slot: c.slotOf(key)}
 	c.mu.Lock()
-	c.merge(key, e)
+	c.merge(key, e, now.UnixNano())
 	c.mu.Unlock()
 	return nil
 }
 
 // Seen reports whether any of checks matches; see logout.Ledger.Seen.
-// It asks Redis only for keys the view does not hold, or when the view
-// is not fresh.
+// It asks Redis only for keys the view does not hold, answers past their
+// age limit, or keys whose server has not proved the view fresh.
 func (c *CachedLedger) Seen(ctx context.Context, checks ...logout.LedgerQuery) (bool, error) {
 	if len(checks) == 0 {
 		return false, nil
@@ -303,33 +292,42 @@ func (c *CachedLedger) Seen(ctx context.Context, checks ...logout.LedgerQuery) (
 	missing := false
 	c.mu.RLock()
 	gen := c.gen
-	fresh := c.Fresh() // after gen: a break from now on changes gen
+	topo := c.topo.Load() // after gen: a break or a new topology from now on changes gen
 	for _, q := range checks {
 		e, ok := c.entries[q.Key]
 		switch {
-		case ok && e.at != 0 && now < e.expires && (q.Since.IsZero() || e.at >= q.Since.UnixMilli()):
+		case !ok || now >= e.expires:
+			missing = true
+		case e.at != 0 && (q.Since.IsZero() || e.at >= q.Since.UnixMilli()):
 			c.mu.RUnlock()
 			c.local.Add(1)
 			return true, nil
-		case !ok || (e.at != 0 && now >= e.expires):
+		case !topo.fresh(e.slot, now, c.maxStale):
 			missing = true
 		}
 	}
 	c.mu.RUnlock()
-	if fresh && !missing {
+	if !missing {
 		c.local.Add(1)
 		return false, nil
 	}
 	c.remote.Add(1)
-	return c.fetch(ctx, checks, fresh, gen)
+	return c.fetch(ctx, checks, topo, gen)
 }
 
 // fetch reads checks from Redis with one round trip (GET and PTTL of each
-// key, pipelined) and, when the view was fresh before the read and
-// nothing was dropped since, keeps the answers in the view.
-func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, fresh bool, gen uint64) (bool, error) {
+// key, pipelined) and keeps in the view the answers for keys whose
+// server was fresh before the read, when nothing was dropped since.
+func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, topo *topology, gen uint64) (bool, error) {
 	gets := make([]*redis.StringCmd, len(checks))
 	ttls := make([]*redis.DurationCmd, len(checks))
+	slots := make([]uint16, len(checks))
+	keep := make([]bool, len(checks))
+	before := c.now().UnixNano()
+	for i, q := range checks {
+		slots[i] = c.slotOf(q.Key)
+		keep[i] = topo.fresh(slots[i], before, c.maxStale)
+	}
 	err := c.bound.do(ctx, func(ctx context.Context) error {
 		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, q := range checks {
@@ -350,14 +348,14 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, f
 	seen := false
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	keep := fresh && gen == c.gen
 	for i, q := range checks {
-		e, err := readEntry(gets[i], ttls[i], now)
+		e, err := readEntry(gets[i], ttls[i], now, c.negAge)
 		if err != nil {
 			return false, fmt.Errorf("redisstore: record %q: %w", q.Key, err)
 		}
-		if keep {
-			c.merge(q.Key, e)
+		e.slot = slots[i]
+		if keep[i] && gen == c.gen {
+			c.merge(q.Key, e, now.UnixNano())
 			e = c.entries[q.Key]
 		}
 		if e.at != 0 && now.UnixNano() < e.expires && (q.Since.IsZero() || e.at >= q.Since.UnixMilli()) {
@@ -367,12 +365,14 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, f
 	return seen, nil
 }
 
-// readEntry makes a cache entry of the replies to GET and PTTL of a key.
-func readEntry(get *redis.StringCmd, ttl *redis.DurationCmd, now time.Time) (cacheEntry, error) {
+// readEntry makes a cache entry of the replies to GET and PTTL of a key;
+// "no record" is kept for negAge from now.
+func readEntry(get *redis.StringCmd, ttl *redis.DurationCmd, now time.Time, negAge time.Duration) (cacheEntry, error) {
+	none := cacheEntry{expires: now.Add(negAge).UnixNano()}
 	v, err := get.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return cacheEntry{}, nil
+		return none, nil
 	case err != nil:
 		return cacheEntry{}, err
 	}
@@ -387,7 +387,7 @@ func readEntry(get *redis.StringCmd, ttl *redis.DurationCmd, now time.Time) (cac
 	case left == -1: // no expiry (go-redis returns PTTL's -1 as -1 ns)
 		return cacheEntry{at: at, expires: math.MaxInt64}, nil
 	case left <= 0: // gone between the two commands
-		return cacheEntry{}, nil
+		return none, nil
 	}
 	return cacheEntry{at: at, expires: now.Add(left).UnixNano()}, nil
 }

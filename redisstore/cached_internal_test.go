@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,23 +15,30 @@ import (
 )
 
 // FuzzApplyPayload feeds apply any message: it must never panic, and a
-// well-formed record must land in the view with its time.
+// well-formed record must land in the view with its time and, on a
+// cluster, its key's hash slot.
 func FuzzApplyPayload(f *testing.F) {
 	for _, seed := range []string{"1700000000000 60000 session:abc", "1 2 key with spaces", "", " ", "x y z", "-1 -1 k", "9223372036854775807 9223372036854775807 k"} {
 		f.Add(seed)
 	}
 	now := time.Unix(1_700_000_000, 0)
 	f.Fuzz(func(t *testing.T, payload string) {
-		c := &CachedLedger{maxKeys: 4, now: func() time.Time { return now }, entries: make(map[string]cacheEntry)}
-		c.apply(payload)
-		if len(c.entries) > 1 {
-			t.Fatalf("one message made %d entries", len(c.entries))
-		}
-		for key, e := range c.entries {
-			atS, rest, _ := strings.Cut(payload, " ")
-			_, name, _ := strings.Cut(rest, " ")
-			if at, err := strconv.ParseInt(atS, 10, 64); err != nil || at != e.at || name != key || key == "" {
-				t.Fatalf("payload %q gave entry %q at %d", payload, key, e.at)
+		for _, slotted := range []bool{false, true} {
+			c := &CachedLedger{Ledger: &Ledger{prefix: "p:"}, maxKeys: 4, slotted: slotted,
+				now: func() time.Time { return now }, entries: make(map[string]cacheEntry)}
+			c.apply(payload)
+			if len(c.entries) > 1 {
+				t.Fatalf("one message made %d entries", len(c.entries))
+			}
+			for key, e := range c.entries {
+				atS, rest, _ := strings.Cut(payload, " ")
+				_, name, _ := strings.Cut(rest, " ")
+				if at, err := strconv.ParseInt(atS, 10, 64); err != nil || at != e.at || at <= 0 || name != key || key == "" {
+					t.Fatalf("payload %q gave entry %q at %d", payload, key, e.at)
+				}
+				if want := keySlot("p:" + key); slotted && e.slot != want {
+					t.Fatalf("payload %q: slot %d, want %d", payload, e.slot, want)
+				}
 			}
 		}
 	})
@@ -71,9 +79,13 @@ func offlineLedger(t *testing.T, now time.Time) *CachedLedger {
 		maxStale: time.Second,
 		maxKeys:  10,
 		now:      func() time.Time { return now },
+		negAge:   NegativeMaxAge,
 		entries:  make(map[string]cacheEntry),
 	}
-	c.fresh.Store(now.UnixNano())
+	n := &node{}
+	n.pong.Store(now.UnixNano())
+	n.stateOK.Store(math.MaxInt64)
+	c.topo.Store(&topology{nodes: []*node{n}})
 	return c
 }
 
@@ -91,14 +103,15 @@ func TestFreshBound(t *testing.T) {
 		{now.Add(-time.Second).UnixNano(), false},
 		{0, false},
 	} {
-		c.fresh.Store(tc.pong)
+		c.topo.Load().nodes[0].pong.Store(tc.pong)
 		assert.Equal(t, tc.want, c.Fresh(), "answer sent %v before", now.Sub(time.Unix(0, tc.pong)))
 	}
 }
 
 // TestSeenFromViewBounds: the view answers for a record until the instant
-// it expires, since exactly its time, and for "no record"; from that
-// instant on the key is read from Redis (here, an error).
+// it expires, since exactly its time, and for "no record" until its age
+// limit; from that instant on the key is read from Redis (here, an
+// error).
 func TestSeenFromViewBounds(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_700_000_000, 0)
@@ -106,7 +119,8 @@ func TestSeenFromViewBounds(t *testing.T) {
 	at := now.Add(-time.Minute)
 	c.entries["live"] = cacheEntry{at: at.UnixMilli(), expires: now.Add(1).UnixNano()}
 	c.entries["expiring"] = cacheEntry{at: at.UnixMilli(), expires: now.UnixNano()}
-	c.entries["none"] = cacheEntry{}
+	c.entries["none"] = cacheEntry{expires: now.Add(1).UnixNano()}
+	c.entries["none-too-old"] = cacheEntry{expires: now.UnixNano()}
 
 	for _, tc := range []struct {
 		q       logout.LedgerQuery
@@ -117,6 +131,7 @@ func TestSeenFromViewBounds(t *testing.T) {
 		{q: logout.LedgerQuery{Key: "live", Since: at}, want: true},
 		{q: logout.LedgerQuery{Key: "live", Since: at.Add(time.Millisecond)}, want: false},
 		{q: logout.LedgerQuery{Key: "none"}, want: false},
+		{q: logout.LedgerQuery{Key: "none-too-old"}, wantErr: true},
 		{q: logout.LedgerQuery{Key: "expiring"}, wantErr: true},
 	} {
 		got, err := c.Seen(ctx, tc.q)

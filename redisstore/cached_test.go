@@ -574,7 +574,8 @@ func TestCachedLedgerCloseEndsSubscription(t *testing.T) {
 	assert.Eventually(t, func() bool {
 		buf := make([]byte, 1<<20)
 		stacks := string(buf[:runtime.Stack(buf, true)])
-		return !strings.Contains(stacks, "(*CachedLedger).ping") && !strings.Contains(stacks, "(*CachedLedger).receive")
+		return !strings.Contains(stacks, "(*CachedLedger).ping") && !strings.Contains(stacks, "(*CachedLedger).receive") &&
+			!strings.Contains(stacks, "(*CachedLedger).manage") && !strings.Contains(stacks, "(*CachedLedger).checkState")
 	}, faultWait, 10*time.Millisecond, "the goroutines of the subscription end")
 	assert.ErrorContains(t, c.Close(), "redisstore: closing the subscription")
 }
@@ -598,4 +599,30 @@ func TestCachedLedgerRestartDropsView(t *testing.T) {
 		"the subscription breaks")
 	waitFresh(t, c)
 	assert.False(t, seen(t, c, key), "the record lost with Redis is not answered from the view")
+}
+
+// TestCachedLedgerRing: on a Ring, every shard publishes the records it
+// holds to its own subscribers; the CachedLedger subscribes on each, and
+// sees the records of every shard.
+func TestCachedLedgerRing(t *testing.T) {
+	ctx := context.Background()
+	ring := newRing(t, redistest.Start(t), redistest.Start(t))
+	a := newCached(t, ring, redisstore.CachedLedgerConfig{})
+	waitFresh(t, a)
+	assert.Equal(t, 2, a.Stats().Nodes)
+	writer := redisstore.NewLedger(ring, "")
+	var keys []string
+	for i := range 8 {
+		keys = append(keys, logout.SessionIDKey(fmt.Sprint("ring", i)))
+	}
+	require.False(t, seen(t, a, keys...), "the view now holds: no record")
+	for _, k := range keys {
+		require.NoError(t, writer.Record(ctx, k, base, time.Hour))
+	}
+	time.Sleep(2 * redisstore.DefaultMaxStaleness)
+	remote := a.Stats().Remote
+	for _, k := range keys {
+		assert.True(t, seen(t, a, k), k)
+	}
+	assert.Equal(t, remote, a.Stats().Remote, "every record reached the view")
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,47 +23,119 @@ const clusterBusOffset = 10000
 type Cluster struct {
 	tb    testing.TB
 	Nodes []*Server
+
+	proxies    []*busProxy // nil without ClusterConfig.BusProxy
+	busMu      sync.Mutex
+	faults     map[[2]int]BusFault
+	busChanged chan struct{} // closed and replaced when faults change
+}
+
+// ClusterConfig configures StartClusterWith.
+type ClusterConfig struct {
+	// Nodes is the number of masters, at least 3. Default 3.
+	Nodes int
+	// NodeTimeout is each node's cluster-node-timeout. Default 5 s.
+	NodeTimeout time.Duration
+	// BusProxy puts a proxy in front of each node's cluster bus port, so
+	// that SetBus can delay or cut the bus between two nodes, one way or
+	// both, without touching the clients' connections.
+	BusProxy bool
 }
 
 // StartCluster starts n (at least 3) redis-server processes with
 // cluster-enabled on free loopback ports below 55536 (each node's bus is
-// its port + 10000), joins them with redis-cli --cluster create, and
-// waits until every node reports cluster_state:ok. The nodes are stopped
-// when the test ends.
+// its port + 10000), joins them (CLUSTER MEET, then an even share of the
+// slots for each with CLUSTER ADDSLOTSRANGE), and waits until every node
+// reports cluster_state:ok. The nodes are stopped when the test ends.
 func StartCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
+	return StartClusterWith(tb, ClusterConfig{Nodes: n})
+}
+
+// StartClusterWith is StartCluster configured by cfg.
+func StartClusterWith(tb testing.TB, cfg ClusterConfig) *Cluster {
+	tb.Helper()
 	bin := lookPath(tb)
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		tb.Fatalf("redistest: redis-cli is needed for a cluster: %v", err)
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 3
 	}
-	c := &Cluster{tb: tb}
-	for range n {
-		c.Nodes = append(c.Nodes, startNode(tb, bin))
+	if cfg.Nodes < 3 {
+		tb.Fatalf("redistest: a cluster needs at least 3 masters, not %d", cfg.Nodes)
 	}
-	args := []string{"--cluster", "create"}
-	for _, s := range c.Nodes {
-		args = append(args, s.Addr())
+	if cfg.NodeTimeout <= 0 {
+		cfg.NodeTimeout = 5 * time.Second
 	}
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		tb.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
+	c := &Cluster{tb: tb, faults: make(map[[2]int]BusFault), busChanged: make(chan struct{})}
+	for i := range cfg.Nodes {
+		var extra []string
+		if cfg.BusProxy {
+			p, err := startBusProxy(c, i)
+			if err != nil {
+				tb.Fatalf("redistest: bus proxy: %v", err)
+			}
+			tb.Cleanup(p.close)
+			c.proxies = append(c.proxies, p)
+			extra = busArgs(p)
+		}
+		s := startNode(tb, bin, cfg.NodeTimeout, extra)
+		if cfg.BusProxy {
+			c.proxies[i].mu.Lock()
+			c.proxies[i].target = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port+clusterBusOffset))
+			c.proxies[i].mu.Unlock()
+		}
+		c.Nodes = append(c.Nodes, s)
 	}
+	c.join()
 	c.waitOK()
 	return c
 }
 
+// join introduces every node to the first and gives each an even share
+// of the slots.
+func (c *Cluster) join() {
+	c.tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	first := c.nodeClient(0)
+	defer first.Close()
+	for i, s := range c.Nodes[1:] {
+		args := []any{"CLUSTER", "MEET", "127.0.0.1", s.port}
+		if c.proxies != nil {
+			args = append(args, c.proxies[i+1].port())
+		}
+		if err := first.Do(ctx, args...).Err(); err != nil {
+			c.tb.Fatalf("redistest: CLUSTER MEET %s: %v", s.Addr(), err)
+		}
+	}
+	n := len(c.Nodes)
+	for i := range c.Nodes {
+		cl := c.nodeClient(i)
+		lo, hi := i*clusterSlots/n, (i+1)*clusterSlots/n-1
+		err := cl.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err()
+		_ = cl.Close()
+		if err != nil {
+			c.tb.Fatalf("redistest: CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, c.Nodes[i].Addr(), err)
+		}
+	}
+}
+
+// clusterSlots is the number of hash slots of a Redis Cluster.
+const clusterSlots = 16384
+
+// nodeClient returns a plain client of node i; the caller closes it.
+func (c *Cluster) nodeClient(i int) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: c.Nodes[i].Addr(), DialTimeout: time.Second, ReadTimeout: time.Second})
+}
+
 // startNode starts one cluster-enabled node whose port and bus port are
 // both free.
-func startNode(tb testing.TB, bin string) *Server {
+func startNode(tb testing.TB, bin string, nodeTimeout time.Duration, extra []string) *Server {
 	tb.Helper()
-	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), extra: []string{
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), extra: append([]string{
 		"--cluster-enabled", "yes",
 		"--cluster-config-file", "nodes.conf",
-		"--cluster-node-timeout", "5000",
-	}}
+		"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
+	}, extra...)}
 	tb.Cleanup(func() {
 		if err := s.stop(); err != nil {
 			tb.Errorf("redistest: %v", err)
@@ -93,25 +165,36 @@ func portFree(port int) bool {
 	return true
 }
 
-// waitOK waits until every node reports cluster_state:ok.
+// waitOK waits until every node knows every other and reports
+// cluster_state:ok.
 func (c *Cluster) waitOK() {
 	c.tb.Helper()
-	deadline := time.Now().Add(3 * startTimeout)
-	for _, s := range c.Nodes {
-		cl := redis.NewClient(&redis.Options{Addr: s.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second})
+	if err := c.WaitState("ok", 3*startTimeout); err != nil {
+		c.tb.Fatalf("redistest: %v", err)
+	}
+}
+
+// WaitState waits up to timeout until every node knows every other and
+// reports cluster_state:state ("ok" or "fail").
+func (c *Cluster) WaitState(state string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	want := fmt.Sprintf("cluster_known_nodes:%d", len(c.Nodes))
+	for i := range c.Nodes {
+		cl := c.nodeClient(i)
 		for {
 			info, err := cl.ClusterInfo(context.Background()).Result()
-			if err == nil && strings.Contains(info, "cluster_state:ok") {
+			if err == nil && strings.Contains(info, "cluster_state:"+state) && strings.Contains(info, want) {
 				break
 			}
 			if time.Now().After(deadline) {
 				_ = cl.Close()
-				c.tb.Fatalf("redistest: cluster not ok: %v %s", err, info)
+				return fmt.Errorf("node %s not in state %s after %v: %v %s", c.Nodes[i].Addr(), state, timeout, err, info)
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 		}
 		_ = cl.Close()
 	}
+	return nil
 }
 
 // Addrs returns the nodes' addresses.

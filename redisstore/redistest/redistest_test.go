@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -132,4 +133,58 @@ func TestStartCluster(t *testing.T) {
 	for _, s := range c.Nodes {
 		assert.Less(t, s.Port(), 55536)
 	}
+}
+
+// TestClusterBusFaults: with BusProxy, every node announces its proxy as
+// its bus, and SetBus delays, holds and releases what one node sends
+// another, here a PUBLISH relayed from node 1 to a subscriber of node 0,
+// while the clients' own connections are untouched.
+func TestClusterBusFaults(t *testing.T) {
+	c := redistest.StartClusterWith(t, redistest.ClusterConfig{NodeTimeout: 2 * time.Second, BusProxy: true})
+	ctx := context.Background()
+	nodes := make([]*redis.Client, len(c.Nodes))
+	for i, s := range c.Nodes {
+		nodes[i] = s.NewClient()
+		out, err := nodes[i].ClusterNodes(ctx).Result()
+		require.NoError(t, err)
+		for line := range strings.Lines(out) {
+			addr := strings.Fields(line)[1] // ip:port@cport
+			port, cport, ok := strings.Cut(strings.Split(addr, ":")[1], "@")
+			require.True(t, ok, line)
+			assert.NotEqual(t, port, fmt.Sprint(mustAtoi(t, cport)-10000), "node %s announces its proxy as its bus: %s", s.Addr(), line)
+		}
+	}
+	sub := nodes[0].Subscribe(ctx, "bus")
+	t.Cleanup(func() { _ = sub.Close() })
+	_, err := sub.Receive(ctx) // the subscription's confirmation
+	require.NoError(t, err)
+	relayed := func(msg string) time.Duration {
+		start := time.Now()
+		require.NoError(t, nodes[1].Publish(ctx, "bus", msg).Err())
+		m, err := sub.ReceiveMessage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, msg, m.Payload)
+		return time.Since(start)
+	}
+	assert.Less(t, relayed("healthy"), time.Second)
+
+	c.SetBus(1, 0, redistest.BusFault{Delay: 300 * time.Millisecond})
+	assert.GreaterOrEqual(t, relayed("delayed"), 300*time.Millisecond)
+
+	c.SetBus(1, 0, redistest.BusFault{Cut: true})
+	require.NoError(t, nodes[1].Publish(ctx, "bus", "held").Err())
+	_, err = sub.ReceiveTimeout(ctx, 300*time.Millisecond)
+	assert.Error(t, err, "nothing crosses a cut bus")
+	c.HealBus()
+	m, err := sub.ReceiveMessage(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "held", m.Payload, "a short cut delivers what it held once healed")
+	require.NoError(t, c.WaitState("ok", 10*time.Second))
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }
