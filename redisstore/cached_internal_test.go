@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -141,5 +142,38 @@ func TestSeenFromViewBounds(t *testing.T) {
 			assert.NoError(t, err, "%+v", tc.q)
 		}
 		assert.Equal(t, tc.want, got, "%+v", tc.q)
+	}
+}
+
+// TestReadEntry pins how the replies to GET and PTTL of a key become an
+// entry of the view: a failed PTTL after a good GET is an error, never
+// "no record".
+func TestReadEntry(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	const negAge = 5 * time.Second
+	get := func(v string, err error) *redis.StringCmd { return redis.NewStringResult(v, err) }
+	ttl := func(d time.Duration, err error) *redis.DurationCmd { return redis.NewDurationResult(d, err) }
+	broken := errors.New("connection reset")
+	tests := []struct {
+		name    string
+		get     *redis.StringCmd
+		ttl     *redis.DurationCmd
+		want    cacheEntry
+		wantErr bool
+	}{
+		{"no record", get("", redis.Nil), ttl(0, redis.Nil), cacheEntry{expires: now.Add(negAge).UnixNano()}, false},
+		{"GET fails", get("", broken), ttl(time.Minute, nil), cacheEntry{}, true},
+		{"not a time", get("soon", nil), ttl(time.Minute, nil), cacheEntry{}, true},
+		{"PTTL fails", get("42", nil), ttl(0, broken), cacheEntry{}, true},
+		{"no expiry", get("42", nil), ttl(-1, nil), cacheEntry{at: 42, expires: math.MaxInt64}, false},
+		{"gone between the two", get("42", nil), ttl(-2*time.Millisecond, nil), cacheEntry{expires: now.Add(negAge).UnixNano()}, false},
+		{"a record", get("42", nil), ttl(time.Minute, nil), cacheEntry{at: 42, expires: now.Add(time.Minute).UnixNano()}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readEntry(tc.get, tc.ttl, now, negAge)
+			assert.Equal(t, tc.wantErr, err != nil, err)
+			assert.Equal(t, tc.want, got)
+		})
 	}
 }
