@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,13 +38,13 @@ import (
 // the registered app page, and presses Back: the signed-in page is fetched
 // again from the server (not restored from the back/forward cache) and
 // shows the user signed out. It holds with Clear-Site-Data off too: what
-// evicts the page is the deletion, by the callback's response, of the state
-// cookie, which the page can see. The last two cases show what happens
-// without that deletion, without a post-logout redirect URI (the user
-// stays on the provider's page) and with the state cookie scoped to the
-// callback page: Chromium restores the signed-in page, with the user's
-// name, without asking the server, even with Clear-Site-Data: "cache" on
-// the responses of the logout.
+// evicts the page is a cookie that the logout response sets and the page
+// can see, here the state cookie (Chromium does not count the deletion of
+// the session cookie). The last case shows what happens without it, with
+// the state cookie scoped to the callback page: Chromium restores the
+// signed-in page, with the user's name, without asking the server, even
+// with Clear-Site-Data: "cache" on the responses of the logout. The other
+// kinds of logout are in TestBrowsersBackAfterLogout.
 func TestBrowserBackAfterLogoutAppPages(t *testing.T) {
 	chromium := findChromium(t)
 	for _, tt := range []struct {
@@ -56,11 +57,6 @@ func TestBrowserBackAfterLogoutAppPages(t *testing.T) {
 		{"home page", plainAppConfig{page: "/"}, false},
 		{"another page", plainAppConfig{page: "/homepage"}, false},
 		{"without Clear-Site-Data", plainAppConfig{page: "/homepage", clearSiteData: []string{}}, false},
-		// Without a post-logout redirect URI there is no callback and no
-		// state cookie; the user stays on the provider's page, and Back
-		// restores the signed-in page: docs/browser.md tells apps to
-		// register a page.
-		{"no post-logout redirect URI", plainAppConfig{page: "/homepage", noPostLogout: true}, true},
 		{"state cookie scoped to the callback", plainAppConfig{page: "/homepage", statePath: "/homepage"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +75,7 @@ func TestBrowserBackAfterLogoutAppPages(t *testing.T) {
 				return
 			}
 			assert.Equal(t, cdppage.NavigationTypeBackForwardCacheRestore, typ,
-				"without a change of a cookie it can see, Chromium restores the signed-in page")
+				"without a cookie set that it can see, Chromium restores the signed-in page")
 			assert.Equal(t, plainSignedIn+app.op.Name(), status)
 		})
 	}
@@ -103,6 +99,13 @@ type plainAppConfig struct {
 	// noPostLogout leaves PostLogoutRedirectURI empty: the user stays on
 	// the provider's page after logout, and there is no state cookie.
 	noPostLogout bool
+	// noIDToken keeps no id_token in the session: the logout is local-only
+	// and lands on the page, without the provider.
+	noIDToken bool
+	// cacheable sends the signed-in page without Cache-Control: no-store.
+	cacheable bool
+	// noStoreSignedIn is Config.NoStoreSignedIn.
+	noStoreSignedIn bool
 }
 
 // plainApp is the app, the provider it signs in with, and its address.
@@ -110,6 +113,9 @@ type plainApp struct {
 	op  *provider.Provider
 	url string
 	cfg plainAppConfig
+	// accountHits counts the requests for the signed-in page that reached
+	// the app.
+	accountHits *atomic.Int32
 }
 
 // startPlainApp starts the embedded provider on localhost and the plain
@@ -125,11 +131,12 @@ func startPlainApp(t *testing.T, cfg plainAppConfig) *plainApp {
 		RedirectURIs:           []string{appURL + "/callback"},
 		PostLogoutRedirectURIs: []string{appURL + cfg.page},
 	})
-	h := newPlainHandler(t, op, appURL, cfg)
+	hits := &atomic.Int32{}
+	h := newPlainHandler(t, op, appURL, cfg, hits)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { assert.NoError(t, srv.Close()) })
-	return &plainApp{op: op, url: appURL, cfg: cfg}
+	return &plainApp{op: op, url: appURL, cfg: cfg, accountHits: hits}
 }
 
 // plainHandler is the app: pages "/" and "/homepage" (signed in or out),
@@ -142,11 +149,13 @@ type plainHandler struct {
 	tokenURL string
 	authURL  string
 	verifier *oidc.IDTokenVerifier
+	cfg      plainAppConfig
+	hits     *atomic.Int32
 }
 
 const plainSession = "plain"
 
-func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg plainAppConfig) http.Handler {
+func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg plainAppConfig, hits *atomic.Int32) http.Handler {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -158,6 +167,7 @@ func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg pla
 		store: store, op: op, appURL: appURL,
 		tokenURL: p.Endpoint().TokenURL, authURL: p.Endpoint().AuthURL,
 		verifier: p.Verifier(&oidc.Config{ClientID: op.ClientID()}),
+		cfg:      cfg, hits: hits,
 	}
 	lc := logout.Config{
 		Store:                 store,
@@ -168,6 +178,7 @@ func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg pla
 		DefaultReturnTo:       cfg.page,
 		ClearSiteData:         cfg.clearSiteData,
 		StateCookie:           logout.StateCookieConfig{Path: cfg.statePath},
+		// NoStoreSignedIn:       cfg.noStoreSignedIn,
 	}
 	if cfg.noPostLogout {
 		lc.PostLogoutRedirectURI, lc.StateCookie = "", logout.StateCookieConfig{}
@@ -206,7 +217,10 @@ func (a *plainHandler) home(w http.ResponseWriter, r *http.Request) {
 
 // account is the signed-in page, with the user's name and a logout button.
 func (a *plainHandler) account(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	a.hits.Add(1)
+	if !a.cfg.cacheable {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	writePlainPage(w, "Account", a.status(r), `<form method="post" action="/logout"><button id="logout">Log out</button></form>`)
 }
 
@@ -247,7 +261,10 @@ func (a *plainHandler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(s.Values, "login_state")
-	s.Values["id_token"], s.Values["name"] = raw, name
+	s.Values["name"] = name
+	if !a.cfg.noIDToken {
+		s.Values["id_token"] = raw
+	}
 	if err := s.Save(r, w); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
