@@ -126,6 +126,15 @@ type Config struct {
 	// http on localhost and 127.0.0.1.
 	ClearSiteData []string
 
+	// NoStoreSignedIn, through Wrap, sends Cache-Control: no-store on the
+	// app's responses to requests that carry the session cookie, unless
+	// the app set Cache-Control itself or a Content-Type other than
+	// text/html. A signed-in page sent without no-store is restored by
+	// Back after logout, from the back/forward cache of Chromium and
+	// Firefox alike; with no-store, Firefox keeps it out of that cache and
+	// Chromium evicts it at logout. See docs/browser.md.
+	NoStoreSignedIn bool
+
 	// AllowCrossSite turns off the cross-site check of the logout path. By
 	// default a request whose Sec-Fetch-Site is neither "same-origin" nor
 	// "none", or whose Origin is not the request's host, is refused with
@@ -247,6 +256,7 @@ func New(cfg Config) (*Middleware, error) {
 		returnToParam:      orDefault(cfg.ReturnToParam, "return_to"),
 		defaultReturnTo:    orDefault(cfg.DefaultReturnTo, "/"),
 		allowCrossSite:     cfg.AllowCrossSite,
+		noStoreSignedIn:    cfg.NoStoreSignedIn,
 		onError:            cfg.ErrorHandler,
 		discoveryWait:      defaultDiscoveryWait,
 		logger:             cfg.Logger,

@@ -27,6 +27,7 @@ type Middleware struct {
 	singleProvider     *provider    // the provider of the top-level fields; nil with several
 	providers          *providerSet // Config.Providers and LookupProvider; nil with a single provider
 	logoutWithClientID bool         // Config.ProviderLogoutWithoutIDToken
+	noStoreSignedIn    bool         // Config.NoStoreSignedIn
 	logoutHint         func(*http.Request, *sessions.Session) string
 	uiLocales          string     // from Config.ExtraParams
 	extraParams        url.Values // the rest of Config.ExtraParams
@@ -178,6 +179,9 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.check {
 		r = h.m.checkSession(w, r)
+	}
+	if h.m.noStoreSignedIn && hasCookie(r.Header, h.m.sessionName) {
+		w = &noStoreWriter{ResponseWriter: w}
 	}
 	if h.hasCallback && r.URL.Path == h.callbackPath && h.pendingReturn(r) {
 		w = &landingOnNotFound{ResponseWriter: w, m: h.m, r: r}
