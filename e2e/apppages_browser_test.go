@@ -106,11 +106,44 @@ type plainAppConfig struct {
 	cacheable bool
 	// noStoreSignedIn is Config.NoStoreSignedIn.
 	noStoreSignedIn bool
+	// nodeOP signs in with panva's oidc-provider, which asks the user to
+	// confirm the logout on its own page, instead of the embedded provider.
+	nodeOP bool
 }
+
+// plainOP is the provider the plain app signs in with: the embedded
+// provider, or a nodePlainOP.
+type plainOP interface {
+	Issuer() string
+	ClientID() string
+	ClientSecret() string
+	// Name is the signed-in user's name, as the app shows it.
+	Name() string
+	Username() string
+	Password() string
+	// ActiveSessions is the number of the provider's live sessions, or
+	// -1 when the provider does not tell.
+	ActiveSessions() int
+}
+
+// nodePlainOP is panva's oidc-provider, as a plainOP. Its development
+// login form takes any login, which becomes the subject, and the id_token
+// has no name: the app shows the subject.
+type nodePlainOP struct {
+	issuer, clientID, secret string
+}
+
+func (o *nodePlainOP) Issuer() string       { return o.issuer }
+func (o *nodePlainOP) ClientID() string     { return o.clientID }
+func (o *nodePlainOP) ClientSecret() string { return o.secret }
+func (o *nodePlainOP) Name() string         { return "alice" }
+func (o *nodePlainOP) Username() string     { return "alice" }
+func (o *nodePlainOP) Password() string     { return "any-password" }
+func (o *nodePlainOP) ActiveSessions() int  { return -1 }
 
 // plainApp is the app, the provider it signs in with, and its address.
 type plainApp struct {
-	op  *provider.Provider
+	op  plainOP
 	url string
 	cfg plainAppConfig
 	// accountHits counts the requests for the signed-in page that reached
@@ -127,10 +160,20 @@ func startPlainApp(t *testing.T, cfg plainAppConfig) *plainApp {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
 	appURL := "http://" + ln.Addr().String()
-	op := startProvider(t, provider.Config{
-		RedirectURIs:           []string{appURL + "/callback"},
-		PostLogoutRedirectURIs: []string{appURL + cfg.page},
-	})
+	var op plainOP
+	if cfg.nodeOP {
+		n := &nodePlainOP{clientID: "plain-app", secret: rand.Text()}
+		n.issuer = startNodeOP(t, nodeOPConfig{
+			ClientID: n.clientID, ClientSecret: n.secret,
+			RedirectURI: appURL + "/callback", PostLogoutRedirectURI: appURL + cfg.page,
+		}).Issuer
+		op = n
+	} else {
+		op = startProvider(t, provider.Config{
+			RedirectURIs:           []string{appURL + "/callback"},
+			PostLogoutRedirectURIs: []string{appURL + cfg.page},
+		})
+	}
 	hits := &atomic.Int32{}
 	h := newPlainHandler(t, op, appURL, cfg, hits)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
@@ -144,7 +187,7 @@ func startPlainApp(t *testing.T, cfg plainAppConfig) *plainApp {
 // authorization code flow), behind the logout middleware's Wrap.
 type plainHandler struct {
 	store    *sessions.CookieStore
-	op       *provider.Provider
+	op       plainOP
 	appURL   string
 	tokenURL string
 	authURL  string
@@ -155,7 +198,7 @@ type plainHandler struct {
 
 const plainSession = "plain"
 
-func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg plainAppConfig, hits *atomic.Int32) http.Handler {
+func newPlainHandler(t *testing.T, op plainOP, appURL string, cfg plainAppConfig, hits *atomic.Int32) http.Handler {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -178,7 +221,7 @@ func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg pla
 		DefaultReturnTo:       cfg.page,
 		ClearSiteData:         cfg.clearSiteData,
 		StateCookie:           logout.StateCookieConfig{Path: cfg.statePath},
-		// NoStoreSignedIn:       cfg.noStoreSignedIn,
+		NoStoreSignedIn:       cfg.noStoreSignedIn,
 	}
 	if cfg.noPostLogout {
 		lc.PostLogoutRedirectURI, lc.StateCookie = "", logout.StateCookieConfig{}
@@ -300,8 +343,11 @@ func (a *plainHandler) redeem(ctx context.Context, code string) (string, string,
 	var claims struct {
 		Name string `json:"name"`
 	}
-	if err := idt.Claims(&claims); err != nil || claims.Name == "" {
-		return "", "", fmt.Errorf("id_token without name: %v", err)
+	if err := idt.Claims(&claims); err != nil {
+		return "", "", fmt.Errorf("id_token claims: %w", err)
+	}
+	if claims.Name == "" {
+		claims.Name = idt.Subject
 	}
 	return tok.IDToken, claims.Name, nil
 }

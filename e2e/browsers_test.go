@@ -29,9 +29,9 @@ type browser interface {
 	// would send to rawURL (HttpOnly cookies included), and whether there
 	// is one.
 	Cookie(rawURL, name string) (string, bool)
-	// GoBack goes back one entry in the tab's history, as the Back button
-	// does, without waiting.
-	GoBack()
+	// GoBack goes back steps entries in the tab's history, as the Back
+	// button (or its list of pages) does, without waiting.
+	GoBack(steps int)
 }
 
 // pageshowRecorder is the tests' own instrumentation, added to every
@@ -97,13 +97,13 @@ func (c *chromeBrowser) Cookie(rawURL, name string) (string, bool) {
 	return chromeCookie(c.t, c.ctx, rawURL, name)
 }
 
-func (c *chromeBrowser) GoBack() {
+func (c *chromeBrowser) GoBack(steps int) {
 	c.t.Helper()
 	hist, err := chromedp.Call(c.ctx, cdppage.GetNavigationHistory, cdp.Empty{})
 	require.NoError(c.t, err)
-	require.Positive(c.t, hist.CurrentIndex)
+	require.GreaterOrEqual(c.t, int(hist.CurrentIndex), steps)
 	_, err = chromedp.Call(c.ctx, cdppage.NavigateToHistoryEntry,
-		cdppage.NavigateToHistoryEntryParams{EntryID: hist.Entries[hist.CurrentIndex-1].ID})
+		cdppage.NavigateToHistoryEntryParams{EntryID: hist.Entries[int(hist.CurrentIndex)-steps].ID})
 	require.NoError(c.t, err)
 }
 
@@ -124,12 +124,12 @@ func (f *firefox) Cookie(rawURL, name string) (string, bool) {
 	return f.cookie(rawURL, name)
 }
 
-func (f *firefox) GoBack() {
+func (f *firefox) GoBack(steps int) {
 	f.t.Helper()
 	// Not awaited: a traversal that restores a page from the
 	// back/forward cache and one that fetches it again end differently.
 	go func() {
-		_, _ = f.send("browsingContext.traverseHistory", map[string]any{"context": f.context, "delta": -1})
+		_, _ = f.send("browsingContext.traverseHistory", map[string]any{"context": f.context, "delta": -steps})
 	}()
 }
 
@@ -180,17 +180,29 @@ func onHost(hostport string) func(string) bool {
 // click clicks the element with the given id.
 func click(t *testing.T, b browser, id string) {
 	t.Helper()
+	clickCSS(t, b, "[id="+jsString(id)+"]")
+}
+
+// clickCSS clicks the first element that the CSS selector matches.
+func clickCSS(t *testing.T, b browser, selector string) {
+	t.Helper()
 	var ok bool
-	b.Eval(`(() => { const e = document.getElementById(`+jsString(id)+`); if (!e) return false; e.click(); return true })()`, &ok)
-	require.True(t, ok, "%s: no element #%s on the page", b.Name(), id)
+	b.Eval(`(() => { const e = document.querySelector(`+jsString(selector)+`); if (!e) return false; e.click(); return true })()`, &ok)
+	require.True(t, ok, "%s: nothing matches %s on the page", b.Name(), selector)
 }
 
 // fill sets the value of the input with the given id.
 func fill(t *testing.T, b browser, id, value string) {
 	t.Helper()
+	fillCSS(t, b, "[id="+jsString(id)+"]", value)
+}
+
+// fillCSS sets the value of the first input that the CSS selector matches.
+func fillCSS(t *testing.T, b browser, selector, value string) {
+	t.Helper()
 	var ok bool
-	b.Eval(`(() => { const e = document.getElementById(`+jsString(id)+`); if (!e) return false; e.value = `+jsString(value)+`; return true })()`, &ok)
-	require.True(t, ok, "%s: no input #%s on the page", b.Name(), id)
+	b.Eval(`(() => { const e = document.querySelector(`+jsString(selector)+`); if (!e) return false; e.value = `+jsString(value)+`; return true })()`, &ok)
+	require.True(t, ok, "%s: no input matches %s on the page", b.Name(), selector)
 }
 
 // textOf returns the trimmed text of the element with the given id, or ""
@@ -222,14 +234,14 @@ type backResult struct {
 	Status string
 }
 
-// goBack presses Back once and waits for the page at want to show a
+// goBack goes back steps entries and waits for the page at want to show a
 // status, restored or fetched again. A restored page has had two pageshow
 // events, the last one persisted; a page fetched again has had one, not
 // persisted, and is read twice, a moment apart, in case the restore's
 // event was still to come.
-func goBack(t *testing.T, b browser, want string) backResult {
+func goBack(t *testing.T, b browser, steps int, want string) backResult {
 	t.Helper()
-	b.GoBack()
+	b.GoBack(steps)
 	waitPage(t, b, at(want))
 	stable := 0
 	for deadline := time.Now().Add(eventWait); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
