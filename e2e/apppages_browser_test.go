@@ -109,6 +109,10 @@ type plainAppConfig struct {
 	// nodeOP signs in with panva's oidc-provider, which asks the user to
 	// confirm the logout on its own page, instead of the embedded provider.
 	nodeOP bool
+	// hydraOP signs in with Ory Hydra instead of the embedded provider.
+	hydraOP bool
+	// clientIDLogout is Config.ProviderLogoutWithoutIDToken.
+	clientIDLogout bool
 }
 
 // plainOP is the provider the plain app signs in with: the embedded
@@ -168,6 +172,13 @@ func startPlainApp(t *testing.T, cfg plainAppConfig) *plainApp {
 			RedirectURI: appURL + "/callback", PostLogoutRedirectURI: appURL + cfg.page,
 		}).Issuer
 		op = n
+	} else if cfg.hydraOP {
+		h := &hydraPlainOP{op: startHydra(t, hydraConfig{}), clientID: "plain-app", secret: rand.Text()}
+		h.op.register(hydraClient{
+			ID: h.clientID, Secret: h.secret,
+			RedirectURIs: []string{appURL + "/callback"}, PostLogoutRedirectURIs: []string{appURL + cfg.page},
+		})
+		op = h
 	} else {
 		op = startProvider(t, provider.Config{
 			RedirectURIs:           []string{appURL + "/callback"},
@@ -222,6 +233,8 @@ func newPlainHandler(t *testing.T, op plainOP, appURL string, cfg plainAppConfig
 		ClearSiteData:         cfg.clearSiteData,
 		StateCookie:           logout.StateCookieConfig{Path: cfg.statePath},
 		NoStoreSignedIn:       cfg.noStoreSignedIn,
+		// Hydra ends its session on client_id alone.
+		ProviderLogoutWithoutIDToken: cfg.clientIDLogout,
 	}
 	if cfg.noPostLogout {
 		lc.PostLogoutRedirectURI, lc.StateCookie = "", logout.StateCookieConfig{}
