@@ -113,7 +113,7 @@ type Config struct {
 	// ends, so that the browser drops what it kept of the signed-in pages.
 	// nil means "cache": the HTTP cache. (It does not evict a signed-in
 	// page from Chromium's back/forward cache, which keeps pages sent with
-	// Cache-Control: no-store too: the state cookie's deletion does, see
+	// Cache-Control: no-store too: a cookie the logout sets does, see
 	// StateCookieConfig.Path and docs/browser.md.) An empty non-nil slice
 	// ([]string{}) sends no header. Other types: "storage" (localStorage,
 	// IndexedDB, service workers: for apps that keep tokens there),
@@ -212,14 +212,15 @@ type StateCookieConfig struct {
 	// Name of the cookie. Default "logout_state".
 	Name string
 	// Path of the cookie. Default "/": the cookie must reach the callback,
-	// wherever it is, and its deletion at the callback must be visible to
-	// the app's signed-in pages. Chromium keeps pages sent with
-	// Cache-Control: no-store in its back/forward cache, and evicts them
-	// when a cookie they can see changes at the end of the logout (the
-	// state cookie is deleted by the callback's response, after the
-	// provider's round trip); with a narrower path, Back after logout may
-	// show a signed-in page again. The cookie lives at most MaxAge and
-	// holds only the random state and the return target.
+	// wherever it is, and the app's signed-in pages must see it set.
+	// Chromium keeps pages sent with Cache-Control: no-store in its
+	// back/forward cache, and evicts them when a response of the logout
+	// sets a cookie they can see (deleting one does not count): the state
+	// cookie, or, for a logout without state, an empty one named Name
+	// with "_end" added that lives one second, on this path. With a
+	// narrower path, Back after logout may show a signed-in page again.
+	// The cookie lives at most MaxAge and holds only the random state and
+	// the return target.
 	Path string
 	// Domain of the cookie. Default: none (host-only).
 	Domain string
