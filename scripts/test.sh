@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the tests of every Go module in this repository, with the race
-# detector. Tests that need Chromium, Node.js or redis-server skip when those
-# are missing, unless CI=true, where they fail instead.
+# detector. Tests that need Chromium, Firefox, Node.js, redis-server or Ory
+# Hydra skip when those are missing, unless CI=true, where they fail instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The interop tests run panva's oidc-provider and GenAuth's SDKs from
