@@ -135,13 +135,6 @@ func (f *firefox) GoBack(steps int) {
 
 // The helpers below drive any browser.
 
-// pageLocation returns the address of the tab's page.
-func pageLocation(b browser) string {
-	var loc string
-	b.Eval(`location.href`, &loc)
-	return loc
-}
-
 // waitPage waits until the tab shows a loaded page whose address until
 // accepts, and returns that address. A navigation may go through several
 // pages (a provider's page that redirects by script, say): it waits for

@@ -74,16 +74,12 @@ type firefox struct {
 	mu      sync.Mutex
 	nextID  int
 	pending map[int]chan bidiMessage
-	loads   []string // URLs of the tab's top-level load events, in order
-	loaded  chan struct{}
 	closed  bool
 }
 
 type bidiMessage struct {
 	ID     *int            `json:"id"`
 	Type   string          `json:"type"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
 	Result json.RawMessage `json:"result"`
 	Error  string          `json:"error"`
 	Msg    string          `json:"message"`
@@ -142,7 +138,7 @@ func startFirefox(t *testing.T, path string) *firefox {
 	require.NoError(t, err)
 	conn, err := websocket.DialConfig(cfg)
 	require.NoError(t, err, "connecting to Firefox's WebDriver BiDi server")
-	f := &firefox{t: t, conn: conn, pending: map[int]chan bidiMessage{}, loaded: make(chan struct{}, 1)}
+	f := &firefox{t: t, conn: conn, pending: map[int]chan bidiMessage{}}
 	t.Cleanup(f.close)
 	go f.read()
 
@@ -155,7 +151,6 @@ func startFirefox(t *testing.T, path string) *firefox {
 	f.call("browsingContext.getTree", map[string]any{"maxDepth": 0}, &tree)
 	require.NotEmpty(t, tree.Contexts, "Firefox has a tab")
 	f.context = tree.Contexts[0].Context
-	f.call("session.subscribe", map[string]any{"events": []string{"browsingContext.load"}}, nil)
 	// The test's own instrumentation, not the app's: every document
 	// records its pageshow events, so that a page restored from the
 	// back/forward cache (persisted: true) can be told from one fetched
@@ -166,7 +161,8 @@ func startFirefox(t *testing.T, path string) *firefox {
 	return f
 }
 
-// read dispatches the messages of the socket until it closes.
+// read hands each answer to the command that waits for it, until the
+// socket closes. The session subscribes to no event.
 func (f *firefox) read() {
 	for {
 		var m bidiMessage
@@ -187,22 +183,6 @@ func (f *firefox) read() {
 			f.mu.Unlock()
 			if ch != nil {
 				ch <- m
-			}
-			continue
-		}
-		if m.Method == "browsingContext.load" {
-			var p struct {
-				Context string `json:"context"`
-				URL     string `json:"url"`
-			}
-			if json.Unmarshal(m.Params, &p) == nil && p.Context == f.context {
-				f.mu.Lock()
-				f.loads = append(f.loads, p.URL)
-				f.mu.Unlock()
-				select {
-				case f.loaded <- struct{}{}:
-				default:
-				}
 			}
 		}
 	}
@@ -289,37 +269,6 @@ func (f *firefox) eval(expr string, out any) {
 		return
 	}
 	f.t.Fatalf("evaluating %q: %v", expr, err)
-}
-
-// loadCount returns the number of top-level loads so far.
-func (f *firefox) loadCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.loads)
-}
-
-// waitLoad waits for a top-level load, after the first after loads, of a
-// URL that until accepts, and returns that URL.
-func (f *firefox) waitLoad(after int, until func(string) bool) string {
-	f.t.Helper()
-	deadline := time.After(eventWait)
-	for {
-		f.mu.Lock()
-		for _, u := range f.loads[min(after, len(f.loads)):] {
-			if until(u) {
-				f.mu.Unlock()
-				return u
-			}
-		}
-		seen := append([]string(nil), f.loads[min(after, len(f.loads)):]...)
-		f.mu.Unlock()
-		select {
-		case <-f.loaded:
-		case <-time.After(100 * time.Millisecond):
-		case <-deadline:
-			f.t.Fatalf("no page loaded as expected within %s; loaded: %v", eventWait, redactQueries(seen))
-		}
-	}
 }
 
 // redactQueries drops the query strings of urls, which may carry tokens.

@@ -27,7 +27,6 @@ type hydraDemo struct {
 	op    *hydra
 	e     *interop
 	calls *backChannelCalls
-	app   *demoapp.App
 }
 
 // startHydraDemo starts Hydra (cfg) and the demo app with back-channel
