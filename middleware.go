@@ -151,7 +151,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		panic("logout: Wrap called with a nil handler")
 	}
 	m.checkReachable.Store(true)
-	h := &wrapped{routes: m.routes, m: m, check: m.check != nil, next: next}
+	h := &wrapped{routes: m.routes, m: m, check: m.check != nil, noStore: m.noStoreSignedIn, next: next}
 	// Calling an http.HandlerFunc directly, rather than through its
 	// ServeHTTP method, saves the pass-through path one call.
 	if f, ok := next.(http.HandlerFunc); ok && f != nil {
@@ -161,10 +161,11 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 }
 
 // wrapped is the handler Wrap returns. The pass-through path reads only
-// this struct: a copy of the routes, a flag, and next.
+// this struct: a copy of the routes, two flags, and next.
 type wrapped struct {
 	routes
 	check    bool             // the session check is on
+	noStore  bool             // Config.NoStoreSignedIn
 	nextFunc http.HandlerFunc // next, when it is a non-nil HandlerFunc
 	next     http.Handler
 	m        *Middleware
@@ -180,7 +181,7 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.check {
 		r = h.m.checkSession(w, r)
 	}
-	if h.m.noStoreSignedIn && hasCookie(r.Header, h.m.sessionName) {
+	if h.noStore && hasCookie(r.Header, h.m.sessionName) {
 		w = &noStoreWriter{ResponseWriter: w}
 	}
 	if h.hasCallback && r.URL.Path == h.callbackPath && h.pendingReturn(r) {
