@@ -13,10 +13,12 @@ if command -v npm >/dev/null 2>&1 && [ -f e2e/package-lock.json ] &&
 	(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
 status=0
+# The e2e module runs two browsers and three providers: about 5 minutes on
+# two cores, so it gets more than go test's default 10-minute timeout.
 while IFS= read -r mod; do
 	dir=$(dirname "$mod")
 	echo "==> go test -race ./... in $dir"
-	if ! go -C "$dir" test -race -count=1 ./...; then
+	if ! go -C "$dir" test -race -count=1 -timeout 20m ./...; then
 		status=1
 	fi
 done < <(git ls-files '*go.mod' 'go.mod' | sort -u)
