@@ -96,7 +96,9 @@ func startFirefox(t *testing.T, path string) *firefox {
 	cmd := exec.Command(path, "--headless", "--no-remote", "--profile", profile,
 		"--remote-debugging-port=0", "--remote-allow-origins=http://127.0.0.1", "about:blank")
 	cmd.Env = append(os.Environ(), "MOZ_CRASHREPORTER_DISABLE=1", "MOZ_HEADLESS_WIDTH=1024", "MOZ_HEADLESS_HEIGHT=768")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its content processes join its group
+	// Its content processes join its group; and it dies with the test
+	// process, should that end without running the cleanups (a timeout).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start(), "starting Firefox")
