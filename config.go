@@ -107,7 +107,7 @@ type Config struct {
 	// ends, so that the browser drops what it kept of the signed-in pages.
 	// nil means "cache": the HTTP cache. (It does not evict a signed-in
 	// page from Chromium's back/forward cache, which keeps pages sent with
-	// Cache-Control: no-store too: the state cookie's deletion does, see
+	// Cache-Control: no-store too: a cookie the logout sets does, see
 	// docs/browser.md.) An empty non-nil slice
 	// ([]string{}) sends no header. Other types: "storage" (localStorage,
 	// IndexedDB, service workers: for apps that keep tokens there),
@@ -131,6 +131,15 @@ type Config struct {
 	// another origin with its AddTrustedOrigin; turn the check off with
 	// AddInsecureBypassPattern on the logout path.
 	CrossOriginProtection *http.CrossOriginProtection
+
+	// NoStoreSignedIn, through Wrap, sends Cache-Control: no-store on the
+	// app's responses to requests that carry the session cookie, unless
+	// the app set Cache-Control itself or a Content-Type other than
+	// text/html. A signed-in page sent without no-store is restored by
+	// Back after logout, from the back/forward cache of Chromium and
+	// Firefox alike; with no-store, Firefox keeps it out of that cache and
+	// Chromium evicts it at logout. See docs/browser.md.
+	NoStoreSignedIn bool
 
 	// ErrorHandler writes the response when a request fails. The error
 	// wraps one of the package's sentinel errors. Default
@@ -191,6 +200,7 @@ func New(cfg Config) (*Middleware, error) {
 		endSessionParams:   cfg.EndSessionParams,
 		defaultReturnTo:    orDefault(cfg.DefaultReturnTo, "/"),
 		crossOrigin:        cfg.CrossOriginProtection,
+		noStoreSignedIn:    cfg.NoStoreSignedIn,
 		onError:            cfg.ErrorHandler,
 		discoveryWait:      defaultDiscoveryWait,
 		logger:             cfg.Logger,

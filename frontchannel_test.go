@@ -114,7 +114,7 @@ func TestFrontChannelLogoutIgnoresUnregisteredSID(t *testing.T) {
 }
 
 // TestFrontChannelLogoutIssuerSpelling: an issuer with and without a
-// trailing slash is one provider, whichever spelling Config.Issuer, the
+// trailing slash is one provider, whichever spelling the provider's Issuer, the
 // id_token and the front-channel request use: the session is signed out,
 // never a silent 200 that ends nothing.
 func TestFrontChannelLogoutIssuerSpelling(t *testing.T) {

@@ -75,6 +75,8 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	if state != "" {
 		http.SetCookie(w, m.stateCookie.issue(state, returnTo))
+	} else {
+		http.SetCookie(w, m.stateCookie.marker())
 	}
 	m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: session cleared",
 		slog.Bool("had_id_token", idToken != ""), slog.Bool("provider_logout", providerLogout))

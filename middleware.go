@@ -24,6 +24,7 @@ type Middleware struct {
 	providers          *providerSet // Config.Providers and LookupProvider
 	logoutWithClientID bool         // Config.ProviderLogoutWithoutIDToken
 	endSessionParams   func(*http.Request, *sessions.Session) url.Values
+	noStoreSignedIn    bool // Config.NoStoreSignedIn
 
 	defaultReturnTo string
 	returnTo        returnToPolicy
@@ -43,7 +44,7 @@ type Middleware struct {
 	discoveryWait time.Duration
 
 	revocation Revocation
-	check      *sessionCheck    // nil: no session check
+	check      *sessionCheck // nil: no session check
 
 	// checkReachable is set when the session check can run: by Wrap, or
 	// by an adapter's first call of Intercepts or CheckSession.
@@ -142,7 +143,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		panic("logout: Wrap called with a nil handler")
 	}
 	m.checkReachable.Store(true)
-	h := &wrapped{routes: m.routes, m: m, check: m.check != nil, next: next}
+	h := &wrapped{routes: m.routes, m: m, check: m.check != nil, noStore: m.noStoreSignedIn, next: next}
 	// Calling an http.HandlerFunc directly, rather than through its
 	// ServeHTTP method, saves the pass-through path one call.
 	if f, ok := next.(http.HandlerFunc); ok && f != nil {
@@ -152,10 +153,11 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 }
 
 // wrapped is the handler Wrap returns. The pass-through path reads only
-// this struct: a copy of the routes, a flag, and next.
+// this struct: a copy of the routes, two flags, and next.
 type wrapped struct {
 	routes
 	check    bool             // the session check is on
+	noStore  bool             // Config.NoStoreSignedIn
 	nextFunc http.HandlerFunc // next, when it is a non-nil HandlerFunc
 	next     http.Handler
 	m        *Middleware
@@ -170,6 +172,9 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.check {
 		r = h.m.checkSession(w, r)
+	}
+	if h.noStore && hasCookie(r.Header, h.m.sessionName) {
+		w = &noStoreWriter{ResponseWriter: w}
 	}
 	if h.hasCallback && r.URL.Path == h.callbackPath && h.pendingReturn(r) {
 		w = &landingOnNotFound{ResponseWriter: w, m: h.m, r: r}

@@ -159,7 +159,7 @@ func TestSessionCheckSubjectSinceLogin(t *testing.T) {
 		{"no iat", map[string]any{"iss": testIssuer, "sub": "bob"}, true},
 		{"other subject", map[string]any{"iss": testIssuer, "sub": "carol", "iat": 1}, false},
 		{"other issuer", map[string]any{"iss": "https://other.example", "sub": "bob", "iat": 1}, false},
-		{"issuer from Config.Issuer", map[string]any{"sub": "bob", "iat": 1}, true},
+		{"issuer of the only provider", map[string]any{"sub": "bob", "iat": 1}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

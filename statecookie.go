@@ -55,6 +55,19 @@ func (c stateCookie) issue(state, returnTo string) *http.Cookie {
 	return c.cookie(state+"."+base64.RawURLEncoding.EncodeToString([]byte(returnTo)), c.maxAge)
 }
 
+// marker returns an empty cookie that lives one second, named after the
+// state cookie with "_end" added, for a logout that sets no state cookie.
+// Chromium keeps no-store pages in its back/forward cache and evicts them
+// when a response sets a cookie they can see, but not when one only
+// deletes a cookie (as the logout does with the session cookie): without
+// it, Back would show the signed-in page again. Without a callback (c is
+// then the zero value) it takes the default name, and is not Secure.
+func (c stateCookie) marker() *http.Cookie {
+	m := c.cookie("", 1)
+	m.Name = orDefault(c.name, "logout_state") + "_end"
+	return m
+}
+
 // expire returns a cookie that deletes the state cookie.
 func (c stateCookie) expire() *http.Cookie {
 	return c.cookie("", -1)

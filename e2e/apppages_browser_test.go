@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,13 +38,12 @@ import (
 // the registered app page, and presses Back: the signed-in page is fetched
 // again from the server (not restored from the back/forward cache) and
 // shows the user signed out. It holds with Clear-Site-Data off too: what
-// evicts the page is the deletion, by the callback's response, of the state
-// cookie, which the page can see (the state cookie's path is always "/").
-// The last case shows what happens without that deletion, without a
-// post-logout redirect URI (the user stays on the provider's page):
-// Chromium restores the signed-in page, with the user's name, without
-// asking the server, even with Clear-Site-Data: "cache" on the responses
-// of the logout.
+// evicts the page is a cookie that the logout response sets and the page
+// can see, here the state cookie (Chromium does not count the deletion of
+// the session cookie). The last case has no post-logout redirect URI, so
+// no callback and no state cookie (the user stays on the provider's page):
+// the logout's short-lived "_end" cookie evicts the page instead. The
+// other kinds of logout are in TestBrowsersBackAfterLogout.
 func TestBrowserBackAfterLogoutAppPages(t *testing.T) {
 	chromium := findChromium(t)
 	for _, tt := range []struct {
@@ -58,9 +58,8 @@ func TestBrowserBackAfterLogoutAppPages(t *testing.T) {
 		{"without Clear-Site-Data", plainAppConfig{page: "/homepage", clearSiteData: []string{}}, false},
 		// Without a post-logout redirect URI there is no callback and no
 		// state cookie; the user stays on the provider's page, and Back
-		// restores the signed-in page: docs/browser.md tells apps to
-		// register a page.
-		{"no post-logout redirect URI", plainAppConfig{page: "/homepage", noPostLogout: true}, true},
+		// fetches the page again: the logout set its "_end" cookie.
+		{"no post-logout redirect URI", plainAppConfig{page: "/homepage", noPostLogout: true}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			app := startPlainApp(t, tt.cfg)
@@ -78,7 +77,7 @@ func TestBrowserBackAfterLogoutAppPages(t *testing.T) {
 				return
 			}
 			assert.Equal(t, cdppage.NavigationTypeBackForwardCacheRestore, typ,
-				"without a change of a cookie it can see, Chromium restores the signed-in page")
+				"without a cookie set that it can see, Chromium restores the signed-in page")
 			assert.Equal(t, plainSignedIn+app.op.Name(), status)
 		})
 	}
@@ -100,13 +99,60 @@ type plainAppConfig struct {
 	// noPostLogout leaves PostLogoutRedirectURI empty: the user stays on
 	// the provider's page after logout, and there is no state cookie.
 	noPostLogout bool
+	// noIDToken keeps no id_token in the session: the logout is local-only
+	// and lands on the page, without the provider.
+	noIDToken bool
+	// cacheable sends the signed-in page without Cache-Control: no-store.
+	cacheable bool
+	// noStoreSignedIn is Config.NoStoreSignedIn.
+	noStoreSignedIn bool
+	// nodeOP signs in with panva's oidc-provider, which asks the user to
+	// confirm the logout on its own page, instead of the embedded provider.
+	nodeOP bool
+	// hydraOP signs in with Ory Hydra instead of the embedded provider.
+	hydraOP bool
+	// clientIDLogout is Config.ProviderLogoutWithoutIDToken.
+	clientIDLogout bool
 }
+
+// plainOP is the provider the plain app signs in with: the embedded
+// provider, or a nodePlainOP.
+type plainOP interface {
+	Issuer() string
+	ClientID() string
+	ClientSecret() string
+	// Name is the signed-in user's name, as the app shows it.
+	Name() string
+	Username() string
+	Password() string
+	// ActiveSessions is the number of the provider's live sessions, or
+	// -1 when the provider does not tell.
+	ActiveSessions() int
+}
+
+// nodePlainOP is panva's oidc-provider, as a plainOP. Its development
+// login form takes any login, which becomes the subject, and the id_token
+// has no name: the app shows the subject.
+type nodePlainOP struct {
+	issuer, clientID, secret string
+}
+
+func (o *nodePlainOP) Issuer() string       { return o.issuer }
+func (o *nodePlainOP) ClientID() string     { return o.clientID }
+func (o *nodePlainOP) ClientSecret() string { return o.secret }
+func (o *nodePlainOP) Name() string         { return "alice" }
+func (o *nodePlainOP) Username() string     { return "alice" }
+func (o *nodePlainOP) Password() string     { return "any-password" }
+func (o *nodePlainOP) ActiveSessions() int  { return -1 }
 
 // plainApp is the app, the provider it signs in with, and its address.
 type plainApp struct {
-	op  *provider.Provider
+	op  plainOP
 	url string
 	cfg plainAppConfig
+	// accountHits counts the requests for the signed-in page that reached
+	// the app.
+	accountHits *atomic.Int32
 }
 
 // startPlainApp starts the embedded provider on localhost and the plain
@@ -118,15 +164,33 @@ func startPlainApp(t *testing.T, cfg plainAppConfig) *plainApp {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
 	appURL := "http://" + ln.Addr().String()
-	op := startProvider(t, provider.Config{
-		RedirectURIs:           []string{appURL + "/callback"},
-		PostLogoutRedirectURIs: []string{appURL + cfg.page},
-	})
-	h := newPlainHandler(t, op, appURL, cfg)
+	var op plainOP
+	if cfg.nodeOP {
+		n := &nodePlainOP{clientID: "plain-app", secret: rand.Text()}
+		n.issuer = startNodeOP(t, nodeOPConfig{
+			ClientID: n.clientID, ClientSecret: n.secret,
+			RedirectURI: appURL + "/callback", PostLogoutRedirectURI: appURL + cfg.page,
+		}).Issuer
+		op = n
+	} else if cfg.hydraOP {
+		h := &hydraPlainOP{op: startHydra(t, hydraConfig{}), clientID: "plain-app", secret: rand.Text()}
+		h.op.register(hydraClient{
+			ID: h.clientID, Secret: h.secret,
+			RedirectURIs: []string{appURL + "/callback"}, PostLogoutRedirectURIs: []string{appURL + cfg.page},
+		})
+		op = h
+	} else {
+		op = startProvider(t, provider.Config{
+			RedirectURIs:           []string{appURL + "/callback"},
+			PostLogoutRedirectURIs: []string{appURL + cfg.page},
+		})
+	}
+	hits := &atomic.Int32{}
+	h := newPlainHandler(t, op, appURL, cfg, hits)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { assert.NoError(t, srv.Close()) })
-	return &plainApp{op: op, url: appURL, cfg: cfg}
+	return &plainApp{op: op, url: appURL, cfg: cfg, accountHits: hits}
 }
 
 // plainHandler is the app: pages "/" and "/homepage" (signed in or out),
@@ -134,16 +198,18 @@ func startPlainApp(t *testing.T, cfg plainAppConfig) *plainApp {
 // authorization code flow), behind the logout middleware's Wrap.
 type plainHandler struct {
 	store    *sessions.CookieStore
-	op       *provider.Provider
+	op       plainOP
 	appURL   string
 	tokenURL string
 	authURL  string
 	verifier *oidc.IDTokenVerifier
+	cfg      plainAppConfig
+	hits     *atomic.Int32
 }
 
 const plainSession = "plain"
 
-func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg plainAppConfig) http.Handler {
+func newPlainHandler(t *testing.T, op plainOP, appURL string, cfg plainAppConfig, hits *atomic.Int32) http.Handler {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -155,6 +221,7 @@ func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg pla
 		store: store, op: op, appURL: appURL,
 		tokenURL: p.Endpoint().TokenURL, authURL: p.Endpoint().AuthURL,
 		verifier: p.Verifier(&oidc.Config{ClientID: op.ClientID()}),
+		cfg:      cfg, hits: hits,
 	}
 	prov := logout.Provider{Issuer: op.Issuer(), ClientID: op.ClientID(), PostLogoutRedirectURI: appURL + cfg.page}
 	if cfg.noPostLogout {
@@ -166,6 +233,9 @@ func newPlainHandler(t *testing.T, op *provider.Provider, appURL string, cfg pla
 		Providers:       []logout.Provider{prov},
 		DefaultReturnTo: cfg.page,
 		ClearSiteData:   cfg.clearSiteData,
+		NoStoreSignedIn: cfg.noStoreSignedIn,
+		// Hydra ends its session on client_id alone.
+		ProviderLogoutWithoutIDToken: cfg.clientIDLogout,
 	}
 	m, err := logout.New(lc)
 	require.NoError(t, err)
@@ -201,7 +271,10 @@ func (a *plainHandler) home(w http.ResponseWriter, r *http.Request) {
 
 // account is the signed-in page, with the user's name and a logout button.
 func (a *plainHandler) account(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	a.hits.Add(1)
+	if !a.cfg.cacheable {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	writePlainPage(w, "Account", a.status(r), `<form method="post" action="/logout"><button id="logout">Log out</button></form>`)
 }
 
@@ -242,7 +315,10 @@ func (a *plainHandler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(s.Values, "login_state")
-	s.Values["id_token"], s.Values["name"] = raw, name
+	s.Values["name"] = name
+	if !a.cfg.noIDToken {
+		s.Values["id_token"] = raw
+	}
 	if err := s.Save(r, w); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -278,8 +354,11 @@ func (a *plainHandler) redeem(ctx context.Context, code string) (string, string,
 	var claims struct {
 		Name string `json:"name"`
 	}
-	if err := idt.Claims(&claims); err != nil || claims.Name == "" {
-		return "", "", fmt.Errorf("id_token without name: %v", err)
+	if err := idt.Claims(&claims); err != nil {
+		return "", "", fmt.Errorf("id_token claims: %w", err)
+	}
+	if claims.Name == "" {
+		claims.Name = idt.Subject
 	}
 	return tok.IDToken, claims.Name, nil
 }

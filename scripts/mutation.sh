@@ -3,8 +3,9 @@
 #
 #  - dropreturn takes out, one at a time, each early return that follows a
 #    failure or a refusal, in the core, backchannel, redisstore and every
-#    adapter module, and fails on a survivor (or a return that no test
-#    reaches) that tools/mutate/survivors.txt does not explain;
+#    adapter module (tested with the shared suite of adapters/conformance),
+#    and fails on a survivor (or a return that no test reaches) that
+#    tools/mutate/survivors.txt does not explain;
 #  - gremlins v0.6.0 applies its default mutators to the core, backchannel
 #    and redisstore; a module whose test efficacy, killed / (killed +
 #    lived) over the covered mutants, is under 90% fails. This script
@@ -46,11 +47,16 @@ for arg in "$@"; do
 done
 
 # The modules whose early returns dropreturn takes out. The adapters' tests
-# live in adapters/conformance, a module of its own: dropreturn runs only
-# the tests of the mutated module, so it reports the adapters' returns as
-# NOT COVERED (all but the fiber adapters' internal/httpconv).
-RETURN_MODULES=(. backchannel redisstore adapters/gin adapters/echo adapters/fiber
-	adapters/fiber/fiber3 adapters/conformance)
+# live in adapters/conformance, a module of its own that reaches each
+# adapter through a replace directive: DIR=TESTS_DIR has dropreturn test
+# the adapter's mutants with the tests of that module that depend on the
+# mutated package, as well as with the adapter's own (the fiber adapters'
+# internal/httpconv). adapters/conformance itself holds no product code
+# (its fixture package is skipped below), so it is not mutated.
+RETURN_TESTS=adapters/conformance
+RETURN_MODULES=(. backchannel redisstore
+	adapters/gin=$RETURN_TESTS adapters/echo=$RETURN_TESTS
+	adapters/fiber=$RETURN_TESTS adapters/fiber/fiber3=$RETURN_TESTS)
 # Packages that support tests (no product code): dropreturn leaves them out.
 # It tests each mutant with the tests of every package of the module that
 # depends on the mutated one (-importers): internal/oidcdoc has no tests of

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the tests of every Go module in this repository, with the race
-# detector. Tests that need Chromium, Node.js or redis-server skip when those
-# are missing, unless CI=true, where they fail instead.
+# detector. Tests that need Chromium, Firefox, Node.js, redis-server or Ory
+# Hydra skip when those are missing, unless CI=true, where they fail instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The interop tests run panva's oidc-provider and GenAuth's SDKs from
@@ -13,10 +13,12 @@ if command -v npm >/dev/null 2>&1 && [ -f e2e/package-lock.json ] &&
 	(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
 status=0
+# The e2e module runs two browsers and three providers: about 5 minutes on
+# two cores, so it gets more than go test's default 10-minute timeout.
 while IFS= read -r mod; do
 	dir=$(dirname "$mod")
 	echo "==> go test -race ./... in $dir"
-	if ! go -C "$dir" test -race -count=1 ./...; then
+	if ! go -C "$dir" test -race -count=1 -timeout 20m ./...; then
 		status=1
 	fi
 done < <(git ls-files '*go.mod' 'go.mod' | sort -u)

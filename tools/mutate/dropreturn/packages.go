@@ -42,6 +42,38 @@ type listed struct {
 // ListPackages lists the packages of the module in dir, nested modules
 // left out, with goCmd ("go").
 func ListPackages(ctx context.Context, goCmd, dir string) ([]Package, error) {
+	all, err := listModule(ctx, goCmd, dir)
+	if err != nil {
+		return nil, err
+	}
+	return packagesOf(all), nil
+}
+
+// ListTesters lists the packages of the module in dir (a module other
+// than theirs) whose tests depend on any of pkgs, with goCmd ("go"). It
+// returns the import paths of those packages for each of pkgs, and the
+// directory of every package of the module by import path.
+func ListTesters(ctx context.Context, goCmd, dir string, pkgs []string) (map[string][]string, map[string]string, error) {
+	all, err := listModule(ctx, goCmd, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	byDep := testersOf(all)
+	testers := map[string][]string{}
+	for _, p := range pkgs {
+		if t := byDep[p]; len(t) > 0 {
+			testers[p] = t
+		}
+	}
+	dirs := map[string]string{}
+	for _, p := range packagesOf(all) {
+		dirs[p.ImportPath] = p.Dir
+	}
+	return testers, dirs, nil
+}
+
+// listModule runs go list -test on the packages of the module in dir.
+func listModule(ctx context.Context, goCmd, dir string) ([]listed, error) {
 	cmd := exec.CommandContext(ctx, goCmd, "list", "-test",
 		"-json=ImportPath,Dir,GoFiles,ForTest,Deps", "./...")
 	cmd.Dir = dir
@@ -55,7 +87,7 @@ func ListPackages(ctx context.Context, goCmd, dir string) ([]Package, error) {
 	if err != nil {
 		return nil, fmt.Errorf("go list in %s: %w", dir, err)
 	}
-	return packagesOf(all), nil
+	return all, nil
 }
 
 // decodeListed decodes the stream of JSON objects that go list prints.
@@ -79,15 +111,36 @@ func decodeListed(out []byte) ([]listed, error) {
 // the packages whose test binaries depend on it.
 func packagesOf(all []listed) []Package {
 	var pkgs []Package
-	plain := map[string]bool{}
 	for _, p := range all {
-		if p.ForTest == "" && !strings.Contains(p.ImportPath, " ") && !strings.HasSuffix(p.ImportPath, ".test") {
-			plain[p.ImportPath] = true
+		if isPlain(p) {
 			files := make([]string, len(p.GoFiles))
 			for i, f := range p.GoFiles {
 				files[i] = filepath.Join(p.Dir, f)
 			}
 			pkgs = append(pkgs, Package{ImportPath: p.ImportPath, Dir: p.Dir, Files: files})
+		}
+	}
+	testers := testersOf(all)
+	for i := range pkgs {
+		pkgs[i].Testers = testers[pkgs[i].ImportPath]
+	}
+	return pkgs
+}
+
+// isPlain reports whether p is a package of a go list -test listing
+// rather than a variant built for tests or a test binary.
+func isPlain(p listed) bool {
+	return p.ForTest == "" && !strings.Contains(p.ImportPath, " ") && !strings.HasSuffix(p.ImportPath, ".test")
+}
+
+// testersOf maps each package that a test binary of a go list -test
+// listing depends on, whatever its module, to the sorted import paths of
+// the listed packages whose test binaries those are.
+func testersOf(all []listed) map[string][]string {
+	plain := map[string]bool{}
+	for _, p := range all {
+		if isPlain(p) {
+			plain[p.ImportPath] = true
 		}
 	}
 	testers := map[string][]string{}
@@ -98,14 +151,13 @@ func packagesOf(all []listed) []Package {
 		}
 		for _, d := range p.Deps {
 			d, _, _ = strings.Cut(d, " ")
-			if plain[d] && !slices.Contains(testers[d], tested) {
+			if !slices.Contains(testers[d], tested) {
 				testers[d] = append(testers[d], tested)
 			}
 		}
 	}
-	for i := range pkgs {
-		pkgs[i].Testers = testers[pkgs[i].ImportPath]
-		slices.Sort(pkgs[i].Testers)
+	for _, t := range testers {
+		slices.Sort(t)
 	}
-	return pkgs
+	return testers
 }

@@ -39,3 +39,36 @@ func TestDecodeListedRefusesGarbage(t *testing.T) {
 	_, err := decodeListed([]byte(`{"ImportPath": "a"} {`))
 	assert.ErrorContains(t, err, "decoding")
 }
+
+func TestTestersOf(t *testing.T) {
+	out := []byte(`
+{"ImportPath": "example.com/t/a", "Dir": "/t/a", "GoFiles": ["a.go"]}
+{"ImportPath": "example.com/t/b", "Dir": "/t/b", "GoFiles": ["b.go"]}
+{"ImportPath": "example.com/t/c", "Dir": "/t/c", "GoFiles": ["c.go"]}
+{"ImportPath": "example.com/t/a.test", "Dir": "/t/a", "Deps": ["example.com/m", "example.com/m/internal/x", "example.com/t/a [example.com/t/a.test]", "fmt"]}
+{"ImportPath": "example.com/t/a [example.com/t/a.test]", "ForTest": "example.com/t/a", "Dir": "/t/a", "GoFiles": ["a.go"]}
+{"ImportPath": "example.com/t/b.test", "Dir": "/t/b", "Deps": ["example.com/m", "example.com/t/b [example.com/t/b.test]", "fmt"]}
+{"ImportPath": "example.com/t/b [example.com/t/b.test]", "ForTest": "example.com/t/b", "Dir": "/t/b", "GoFiles": ["b.go"]}
+{"ImportPath": "example.com/other.test", "Dir": "/o", "Deps": ["example.com/m/internal/y"]}
+`)
+	all, err := decodeListed(out)
+	require.NoError(t, err)
+	testers := testersOf(all)
+
+	tests := []struct {
+		name string
+		pkg  string
+		want []string
+	}{
+		{"a package of another module that two tests depend on", "example.com/m", []string{"example.com/t/a", "example.com/t/b"}},
+		{"one that one test depends on", "example.com/m/internal/x", []string{"example.com/t/a"}},
+		{"one reached only by a test binary of a package not listed", "example.com/m/internal/y", nil},
+		{"a package of the listing, by its own tests", "example.com/t/a", []string{"example.com/t/a"}},
+		{"a package without tests that nothing depends on", "example.com/t/c", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, testers[tt.pkg])
+		})
+	}
+}

@@ -91,7 +91,6 @@ type mutant struct {
 	site Site
 	path string   // absolute path of the file
 	src  []byte   // the file's source
-	dir  string   // the module's directory
 	pkg  string   // the mutated package
 	pkgs []string // the packages whose tests run
 }
@@ -104,7 +103,10 @@ type result struct {
 
 // Run builds and tests the mutants of the modules in dirs, one module
 // after the other, and writes a line for each mutant and a summary for
-// each module. It returns the counts of all modules, and an error when a
+// each module. An entry of dirs may be DIR=TESTS: the mutants of the
+// module in DIR are then also tested with the tests of the packages of
+// the module in TESTS that depend on the mutated package (see
+// ParseModuleArg). It returns the counts of all modules, and an error when a
 // module could not be tested (the others are tested all the same), or
 // else ErrSurvivors when a mutant survived or is not covered and
 // opts.Allow does not explain it.
@@ -113,13 +115,19 @@ func Run(ctx context.Context, dirs []string, opts Options) (Tally, error) {
 	if err != nil {
 		return Tally{}, err
 	}
-	r := &runner{opts: opts, scanned: map[string]bool{}, dirs: map[string]string{}}
+	r := &runner{opts: opts, scanned: map[string]bool{}, dirs: map[string]string{}, mods: map[string]string{}}
 	var (
 		total Tally
 		errs  []error
 	)
-	for _, dir := range dirs {
-		t, err := r.module(ctx, dir)
+	mods, tests := make([]string, len(dirs)), make([]string, len(dirs))
+	for i, arg := range dirs {
+		if mods[i], tests[i], err = ParseModuleArg(arg); err != nil {
+			return Tally{}, err
+		}
+	}
+	for i, dir := range dirs {
+		t, err := r.module(ctx, mods[i], tests[i])
 		total.add(t)
 		if err != nil {
 			fmt.Fprintf(opts.Out, "module %s: %v\n", dir, err)
@@ -144,16 +152,42 @@ type runner struct {
 	opts    Options
 	scanned map[string]bool   // the files looked into, as named in sites
 	dirs    map[string]string // the directory of each package, by import path
+	mods    map[string]string // the directory of each package's module, by import path
 }
 
-// module tests the mutants of the module in dir.
-func (r *runner) module(ctx context.Context, dir string) (Tally, error) {
+// ParseModuleArg parses an argument of Run: a module directory, or
+// DIR=TESTS, the directory of a module whose mutants are also tested
+// with the tests of the module in the directory TESTS. That module
+// reaches the one in DIR through its go.mod (a replace directive to the
+// directory), so that the overlay of a mutant applies to its build.
+func ParseModuleArg(arg string) (dir, tests string, err error) {
+	dir, tests, found := strings.Cut(arg, "=")
+	switch {
+	case dir == "":
+		return "", "", fmt.Errorf("module argument %q: no module directory", arg)
+	case !found:
+		return dir, "", nil
+	case tests == "" || strings.Contains(tests, "="):
+		return "", "", fmt.Errorf("module argument %q: want DIR or DIR=TESTS_DIR", arg)
+	case filepath.Clean(tests) == filepath.Clean(dir):
+		return "", "", fmt.Errorf("module argument %q: the module's own tests always run", arg)
+	}
+	return dir, tests, nil
+}
+
+// module tests the mutants of the module in dir, also with the tests of
+// the module in tests unless it is "".
+func (r *runner) module(ctx context.Context, dir, tests string) (Tally, error) {
 	start := time.Now()
-	muts, names, err := r.collect(ctx, dir)
+	muts, names, err := r.collect(ctx, dir, tests)
 	if err != nil {
 		return Tally{}, err
 	}
-	fmt.Fprintf(r.opts.Out, "==> %s: %d mutants\n", dir, len(muts))
+	with := ""
+	if tests != "" {
+		with = ", tested also by " + tests
+	}
+	fmt.Fprintf(r.opts.Out, "==> %s: %d mutants%s\n", dir, len(muts), with)
 	if r.opts.DryRun {
 		for _, m := range muts {
 			r.opts.Allow.Lookup(m.site.Key())
@@ -177,25 +211,42 @@ func (r *runner) module(ctx context.Context, dir string) (Tally, error) {
 	return t, nil
 }
 
-// collect finds the sites of the module in dir. It also returns the
+// collect finds the sites of the module in dir, whose mutants the tests
+// of the module in tests (unless "") test too. It also returns the
 // absolute paths of the module's files by their names in coverage
-// profiles, and records the directory of each package.
-func (r *runner) collect(ctx context.Context, dir string) ([]mutant, map[string]string, error) {
+// profiles, and records the directory of each package and of its module.
+func (r *runner) collect(ctx context.Context, dir, tests string) ([]mutant, map[string]string, error) {
 	pkgs, err := ListPackages(ctx, r.opts.Go, dir)
 	if err != nil {
 		return nil, nil, err
 	}
+	external := map[string][]string{}
+	if tests != "" {
+		paths := make([]string, len(pkgs))
+		for i, p := range pkgs {
+			paths[i] = p.ImportPath
+		}
+		var dirs map[string]string
+		external, dirs, err = ListTesters(ctx, r.opts.Go, tests, paths)
+		if err != nil {
+			return nil, nil, err
+		}
+		for p, d := range dirs {
+			r.dirs[p], r.mods[p] = d, tests
+		}
+	}
 	var muts []mutant
 	names := map[string]string{}
 	for _, p := range pkgs {
-		r.dirs[p.ImportPath] = p.Dir
+		r.dirs[p.ImportPath], r.mods[p.ImportPath] = p.Dir, dir
 		tested := []string{p.ImportPath}
 		if r.opts.Importers && len(p.Testers) > 0 {
 			tested = p.Testers
 		}
+		tested = append(slices.Clip(tested), external[p.ImportPath]...)
 		for _, path := range p.Files {
 			names[p.ImportPath+"/"+filepath.Base(path)] = path
-			found, err := r.file(path, dir, p.ImportPath, tested)
+			found, err := r.file(path, p.ImportPath, tested)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -205,10 +256,9 @@ func (r *runner) collect(ctx context.Context, dir string) ([]mutant, map[string]
 	return muts, names, nil
 }
 
-// file finds the sites of the Go file at path, of the package pkg of the
-// module in dir, whose mutants the tests of pkgs test; a generated file
-// has none.
-func (r *runner) file(path, dir, pkg string, pkgs []string) ([]mutant, error) {
+// file finds the sites of the Go file at path, of the package pkg, whose
+// mutants the tests of pkgs test; a generated file has none.
+func (r *runner) file(path, pkg string, pkgs []string) ([]mutant, error) {
 	name, err := filepath.Rel(r.opts.Root, path)
 	if err != nil {
 		return nil, fmt.Errorf("naming %s: %w", path, err)
@@ -232,7 +282,7 @@ func (r *runner) file(path, dir, pkg string, pkgs []string) ([]mutant, error) {
 	}
 	var muts []mutant
 	for _, s := range Find(fset, f, name) {
-		muts = append(muts, mutant{site: s, path: path, src: src, dir: dir, pkg: pkg, pkgs: pkgs})
+		muts = append(muts, mutant{site: s, path: path, src: src, pkg: pkg, pkgs: pkgs})
 	}
 	return muts, nil
 }
@@ -325,23 +375,64 @@ func (r *runner) test(ctx context.Context, m mutant, ix *TestIndex) (result, err
 	if err != nil {
 		return result{}, err
 	}
-	run, cancel := context.WithTimeout(ctx, r.opts.Timeout+time.Minute)
+	var res result
+	for _, g := range groupByModule(sel.Pkgs, r.mods) {
+		got, err := r.goTest(ctx, g.dir, ov, sel.Run, g.pkgs)
+		if err != nil {
+			return result{}, err
+		}
+		res = result{status: got.status, output: append(res.output, got.output...)}
+		if res.status != Survived {
+			break
+		}
+	}
+	return res, nil
+}
+
+// goTest runs go test in the module in dir on pkgs, with the overlay ov
+// and the -run pattern run ("" for all), and classifies the outcome.
+func (r *runner) goTest(ctx context.Context, dir, ov, run string, pkgs []string) (result, error) {
+	tctx, cancel := context.WithTimeout(ctx, r.opts.Timeout+time.Minute)
 	defer cancel()
 	args := []string{"test", "-count=1", "-failfast", "-vet=off",
 		"-timeout=" + r.opts.Timeout.String(), "-overlay=" + ov}
-	if sel.Run != "" {
-		args = append(args, "-run="+sel.Run)
+	if run != "" {
+		args = append(args, "-run="+run)
 	}
-	args = append(args, sel.Pkgs...)
-	cmd := exec.CommandContext(run, r.opts.Go, args...)
-	cmd.Dir = m.dir
+	args = append(args, pkgs...)
+	cmd := exec.CommandContext(tctx, r.opts.Go, args...)
+	cmd.Dir = dir
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		return result{}, ctx.Err()
 	}
-	deadline := errors.Is(run.Err(), context.DeadlineExceeded)
+	deadline := errors.Is(tctx.Err(), context.DeadlineExceeded)
 	return result{status: Classify(out, err, deadline), output: out}, nil
+}
+
+// pkgGroup is the tested packages of one module.
+type pkgGroup struct {
+	dir  string   // the module's directory
+	pkgs []string // import paths
+}
+
+// groupByModule splits pkgs by the directory of their module in mods, in
+// the order of their first package: one go test command runs in one
+// module.
+func groupByModule(pkgs []string, mods map[string]string) []pkgGroup {
+	var groups []pkgGroup
+	at := map[string]int{}
+	for _, p := range pkgs {
+		d := mods[p]
+		i, ok := at[d]
+		if !ok {
+			i, at[d] = len(groups), len(groups)
+			groups = append(groups, pkgGroup{dir: d})
+		}
+		groups[i].pkgs = append(groups[i].pkgs, p)
+	}
+	return groups
 }
 
 // report writes the line of m and reports whether the allowlist explains

@@ -239,3 +239,104 @@ func TestRunDryRunListsMutants(t *testing.T) {
 	assert.Contains(t, out.String(), "FOUND       m.go:21 Unchecked: if n > 100\n")
 	assert.Contains(t, out.String(), "FOUND       skipped/skipped.go:8 F: if n < 0\n")
 }
+
+func TestParseModuleArg(t *testing.T) {
+	tests := []struct {
+		arg, dir, tests, err string
+	}{
+		{arg: "adapters/gin", dir: "adapters/gin"},
+		{arg: ".", dir: "."},
+		{arg: "adapters/gin=adapters/conformance", dir: "adapters/gin", tests: "adapters/conformance"},
+		{arg: "/abs/m=../t", dir: "/abs/m", tests: "../t"},
+		{arg: "=adapters/conformance", err: "no module directory"},
+		{arg: "", err: "no module directory"},
+		{arg: "adapters/gin=", err: "want DIR or DIR=TESTS_DIR"},
+		{arg: "a=b=c", err: "want DIR or DIR=TESTS_DIR"},
+		{arg: "adapters/gin=adapters/gin/", err: "own tests always run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			dir, testsDir, err := ParseModuleArg(tt.arg)
+			if tt.err != "" {
+				assert.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.dir, dir)
+			assert.Equal(t, tt.tests, testsDir)
+		})
+	}
+}
+
+func TestGroupByModule(t *testing.T) {
+	mods := map[string]string{"m": "/m", "m/x": "/m", "t/a": "/t", "t/b": "/t"}
+	tests := []struct {
+		name string
+		pkgs []string
+		want []pkgGroup
+	}{
+		{"one module", []string{"m", "m/x"}, []pkgGroup{{dir: "/m", pkgs: []string{"m", "m/x"}}}},
+		{"the other module only", []string{"t/b"}, []pkgGroup{{dir: "/t", pkgs: []string{"t/b"}}}},
+		{"two modules, in the order of their first package", []string{"t/a", "m", "t/b", "m/x"},
+			[]pkgGroup{{dir: "/t", pkgs: []string{"t/a", "t/b"}}, {dir: "/m", pkgs: []string{"m", "m/x"}}}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, groupByModule(tt.pkgs, mods))
+		})
+	}
+}
+
+func TestRunTestsWithAnotherModule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test on two modules")
+	}
+	root := t.TempDir()
+	files := map[string]string{}
+	for name, src := range moduleSource {
+		files["m/"+name] = src
+	}
+	files["t/go.mod"] = "module example.com/t\n\ngo 1.25\n\nrequire example.com/m v0.0.0\n\nreplace example.com/m => ../m\n"
+	files["t/uses/uses_test.go"] = `package uses
+
+import (
+	"testing"
+
+	"example.com/m"
+)
+
+func TestUncheckedRefusesBig(t *testing.T) {
+	if _, err := m.Unchecked(101); err == nil {
+		t.Fatal("no error")
+	}
+}
+`
+	files["t/unrelated/unrelated_test.go"] = "package unrelated\n\nimport \"testing\"\n\nfunc TestNothing(t *testing.T) {}\n"
+	for name, src := range files {
+		path := filepath.Join(root, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(src), 0o600))
+	}
+	var out, warn bytes.Buffer
+
+	tally, err := Run(context.Background(), []string{filepath.Join(root, "m") + "=" + filepath.Join(root, "t")}, Options{
+		Root: root, Out: &out, Warn: &warn, Timeout: 2 * time.Minute, Skip: regexp.MustCompile(`(^|/)skipped/`),
+	})
+
+	require.ErrorIs(t, err, ErrSurvivors)
+	assert.Equal(t, []string{
+		"KILLED      m/m.go:13 Checked: if n > 100",
+		"KILLED      m/m.go:21 Unchecked: if n > 100",
+		"SURVIVED    m/m.go:29 Clamp: if n > 100",
+		"KILLED      m/m.go:37 Parse: if v, err := strconv.Atoi(s); err != nil",
+	}, mutantLines(out.String()), "the other module's test kills Unchecked's mutant")
+	assert.Contains(t, out.String(), "    5 tests of 2 packages run alone\n", "the unrelated package is left out")
+	assert.Equal(t, Tally{Killed: 3, Survived: 1, Elapsed: tally.Elapsed}, tally)
+	assert.Empty(t, warn.String())
+	for name, src := range files {
+		got, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))
+		require.NoError(t, err)
+		assert.Equal(t, src, string(got), "%s is untouched", name)
+	}
+}

@@ -93,8 +93,10 @@ type indexer struct {
 }
 
 // BuildIndex runs the tests of the tested packages pkgs (import path to
-// directory) of the module in dir, one at a time, with coverage of the
-// packages in coverpkg. names maps the file names of coverage profiles
+// directory), one at a time, with coverage of the packages in coverpkg
+// of the module in dir. A tested package may belong to another module
+// that reaches the one in dir through its go.mod: its tests are built in
+// its own directory. names maps the file names of coverage profiles
 // to absolute paths. It fails when a package's tests fail when run
 // together.
 func BuildIndex(ctx context.Context, dir string, pkgs map[string]string, coverpkg []string,
@@ -116,7 +118,7 @@ func BuildIndex(ctx context.Context, dir string, pkgs map[string]string, coverpk
 	}
 	slices.Sort(paths)
 	for i, p := range paths {
-		if err := in.pkg(ctx, ix, dir, p, pkgs[p], i); err != nil {
+		if err := in.pkg(ctx, ix, p, pkgs[p], i); err != nil {
 			return nil, err
 		}
 	}
@@ -125,11 +127,11 @@ func BuildIndex(ctx context.Context, dir string, pkgs map[string]string, coverpk
 
 // pkg indexes the tests of the package pkg, whose source is in pkgDir;
 // n numbers its files.
-func (in *indexer) pkg(ctx context.Context, ix *TestIndex, dir, pkg, pkgDir string, n int) error {
+func (in *indexer) pkg(ctx context.Context, ix *TestIndex, pkg, pkgDir string, n int) error {
 	bin := filepath.Join(in.tmp, strconv.Itoa(n)+".test")
 	build := exec.CommandContext(ctx, in.opts.Go, "test", "-c", "-vet=off", "-cover",
 		"-coverpkg="+in.coverpkg, "-o", bin, pkg)
-	build.Dir = dir
+	build.Dir = pkgDir
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the tests of %s: %w\n%s", pkg, err, out)
 	}

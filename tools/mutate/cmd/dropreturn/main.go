@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	dropreturn [flags] MODULE_DIR...
+//	dropreturn [flags] MODULE_DIR[=TESTS_DIR]...
 //
 // For each module directory, in turn, it lists the module's packages
 // (go list ./..., so nested modules are left out, and only the files of
@@ -22,7 +22,15 @@
 // in the module directory, where TESTS are the tests that reach the
 // return and PACKAGES the tested packages they belong to: the mutated
 // package, or with -importers every package of the module whose tests
-// depend on it. The overlay maps the file to a temporary copy holding
+// depend on it.
+//
+// MODULE_DIR=TESTS_DIR also tests the mutants of the module in
+// MODULE_DIR with the tests of another module, in TESTS_DIR, that
+// reaches it through a replace directive of its go.mod (a module that
+// holds the tests of several others): every package of that module whose
+// tests depend on the mutated package is a tested package too, indexed
+// and run the same way, with go test run in TESTS_DIR. The overlay
+// applies to the replaced module's files as well. The overlay maps the file to a temporary copy holding
 // the mutant: no file of the tree is ever written. In the mutant the
 // return statement is wrapped in "if false { ... }": it never runs, as
 // if deleted, but its operands stay in use, so that the mutant still
@@ -126,7 +134,7 @@ func run(args []string) int {
 		return err
 	})
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: dropreturn [flags] MODULE_DIR...")
+		fmt.Fprintln(fs.Output(), "usage: dropreturn [flags] MODULE_DIR[=TESTS_DIR]...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
