@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -252,7 +254,11 @@ func TestCloseDoesNotWaitForIdleClients(t *testing.T) {
 		// Generous: the connection is already closed, so Read returns at once.
 		require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
 		_, err := c.Read(make([]byte, 1))
-		assert.ErrorIs(t, err, io.EOF, "%s connection closed by the server", name)
+		// A close with unread bytes in the server's buffer (the halfway
+		// request) may reach the client as a reset rather than an EOF;
+		// both say the server closed it, where a time-out would not.
+		assert.True(t, errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET),
+			"%s connection closed by the server: %v", name, err)
 	}
 }
 
