@@ -414,3 +414,20 @@ func TestVerifierCacheIsBounded(t *testing.T) {
 	assert.Equal(t, backchannel.ProviderCacheSize, backchannel.CachedVerifiers(h))
 	assert.Equal(t, 2*n, store.Len(), "every logout and its jti")
 }
+
+// TestSingleProviderTokenWithoutIss checks that a token without iss is
+// refused before anything is fetched, even when the middleware has a
+// single provider (to which Discover("") would answer).
+func TestSingleProviderTokenWithoutIss(t *testing.T) {
+	k := newRSAKey(t, "k")
+	p := startProvider(t, k)
+	ledger := newRecordingLedger()
+	h := newHandler(t, p, ledger, nil)
+	c := p.claims("sid-1", "")
+	delete(c, "iss")
+	token := sign(t, k, c)
+	refusedWithNothingRecorded(t, post(h, token), http.StatusBadRequest, "invalid_request",
+		`iss "" is not a configured provider's issuer`, ledger, keysOf(p.issuer, unverifiedClaims(token))...)
+	assert.Zero(t, p.jwksHits.Load(), "no keys were fetched")
+	assert.Zero(t, p.discoHits.Load(), "nothing was discovered")
+}
