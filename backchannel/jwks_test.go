@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -328,4 +329,50 @@ func TestStaleKeysRefreshIsBounded(t *testing.T) {
 	accept("s5")
 	assert.EqualValues(t, 4, p.jwksHits.Load(), "a successful refresh, then the new set is used")
 	assert.Len(t, ledger.Writes(), 2*8)
+}
+
+// TestDiscoveryDownKeysKnown checks that a provider whose discovery
+// document cannot be fetched still has its tokens accepted when nothing
+// needs discovering: its JWKSURI is configured, or it signs with its
+// client secret. Without either, the token is answered 502.
+func TestDiscoveryDownKeysKnown(t *testing.T) {
+	k := newRSAKey(t, "k")
+	p := startProvider(t, k)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	tests := []struct {
+		name   string
+		mutate func(*testConfig)
+		token  func(claims map[string]any) string
+		status int
+	}{
+		{"JWKSURI configured", func(c *testConfig) { c.JWKSURI = p.issuer + "/jwks" },
+			func(c map[string]any) string { return sign(t, k, c) }, http.StatusOK},
+		{"HS256 with the client secret", func(c *testConfig) { c.Algorithms, c.ClientSecret = algs(jose.HS256), testSecret },
+			func(c map[string]any) string { return signHMAC(t, jose.HS256, testSecret, c) }, http.StatusOK},
+		{"RS256 without JWKSURI", nil,
+			func(c map[string]any) string { return sign(t, k, c) }, http.StatusBadGateway},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ledger := newRecordingLedger()
+			h := newHandler(t, p, ledger, func(c *testConfig) {
+				c.Issuer = closed.URL
+				if tc.mutate != nil {
+					tc.mutate(c)
+				}
+			})
+			c := p.claims("sid-1", "")
+			c["iss"] = closed.URL
+			token := tc.token(c)
+			w := post(h, token)
+			require.Equal(t, tc.status, w.Code, w.Body.String())
+			if tc.status == http.StatusOK {
+				assert.Equal(t, acceptedWrites(unverifiedClaims(token), defaultEndedTTL, defaultJTITTL), ledger.Writes())
+				return
+			}
+			refusedWithNothingRecorded(t, w, http.StatusBadGateway, "temporarily_unavailable",
+				"the provider's keys could not be fetched", ledger, keysOf(closed.URL, unverifiedClaims(token))...)
+		})
+	}
 }
