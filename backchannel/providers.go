@@ -104,32 +104,34 @@ func (h *Handler) verifierFor(ctx context.Context, jws *jose.JSONWebSignature) (
 		// With a single provider, Discover("") would return it.
 		return picked{}, invalid(`iss "" is not a configured provider's issuer`)
 	}
+	// Discover finds the provider (ErrUnknownProvider, with no Provider,
+	// when there is none), then fills its endpoints from its discovery
+	// document; on a failure of discovery, or without an end-session
+	// endpoint, the Provider is still the one configured or found.
 	p, err := h.mw.Discover(ctx, iss)
 	var keysErr error
 	switch {
 	case err == nil, errors.Is(err, logout.ErrNoEndSessionEndpoint):
-	case errors.Is(err, logout.ErrUnknownProvider):
+	case errors.Is(err, logout.ErrUnknownProvider), p.Issuer == "":
 		return picked{}, invalid("iss %q is not a configured provider's issuer", truncate(iss))
-	case errors.Is(err, logout.ErrDiscovery) && p.Issuer != "":
-		if p.JWKSURI == "" {
-			keysErr = fmt.Errorf("%w: %w", ErrKeys, err)
-		}
-	default:
-		return picked{}, fmt.Errorf("%w: %w", ErrKeys, err)
+	case p.JWKSURI == "":
+		keysErr = fmt.Errorf("%w: %w", ErrKeys, err)
 	}
 	v, err := h.providers.cached(p)
 	if err != nil {
 		return picked{}, err
 	}
-	return picked{v, keysErr}, nil
+	return picked{v, keysErr, c}, nil
 }
 
 // picked is the verifier of a token's provider and, when its jwks_uri is
 // unknown because discovery failed, why: a token signed with a JWKS key
-// is then refused with that error, which wraps ErrKeys.
+// is then refused with that error, which wraps ErrKeys. claims are the
+// token's, read strictly, to be checked once its signature is.
 type picked struct {
 	*verifier
 	noKeys error
+	claims claimSet
 }
 
 // truncate shortens an untrusted string for an error message.
