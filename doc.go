@@ -54,8 +54,8 @@
 // [Config.LookupProvider]: a logout goes to the provider whose issuer is
 // the iss of the session's id_token, and a session of any other issuer is
 // logged out locally, never sent to an endpoint its token names. The backchannel
-// module's Config.Providers verifies each provider's logout tokens with
-// that provider's keys and client_id.
+// module's handler, given the Middleware, verifies each provider's logout
+// tokens with that provider's keys and client_id.
 //
 // [BuildURL], [GenAuthEndpoint] and [NewState] are the pure building blocks, for
 // apps that want to write the handler themselves.

@@ -46,7 +46,7 @@ func TestAlgorithmPinning(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newStore()
-			h := newHandler(t, p, store, func(c *backchannel.Config) { c.Algorithms = tc.algs })
+			h := newHandler(t, p, store, func(c *testConfig) { c.Algorithms = tc.algs })
 			w := post(h, signRaw(t, tc.signer, mustJSON(t, p.claims("sid", "alice"))))
 			if tc.wantOK {
 				assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
@@ -65,7 +65,7 @@ func TestAlgorithmPinning(t *testing.T) {
 func TestClientSecretHMAC(t *testing.T) {
 	rsaKey := newRSAKey(t, "rsa")
 	p := startProvider(t, rsaKey)
-	hs256 := func(c *backchannel.Config) {
+	hs256 := func(c *testConfig) {
 		c.Algorithms, c.ClientSecret = algs(jose.HS256), testSecret
 	}
 	t.Run("signed with the client secret", func(t *testing.T) {
@@ -114,7 +114,7 @@ func TestClientSecretHMAC(t *testing.T) {
 
 	t.Run("RS256 and HS256 client", func(t *testing.T) {
 		p.publish(rsaKey)
-		h := newHandler(t, p, newStore(), func(c *backchannel.Config) {
+		h := newHandler(t, p, newStore(), func(c *testConfig) {
 			c.Algorithms, c.ClientSecret = algs(jose.RS256, jose.HS256), testSecret
 		})
 		assert.Equal(t, http.StatusOK, post(h, sign(t, rsaKey, p.claims("a", ""))).Code)
@@ -124,7 +124,7 @@ func TestClientSecretHMAC(t *testing.T) {
 	})
 
 	t.Run("a client secret alone accepts no HMAC token", func(t *testing.T) {
-		h := newHandler(t, p, newStore(), func(c *backchannel.Config) { c.ClientSecret = testSecret })
+		h := newHandler(t, p, newStore(), func(c *testConfig) { c.ClientSecret = testSecret })
 		w := post(h, signHMAC(t, jose.HS256, testSecret, p.claims("d", "")))
 		require.Equal(t, http.StatusBadRequest, w.Code)
 		assert.Contains(t, decodeError(t, w).Description, "algorithm")
@@ -241,7 +241,7 @@ func TestTimeWindow(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(win.name+"/"+tc.name, func(t *testing.T) {
 				ledger := newRecordingLedger()
-				h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+				h := newHandler(t, p, ledger, func(c *testConfig) {
 					c.Now, c.MaxAge, c.ClockSkew = func() time.Time { return now }, win.maxAge, win.skew
 				})
 				c := p.claimsAt(tc.iat, "sid-1", "")
@@ -264,7 +264,8 @@ func TestTimeWindow(t *testing.T) {
 
 // TestClientSecretLength checks that a client secret as long as the hash
 // of an HMAC algorithm (RFC 7518, section 3.2) is accepted, and its tokens
-// recorded, and that one a byte shorter is refused by New.
+// recorded, and that one a byte shorter is refused, with ErrKeys, at the
+// provider's first token.
 func TestClientSecretLength(t *testing.T) {
 	p := startProvider(t)
 	for _, tc := range []struct {
@@ -274,7 +275,7 @@ func TestClientSecretLength(t *testing.T) {
 		t.Run(string(tc.alg), func(t *testing.T) {
 			secret := strings.Repeat("s", tc.minLen)
 			ledger := newRecordingLedger()
-			h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+			h := newHandler(t, p, ledger, func(c *testConfig) {
 				c.Algorithms, c.ClientSecret = algs(tc.alg), secret
 			})
 			token := signHMAC(t, tc.alg, secret, p.claims("sid-1", ""))
@@ -282,12 +283,12 @@ func TestClientSecretLength(t *testing.T) {
 			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 			assert.Equal(t, acceptedWrites(unverifiedClaims(token), defaultEndedTTL, defaultJTITTL), ledger.Writes())
 
-			_, err := backchannel.New(backchannel.Config{
-				Issuer: p.issuer, ClientID: testClientID, Ledger: newStore(),
-				Algorithms: algs(tc.alg), ClientSecret: secret[1:],
+			short := newHandler(t, p, newStore(), func(c *testConfig) {
+				c.Algorithms, c.ClientSecret = algs(tc.alg), secret[1:]
 			})
-			require.ErrorIs(t, err, backchannel.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), fmt.Sprintf("Config.ClientSecret is shorter than the %d bytes %s needs", tc.minLen, tc.alg))
+			_, err := short.Verify(t.Context(), signHMAC(t, tc.alg, secret, p.claims("sid-2", "")))
+			require.ErrorIs(t, err, backchannel.ErrKeys)
+			assert.Contains(t, err.Error(), fmt.Sprintf("the ClientSecret is shorter than the %d bytes %s needs", tc.minLen, tc.alg))
 		})
 	}
 }

@@ -713,21 +713,21 @@ func newRPApp(t *testing.T, op *suiteOP, appURL string) *rpApp {
 	a := &rpApp{url: appURL, op: op, revs: newStore()}
 	a.store = sessions.NewCookieStore([]byte(rand.Text()+rand.Text()), []byte(rand.Text()[:16]+rand.Text()[:16]))
 	a.store.Options.HttpOnly, a.store.Options.SameSite = true, http.SameSiteLaxMode
+	provider := logout.Provider{
+		Issuer: op.issuer, ClientID: op.client.id, // end_session_endpoint and jwks_uri by discovery
+		PostLogoutRedirectURI: appURL + rpCallbackPath,
+	}
+	if op.client.alg == jose.HS256 {
+		provider.SigningAlgorithms, provider.ClientSecret = []string{"HS256"}, op.client.secret
+	}
 	m, err := logout.New(logout.Config{
 		Store: a.store, SessionName: rpSessionName,
-		Providers: []logout.Provider{{
-			Issuer: op.issuer, ClientID: op.client.id, // end_session_endpoint by discovery
-			PostLogoutRedirectURI: appURL + rpCallbackPath,
-		}},
+		Providers:        []logout.Provider{provider},
 		SessionCheck:     &logout.SessionCheckConfig{Ledger: a.revs},
 		FrontChannelPath: rpFrontChannelPath,
 	})
 	require.NoError(t, err)
-	bcCfg := backchannel.Config{Issuer: op.issuer, ClientID: op.client.id, Ledger: a.revs}
-	if op.client.alg == jose.HS256 {
-		bcCfg.Algorithms, bcCfg.ClientSecret = algs(jose.HS256), op.client.secret
-	}
-	bc, err := backchannel.New(bcCfg)
+	bc, err := backchannel.New(m, backchannel.Config{Ledger: a.revs})
 	require.NoError(t, err)
 
 	mux := http.NewServeMux()

@@ -62,9 +62,11 @@ func newTestApp(t testing.TB) *testApp {
 		SessionCheck: &logout.SessionCheckConfig{Ledger: a.revs},
 	})
 	require.NoError(t, err)
-	a.bc = newHandler(t, a.provider, slowStore{a.revs}, func(c *backchannel.Config) {
-		c.OnLogout = func(context.Context, *backchannel.LogoutToken) { a.logouts.Add(1) }
+	a.bc, err = backchannel.New(a.mw, backchannel.Config{
+		Ledger:   slowStore{a.revs},
+		OnLogout: func(context.Context, *backchannel.LogoutToken) { a.logouts.Add(1) },
 	})
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("POST /backchannel-logout", a.bc)
 	mux.HandleFunc("GET /login", a.login)

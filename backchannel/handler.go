@@ -33,39 +33,14 @@ var ErrInvalidConfig = errors.New("backchannel: invalid config")
 // ErrReplay means a logout token's jti was seen before.
 var ErrReplay = fmt.Errorf("%w: jti was already used", ErrInvalidToken)
 
-// Config configures a Handler. Ledger is required, and so are Issuer and
-// ClientID, unless Providers or LookupProvider are set.
+// Config configures a Handler. Ledger is required. The providers (their
+// issuers, client_ids, keys' jwks_uri, signing algorithms and client
+// secrets) are the logout.Middleware's: see New.
 type Config struct {
-	// Issuer is the provider's issuer, compared exactly with the token's
-	// iss. It is also used to discover jwks_uri.
-	Issuer string
-	// ClientID is the app's client_id, which the token's aud must contain.
-	ClientID string
-	// JWKSURI is the provider's JWKS URL. Default: jwks_uri from
-	// {Issuer}/.well-known/openid-configuration, read at the first request.
-	JWKSURI string
-	// Ledger records the ended sessions; give the same store to the
-	// middleware's session check. It also records used jti values.
+	// Ledger records the ended sessions: the same store as the
+	// middleware's SessionCheck.Ledger, which signs those sessions out.
+	// It also records used jti values. Required.
 	Ledger logout.Ledger
-
-	// Algorithms are the signature algorithms of the client's logout
-	// tokens: the client's registered id_token_signed_response_alg, since
-	// Back-Channel Logout 1.0 (section 2.6) validates a logout token's
-	// signature as an ID Token's, and Core 1.0 (section 3.1.3.7) validates
-	// that with the registered algorithm, RS256 by default. Default
-	// DefaultAlgorithms (RS256 only). A token signed with any other
-	// algorithm is refused, even with a key the provider publishes. "none"
-	// is never allowed; HMAC algorithms (HS256, HS384, HS512) need
-	// ClientSecret.
-	Algorithms []jose.SignatureAlgorithm
-	// ClientSecret is the client's secret, the key of tokens signed with an
-	// HMAC algorithm listed in Algorithms (OpenID Connect Core 1.0 section
-	// 10.1: the octets of its UTF-8 representation). It is the only HMAC
-	// key ever used: a JWKS key or a public key never is. It must be at
-	// least as long as the hash of the longest HMAC algorithm listed (32
-	// bytes for HS256, RFC 7518 section 3.2). It is used for nothing else,
-	// and never logged.
-	ClientSecret string
 	// MaxAge is how old a token's iat may be. Default 5 minutes.
 	MaxAge time.Duration
 	// ClockSkew is the tolerance for iat in the future and for exp.
@@ -79,9 +54,10 @@ type Config struct {
 	// at least as long as the app's sessions live. Default 30 days.
 	EndedSessionTTL time.Duration
 
-	// HTTPClient fetches discovery and JWKS. Each fetch is bounded by its
-	// Timeout, or by 10 seconds when it has none. Default: a client with a
-	// 10-second timeout.
+	// HTTPClient fetches the providers' JWKS (the middleware's
+	// Config.HTTPClient fetches their discovery documents). Each fetch is
+	// bounded by its Timeout, or by 10 seconds when it has none. Default:
+	// a client with a 10-second timeout.
 	HTTPClient *http.Client
 	// MinKeyRefresh is the least time between two JWKS fetches caused by
 	// tokens naming an unknown kid, or by tokens coming while the
@@ -93,37 +69,14 @@ type Config struct {
 	// Logger receives a record per request. Tokens are never logged.
 	// Default: no logging.
 	Logger *slog.Logger
-	// Now returns the current time. Default time.Now.
-	Now func() time.Time
-
-	// Providers lists the providers of an app that has several (or
-	// several tenants, each with its own issuer), each with its own
-	// issuer, client_id, keys, algorithms and client secret. A logout
-	// token is verified with the keys, algorithms and audience of the
-	// provider whose Issuer is exactly the token's iss, and refused when
-	// there is none: a token signed by one provider but naming another's
-	// issuer fails that other's signature check, and a token for another
-	// provider's client fails the audience check. With Providers or
-	// LookupProvider, Issuer, ClientID, JWKSURI, Algorithms and
-	// ClientSecret stay empty.
-	Providers []Provider
-	// LookupProvider, when set, finds a provider that Providers does not
-	// list, by the exact iss of a logout token (read before its signature
-	// is checked, to pick the keys that check it), for apps whose tenants
-	// live in a database. The Provider it returns must have that Issuer.
-	// The keys of looked-up providers are cached, up to ProviderCacheSize
-	// of them; its answers are not, and anyone can post a token naming
-	// any issuer: keep it cheap (an indexed query, or a cache of its own).
-	LookupProvider func(ctx context.Context, issuer string) (Provider, bool)
 }
 
 // Handler receives back-channel logout requests. Create it with New and
 // mount it at the back-channel logout URI registered at the provider. It is
 // safe for concurrent use.
 type Handler struct {
-	verifier                               // the single provider; zero with several
-	providers    *verifierSet              // Config.Providers and LookupProvider; nil with a single provider
-	parseAlgs    []jose.SignatureAlgorithm // every algorithm any provider may accept
+	mw           *logout.Middleware
+	providers    *verifierSet
 	maxAge, skew time.Duration
 	requireExp   bool
 	ttl          time.Duration
@@ -135,29 +88,43 @@ type Handler struct {
 	jtiMu sync.Mutex // makes check-then-record of a jti atomic in this process
 }
 
-// New validates cfg and returns a Handler. It does no network I/O.
-func New(cfg Config) (*Handler, error) {
-	h, err := newHandler(cfg)
+// parseAlgs are the algorithms a logout token's header may name: any a
+// provider may sign with. Each token is then held to its provider's
+// logout.Provider.SigningAlgorithms.
+var parseAlgs = append(slices.Clone(asymmetricAlgorithms), jose.HS256, jose.HS384, jose.HS512)
+
+// New validates cfg and returns a Handler for the providers of m: each
+// logout token is verified with the keys (jwks_uri), signing algorithms,
+// client secret and client_id of the provider m.Discover finds for its
+// iss (read before the signature is checked, to pick the keys that check
+// it), configured in m's Config.Providers or found by its
+// Config.LookupProvider; a token naming another issuer is refused, so
+// that one provider's key cannot end a session of another's. The iss
+// must be the provider's issuer, one trailing slash aside, as the
+// middleware compares issuers. New does no network I/O.
+func New(m *logout.Middleware, cfg Config) (*Handler, error) {
+	h, err := newHandler(m, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return h, nil
 }
 
-func newHandler(cfg Config) (*Handler, error) {
+func newHandler(m *logout.Middleware, cfg Config) (*Handler, error) {
+	if m == nil {
+		return nil, errors.New("a logout.Middleware is required")
+	}
 	if cfg.Ledger == nil {
 		return nil, errors.New("Config.Ledger is required")
 	}
 	h := &Handler{
+		mw:     m,
 		maxAge: orDuration(cfg.MaxAge, defaultMaxAge), skew: orDuration(cfg.ClockSkew, defaultSkew),
 		requireExp: cfg.RequireExp, ttl: orDuration(cfg.EndedSessionTTL, defaultEndedSessionTTL),
-		store: cfg.Ledger, onLogout: cfg.OnLogout, logger: cfg.Logger, now: cfg.Now,
+		store: cfg.Ledger, onLogout: cfg.OnLogout, logger: cfg.Logger, now: time.Now,
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
-	}
-	if h.now == nil {
-		h.now = time.Now
 	}
 	timeout, client := defaultHTTPTimeout, cfg.HTTPClient
 	switch {
@@ -166,21 +133,12 @@ func newHandler(cfg Config) (*Handler, error) {
 	case client.Timeout > 0:
 		timeout = client.Timeout
 	}
-	kc := keyConfig{client: client, timeout: timeout, minRefresh: orDuration(cfg.MinKeyRefresh, defaultMinRefresh), now: h.now}
-	if len(cfg.Providers) > 0 || cfg.LookupProvider != nil {
-		return h, h.setProviders(&cfg, kc)
+	// The keys' clock is the handler's, which tests may set after New.
+	kc := keyConfig{
+		client: client, timeout: timeout, minRefresh: orDuration(cfg.MinKeyRefresh, defaultMinRefresh),
+		now: func() time.Time { return h.now() },
 	}
-	if cfg.Issuer == "" || cfg.ClientID == "" {
-		return nil, errors.New("Config.Issuer and Config.ClientID are required")
-	}
-	v, err := newVerifier(Provider{
-		Issuer: cfg.Issuer, ClientID: cfg.ClientID, JWKSURI: cfg.JWKSURI,
-		Algorithms: cfg.Algorithms, ClientSecret: cfg.ClientSecret,
-	}, kc)
-	if err != nil {
-		return nil, err
-	}
-	h.verifier, h.parseAlgs = *v, v.algs
+	h.providers = newVerifierSet(kc)
 	return h, nil
 }
 
@@ -219,15 +177,15 @@ func checkAlgorithms(algs []jose.SignatureAlgorithm, secret string) ([]jose.Sign
 		if minLen, ok := hmacKeyBytes[a]; ok {
 			switch {
 			case secret == "":
-				return nil, nil, fmt.Errorf("Config.Algorithms: %s needs Config.ClientSecret, its only key", a)
+				return nil, nil, fmt.Errorf("SigningAlgorithms: %s needs the ClientSecret, its only key", a)
 			case len(secret) < minLen:
-				return nil, nil, fmt.Errorf("Config.ClientSecret is shorter than the %d bytes %s needs (RFC 7518, section 3.2)", minLen, a)
+				return nil, nil, fmt.Errorf("the ClientSecret is shorter than the %d bytes %s needs (RFC 7518, section 3.2)", minLen, a)
 			}
 			hmacKey = []byte(secret)
 			continue
 		}
 		if !slices.Contains(asymmetricAlgorithms, a) {
-			return nil, nil, fmt.Errorf("Config.Algorithms: %q is not allowed for logout tokens", a)
+			return nil, nil, fmt.Errorf("SigningAlgorithms: %q is not allowed for logout tokens", a)
 		}
 	}
 	return algs, hmacKey, nil

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -25,15 +26,59 @@ import (
 	"github.com/oidc-logout/logout/backchannel"
 )
 
-func newHandler(t testing.TB, p *testProvider, store logout.Ledger, mutate func(*backchannel.Config)) *backchannel.Handler {
+// testConfig is a Handler's Config with the settings of its single
+// provider, which build gives the logout.Middleware, and its clock.
+type testConfig struct {
+	backchannel.Config
+	Issuer, ClientID, JWKSURI, ClientSecret string
+	Algorithms                              []jose.SignatureAlgorithm
+	Now                                     func() time.Time
+}
+
+func newHandler(t testing.TB, p *testProvider, store logout.Ledger, mutate func(*testConfig)) *backchannel.Handler {
 	t.Helper()
-	cfg := backchannel.Config{Issuer: p.issuer, ClientID: testClientID, Ledger: store}
+	cfg := testConfig{Config: backchannel.Config{Ledger: store}, Issuer: p.issuer, ClientID: testClientID}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h, err := backchannel.New(cfg)
+	h, err := build(t, cfg)
 	require.NoError(t, err)
 	return h
+}
+
+// build returns the Handler of cfg, for a logout.Middleware whose single
+// provider is cfg's.
+func build(t testing.TB, cfg testConfig) (*backchannel.Handler, error) {
+	t.Helper()
+	var names []string
+	for _, a := range cfg.Algorithms {
+		names = append(names, string(a))
+	}
+	m := newMiddleware(t, cfg.Ledger, nil, logout.Provider{
+		Issuer: cfg.Issuer, ClientID: cfg.ClientID, JWKSURI: cfg.JWKSURI,
+		SigningAlgorithms: names, ClientSecret: cfg.ClientSecret,
+	})
+	h, err := backchannel.New(m, cfg.Config)
+	if err == nil && cfg.Now != nil {
+		backchannel.SetNow(h, cfg.Now)
+	}
+	return h, err
+}
+
+// newMiddleware returns a logout.Middleware with providers and lookup,
+// whose session check uses ledger (when it is not nil).
+func newMiddleware(t testing.TB, ledger logout.Ledger, lookup func(context.Context, string) (logout.Provider, bool), providers ...logout.Provider) *logout.Middleware {
+	t.Helper()
+	cfg := logout.Config{
+		Store: sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef")), SessionName: "app",
+		Providers: providers, LookupProvider: lookup,
+	}
+	if ledger != nil {
+		cfg.SessionCheck = &logout.SessionCheckConfig{Ledger: ledger}
+	}
+	m, err := logout.New(cfg)
+	require.NoError(t, err)
+	return m
 }
 
 func newStore() *logout.MemoryLedger {
@@ -90,7 +135,7 @@ func TestLogoutTokenValidation(t *testing.T) {
 	noKid := func(k signingKey) signingKey { k.kid = ""; return k }
 	tests := []struct {
 		name    string
-		cfg     func(*backchannel.Config)
+		cfg     func(*testConfig)
 		token   func() string
 		wantOK  bool
 		wantMsg string
@@ -104,7 +149,7 @@ func TestLogoutTokenValidation(t *testing.T) {
 			delete(c, "exp")
 			return signTyped(t, rsaKey, c, "JWT")
 		}, true, ""},
-		{"no exp, exp required", func(c *backchannel.Config) { c.RequireExp = true }, func() string {
+		{"no exp, exp required", func(c *testConfig) { c.RequireExp = true }, func() string {
 			c := p.claims("sid-1", "alice")
 			delete(c, "exp")
 			return sign(t, rsaKey, c)
@@ -199,7 +244,7 @@ func TestLogoutTokenValidation(t *testing.T) {
 		{"no kid, RS256 by the key published for PS256", nil, func() string {
 			return sign(t, noKid(psKey), p.claims("sid-1", "alice"))
 		}, false, "signature does not verify with the provider's keys"},
-		{"PS256 by the key published for PS256", func(c *backchannel.Config) { c.Algorithms = algs(jose.RS256, jose.PS256) }, func() string {
+		{"PS256 by the key published for PS256", func(c *testConfig) { c.Algorithms = algs(jose.RS256, jose.PS256) }, func() string {
 			return sign(t, signingKey{kid: psKey.kid, alg: jose.PS256, priv: psKey.priv}, p.claims("sid-1", "alice"))
 		}, true, ""},
 		{"by a key published without alg and use", nil, func() string { return sign(t, bareKey, p.claims("sid-1", "alice")) }, true, ""},
@@ -212,7 +257,7 @@ func TestLogoutTokenValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ledger := newRecordingLedger()
 			var logouts []*backchannel.LogoutToken
-			h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+			h := newHandler(t, p, ledger, func(c *testConfig) {
 				c.OnLogout = func(_ context.Context, lt *backchannel.LogoutToken) { logouts = append(logouts, lt) }
 				if tc.cfg != nil {
 					tc.cfg(c)
@@ -274,7 +319,7 @@ func TestReplayedJTI(t *testing.T) {
 				ledger = l
 			}
 			var calls int
-			h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+			h := newHandler(t, p, ledger, func(c *testConfig) {
 				c.OnLogout = func(context.Context, *backchannel.LogoutToken) { calls++ }
 			})
 			first := p.claims("sid-1", "")
@@ -309,14 +354,14 @@ func TestAcceptedLogoutRecords(t *testing.T) {
 	p := startProvider(t, k)
 	configs := []struct {
 		name             string
-		cfg              func(*backchannel.Config)
+		cfg              func(*testConfig)
 		endedTTL, jtiTTL time.Duration
 	}{
 		{"defaults", nil, defaultEndedTTL, defaultJTITTL},
-		{"zero and negative durations are defaults", func(c *backchannel.Config) {
+		{"zero and negative durations are defaults", func(c *testConfig) {
 			c.EndedSessionTTL, c.MaxAge, c.ClockSkew = -time.Hour, -time.Minute, -time.Second
 		}, defaultEndedTTL, defaultJTITTL},
-		{"configured", func(c *backchannel.Config) {
+		{"configured", func(c *testConfig) {
 			c.EndedSessionTTL, c.MaxAge, c.ClockSkew = 48*time.Hour, 2*time.Minute, 30*time.Second
 		}, 48 * time.Hour, 3 * time.Minute},
 	}
@@ -335,7 +380,7 @@ func TestAcceptedLogoutRecords(t *testing.T) {
 						ledger = l
 					}
 					var got []*backchannel.LogoutToken
-					h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+					h := newHandler(t, p, ledger, func(c *testConfig) {
 						c.OnLogout = func(_ context.Context, lt *backchannel.LogoutToken) { got = append(got, lt) }
 						if cf.cfg != nil {
 							cf.cfg(c)
@@ -369,7 +414,7 @@ func TestUnknownKidRefreshesKeys(t *testing.T) {
 	oldKey, newKey := newRSAKey(t, "2024"), newRSAKey(t, "2025")
 	p := startProvider(t, oldKey)
 	clock := &fakeClock{t: time.Now()}
-	h := newHandler(t, p, newStore(), func(c *backchannel.Config) { c.Now = clock.Now })
+	h := newHandler(t, p, newStore(), func(c *testConfig) { c.Now = clock.Now })
 
 	require.Equal(t, http.StatusOK, post(h, sign(t, oldKey, p.claims("s1", ""))).Code)
 	assert.EqualValues(t, 1, p.jwksHits.Load())
@@ -441,7 +486,7 @@ func TestRequestRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ledger := newRecordingLedger()
 			var logouts int
-			h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+			h := newHandler(t, p, ledger, func(c *testConfig) {
 				c.OnLogout = func(context.Context, *backchannel.LogoutToken) { logouts++ }
 			})
 			token := sign(t, k, p.claims("sid-1", "alice"))
@@ -567,7 +612,7 @@ func TestLedgerFailures(t *testing.T) {
 			}
 			var logs bytes.Buffer
 			var calls int
-			h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+			h := newHandler(t, p, ledger, func(c *testConfig) {
 				c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 				c.OnLogout = func(context.Context, *backchannel.LogoutToken) { calls++ }
 			})
@@ -639,7 +684,7 @@ func TestLogRecords(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			h := newHandler(t, tc.provider, newStore(), func(c *backchannel.Config) {
+			h := newHandler(t, tc.provider, newStore(), func(c *testConfig) {
 				c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 			})
 			token := sign(t, k, tc.claims(tc.provider))
@@ -668,34 +713,57 @@ func logRecords(t *testing.T, buf *bytes.Buffer) []map[string]any {
 	return out
 }
 
-func TestNewValidates(t *testing.T) {
-	store := newStore()
+// TestProviderSettingsValidated checks the provider settings the handler
+// cannot use: logout.New refuses those it can tell (issuer, algorithm
+// names), and a token of a provider whose client_id or client secret does
+// not fit is refused with ErrKeys (502, so that the provider retries once
+// the app's configuration is fixed), without fetching its keys.
+func TestProviderSettingsValidated(t *testing.T) {
+	p := startProvider(t, newRSAKey(t, "k"))
 	tests := []struct {
-		name string
-		cfg  backchannel.Config
-		want string
+		name     string
+		mutate   func(*logout.Provider)
+		newErr   string // refused by logout.New
+		tokenErr string // refused at the first token
 	}{
-		{"no ledger", backchannel.Config{Issuer: "https://op", ClientID: "c"}, "Config.Ledger is required"},
-		{"no client_id", backchannel.Config{Issuer: "https://op", Ledger: store}, "Config.Issuer and Config.ClientID are required"},
-		{"no issuer", backchannel.Config{ClientID: "c", Ledger: store}, "Config.Issuer and Config.ClientID are required"},
-		{"relative issuer", backchannel.Config{Issuer: "op", ClientID: "c", Ledger: store}, "absolute"},
-		{"HS256 without a client secret", backchannel.Config{Algorithms: algs(jose.HS256)}, "HS256 needs Config.ClientSecret"},
-		{"HS256 next to RS256 without a client secret", backchannel.Config{Algorithms: algs(jose.RS256, jose.HS256)}, "ClientSecret"},
-		{"HS256 with a short secret", backchannel.Config{Algorithms: algs(jose.HS256), ClientSecret: strings.Repeat("s", 31)}, "32 bytes"},
-		{"HS512 with a secret long enough for HS256 only", backchannel.Config{Algorithms: algs(jose.HS256, jose.HS512), ClientSecret: testSecret}, "64 bytes"},
-		{"none", backchannel.Config{Algorithms: algs("none")}, "none"},
-		{"empty name", backchannel.Config{Algorithms: algs("")}, "not allowed"},
-		{"unknown", backchannel.Config{Algorithms: algs("RS257")}, "RS257"},
-		{"lower case", backchannel.Config{Algorithms: algs("rs256")}, "rs256"},
+		{"no client_id", func(pr *logout.Provider) { pr.ClientID = "" }, "", "an issuer and a client_id are required"},
+		{"relative issuer", func(pr *logout.Provider) { pr.Issuer = "op" }, "op", ""},
+		{"HS256 without a client secret", func(pr *logout.Provider) { pr.SigningAlgorithms = []string{"HS256"} }, "", "HS256 needs the ClientSecret"},
+		{"HS256 next to RS256 without a client secret", func(pr *logout.Provider) { pr.SigningAlgorithms = []string{"RS256", "HS256"} }, "", "ClientSecret"},
+		{"HS256 with a short secret", func(pr *logout.Provider) {
+			pr.SigningAlgorithms, pr.ClientSecret = []string{"HS256"}, strings.Repeat("s", 31)
+		}, "", "32 bytes"},
+		{"HS512 with a secret long enough for HS256 only", func(pr *logout.Provider) {
+			pr.SigningAlgorithms, pr.ClientSecret = []string{"HS256", "HS512"}, testSecret
+		}, "", "64 bytes"},
+		{"none", func(pr *logout.Provider) { pr.SigningAlgorithms = []string{"none"} }, "none", ""},
+		{"empty name", func(pr *logout.Provider) { pr.SigningAlgorithms = []string{""} }, `""`, ""},
+		{"unknown", func(pr *logout.Provider) { pr.SigningAlgorithms = []string{"RS257"} }, "RS257", ""},
+		{"lower case", func(pr *logout.Provider) { pr.SigningAlgorithms = []string{"rs256"} }, "rs256", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.cfg.Issuer == "" && tc.cfg.ClientID == "" && tc.cfg.Ledger == nil {
-				tc.cfg.Issuer, tc.cfg.ClientID, tc.cfg.Ledger = "https://op", "c", store
+			pr := logout.Provider{Issuer: p.issuer, ClientID: testClientID, EndSessionEndpoint: p.issuer + "/session/end"}
+			tc.mutate(&pr)
+			_, err := logout.New(logout.Config{
+				Store: sessions.NewCookieStore([]byte("0123456789abcdef0123456789abcdef")), SessionName: "app", Providers: []logout.Provider{pr},
+			})
+			if tc.newErr != "" {
+				require.ErrorIs(t, err, logout.ErrInvalidConfig)
+				assert.Contains(t, err.Error(), tc.newErr)
+				return
 			}
-			_, err := backchannel.New(tc.cfg)
-			require.ErrorIs(t, err, backchannel.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), tc.want)
+			require.NoError(t, err)
+			ledger := newRecordingLedger()
+			h, err := backchannel.New(newMiddleware(t, ledger, nil, pr), backchannel.Config{Ledger: ledger})
+			require.NoError(t, err)
+			token := sign(t, newRSAKey(t, "k"), p.claims("sid-1", ""))
+			_, err = h.Verify(t.Context(), token)
+			require.ErrorIs(t, err, backchannel.ErrKeys)
+			assert.Contains(t, err.Error(), tc.tokenErr)
+			refusedWithNothingRecorded(t, post(h, token), http.StatusBadGateway, "temporarily_unavailable",
+				"the provider's keys could not be fetched", ledger, keysOf(p.issuer, unverifiedClaims(token))...)
+			assert.Zero(t, p.jwksHits.Load(), "no keys were fetched")
 		})
 	}
 }

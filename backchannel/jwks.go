@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-
-	"github.com/oidc-logout/logout/internal/oidcdoc"
 )
 
 // jwksCacheTTL is how long a key set is used before it is fetched again.
@@ -28,8 +26,7 @@ var ErrKeys = errors.New("backchannel: fetching the provider's keys failed")
 // the handler hammer the provider, nor each wait for a failing fetch.
 // Until a first set is fetched, each token tries.
 type keySource struct {
-	issuer     string
-	jwksURI    string // "" until discovered
+	jwksURI    string // "" when the provider has none
 	client     *http.Client
 	timeout    time.Duration
 	minRefresh time.Duration
@@ -72,16 +69,12 @@ func (s *keySource) refresh(ctx context.Context, now time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if s.jwksURI == "" {
-		uri, err := s.discover(ctx)
-		if err != nil {
-			return err
-		}
-		s.jwksURI = uri
+		return fmt.Errorf("%w: the provider has no jwks_uri", ErrKeys)
 	}
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := oidcdoc.GetJSON(ctx, s.client, s.jwksURI, &doc); err != nil {
+	if err := getJSON(ctx, s.client, s.jwksURI, &doc); err != nil {
 		return fmt.Errorf("%w: %w", ErrKeys, err)
 	}
 	s.keys, s.fetchedAt = readKeys(doc.Keys), now
@@ -104,18 +97,6 @@ func readKeys(raw []json.RawMessage) *jose.JSONWebKeySet {
 	return set
 }
 
-// discover reads jwks_uri from the issuer's discovery document.
-func (s *keySource) discover(ctx context.Context) (string, error) {
-	meta, err := oidcdoc.Discover(ctx, s.client, s.issuer)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrKeys, err)
-	}
-	if !strings.HasPrefix(meta.JWKSURI, "https://") && !strings.HasPrefix(meta.JWKSURI, "http://") {
-		return "", fmt.Errorf("%w: discovery document has no usable jwks_uri", ErrKeys)
-	}
-	return meta.JWKSURI, nil
-}
-
 // matchKeys returns the public signing keys of set with the given kid, or
 // all of them when kid is empty.
 func matchKeys(set *jose.JSONWebKeySet, kid string) []jose.JSONWebKey {
@@ -130,4 +111,36 @@ func matchKeys(set *jose.JSONWebKeySet, kid string) []jose.JSONWebKey {
 		out = append(out, k)
 	}
 	return out
+}
+
+// maxJWKSBytes bounds a key set: 1 MiB is far more than any real one.
+const maxJWKSBytes = 1 << 20
+
+// getJSON GETs url with client and decodes its body, at most maxJWKSBytes
+// of JSON, into dst. Any status but 200 is an error.
+func getJSON(ctx context.Context, client *http.Client, url string, dst any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", url, err)
+	}
+	if len(data) > maxJWKSBytes {
+		return fmt.Errorf("%s is larger than %d bytes", url, maxJWKSBytes)
+	}
+	if err := json.Unmarshal(data, dst); err != nil {
+		return fmt.Errorf("decoding %s: %w", url, err)
+	}
+	return nil
 }

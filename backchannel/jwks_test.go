@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -64,13 +65,13 @@ func TestKeyFetchFailures(t *testing.T) {
 		}, nil, "does not match configured issuer"},
 		{"discovery has no jwks_uri", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusOK, map[string]string{"issuer": "{issuer}"})
-		}, nil, "discovery document has no usable jwks_uri"},
+		}, nil, "the provider has no jwks_uri"},
 		{"discovery has a jwks_uri that is not HTTP", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusOK, map[string]string{"issuer": "{issuer}", "jwks_uri": "file:///etc/jwks.json"})
-		}, nil, "discovery document has no usable jwks_uri"},
+		}, nil, `jwks_uri "file:///etc/jwks.json": want an absolute http or https URL`},
 		{"discovery has a relative jwks_uri", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusOK, map[string]string{"issuer": "{issuer}", "jwks_uri": "/jwks"})
-		}, nil, "discovery document has no usable jwks_uri"},
+		}, nil, `jwks_uri "/jwks": want an absolute http or https URL`},
 		{"JWKS unreachable", func(t *testing.T) string {
 			return serveIssuer(t, http.StatusOK, map[string]string{"issuer": "{issuer}", "jwks_uri": closed.URL + "/jwks"})
 		}, nil, "/jwks\": dial"},
@@ -87,11 +88,11 @@ func TestKeyFetchFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			issuer := tc.issuer(t)
 			ledger := newRecordingLedger()
-			cfg := backchannel.Config{Issuer: issuer, ClientID: testClientID, Ledger: ledger}
+			cfg := testConfig{Config: backchannel.Config{Ledger: ledger}, Issuer: issuer, ClientID: testClientID}
 			if tc.jwksURI != nil {
 				cfg.JWKSURI = tc.jwksURI(t)
 			}
-			h, err := backchannel.New(cfg)
+			h, err := build(t, cfg)
 			require.NoError(t, err)
 			c := p.claims("sid-1", "alice")
 			c["iss"] = issuer
@@ -135,7 +136,7 @@ func TestKeyCacheTTL(t *testing.T) {
 	p := startProvider(t, k)
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	ledger := newRecordingLedger()
-	h := newHandler(t, p, ledger, func(c *backchannel.Config) { c.Now = clock.Now })
+	h := newHandler(t, p, ledger, func(c *testConfig) { c.Now = clock.Now })
 	accept := func(sid string) {
 		t.Helper()
 		w := post(h, sign(t, k, p.claimsAt(clock.Now(), sid, "")))
@@ -177,7 +178,7 @@ func TestUnknownKidRefreshBound(t *testing.T) {
 			p := startProvider(t, oldKey)
 			clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 			ledger := newRecordingLedger()
-			h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+			h := newHandler(t, p, ledger, func(c *testConfig) {
 				c.Now, c.MinKeyRefresh = clock.Now, tc.minRefresh
 			})
 			require.Equal(t, http.StatusOK, post(h, sign(t, oldKey, p.claimsAt(clock.Now(), "s1", ""))).Code)
@@ -206,7 +207,7 @@ func TestUnknownKidRefreshFails(t *testing.T) {
 	p := startProvider(t, oldKey)
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	ledger := newRecordingLedger()
-	h := newHandler(t, p, ledger, func(c *backchannel.Config) { c.Now = clock.Now })
+	h := newHandler(t, p, ledger, func(c *testConfig) { c.Now = clock.Now })
 	require.NoError(t, verifyOnly(h, sign(t, oldKey, p.claimsAt(clock.Now(), "s1", ""))))
 	p.jwksDown.Store(true)
 	clock.Advance(time.Minute)
@@ -230,8 +231,9 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// TestHTTPClient checks that Config.HTTPClient fetches discovery and the
-// JWKS, with or without a Timeout of its own.
+// TestHTTPClient checks that Config.HTTPClient fetches the JWKS, with or
+// without a Timeout of its own (the middleware's client fetches the
+// discovery document).
 func TestHTTPClient(t *testing.T) {
 	k := newRSAKey(t, "k")
 	p := startProvider(t, k)
@@ -239,13 +241,15 @@ func TestHTTPClient(t *testing.T) {
 		t.Run(timeout.String(), func(t *testing.T) {
 			rt := &countingTransport{}
 			ledger := newRecordingLedger()
-			h := newHandler(t, p, ledger, func(c *backchannel.Config) {
+			jwksBefore := p.jwksHits.Load()
+			h := newHandler(t, p, ledger, func(c *testConfig) {
 				c.HTTPClient = &http.Client{Transport: rt, Timeout: timeout}
 			})
 			token := sign(t, k, p.claims("sid-1", ""))
 			w := post(h, token)
 			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-			assert.EqualValues(t, 2, rt.n.Load(), "discovery and JWKS")
+			assert.EqualValues(t, 1, rt.n.Load(), "the JWKS")
+			assert.EqualValues(t, 1, p.jwksHits.Load()-jwksBefore, "the JWKS was fetched")
 			assert.Equal(t, acceptedWrites(unverifiedClaims(token), defaultEndedTTL, defaultJTITTL), ledger.Writes())
 		})
 	}
@@ -297,7 +301,7 @@ func TestStaleKeysRefreshIsBounded(t *testing.T) {
 	p := startProvider(t, k)
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	ledger := newRecordingLedger()
-	h := newHandler(t, p, ledger, func(c *backchannel.Config) { c.Now = clock.Now })
+	h := newHandler(t, p, ledger, func(c *testConfig) { c.Now = clock.Now })
 	accept := func(sid string) {
 		t.Helper()
 		w := post(h, sign(t, k, p.claimsAt(clock.Now(), sid, "")))
@@ -325,4 +329,50 @@ func TestStaleKeysRefreshIsBounded(t *testing.T) {
 	accept("s5")
 	assert.EqualValues(t, 4, p.jwksHits.Load(), "a successful refresh, then the new set is used")
 	assert.Len(t, ledger.Writes(), 2*8)
+}
+
+// TestDiscoveryDownKeysKnown checks that a provider whose discovery
+// document cannot be fetched still has its tokens accepted when nothing
+// needs discovering: its JWKSURI is configured, or it signs with its
+// client secret. Without either, the token is answered 502.
+func TestDiscoveryDownKeysKnown(t *testing.T) {
+	k := newRSAKey(t, "k")
+	p := startProvider(t, k)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	tests := []struct {
+		name   string
+		mutate func(*testConfig)
+		token  func(claims map[string]any) string
+		status int
+	}{
+		{"JWKSURI configured", func(c *testConfig) { c.JWKSURI = p.issuer + "/jwks" },
+			func(c map[string]any) string { return sign(t, k, c) }, http.StatusOK},
+		{"HS256 with the client secret", func(c *testConfig) { c.Algorithms, c.ClientSecret = algs(jose.HS256), testSecret },
+			func(c map[string]any) string { return signHMAC(t, jose.HS256, testSecret, c) }, http.StatusOK},
+		{"RS256 without JWKSURI", nil,
+			func(c map[string]any) string { return sign(t, k, c) }, http.StatusBadGateway},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ledger := newRecordingLedger()
+			h := newHandler(t, p, ledger, func(c *testConfig) {
+				c.Issuer = closed.URL
+				if tc.mutate != nil {
+					tc.mutate(c)
+				}
+			})
+			c := p.claims("sid-1", "")
+			c["iss"] = closed.URL
+			token := tc.token(c)
+			w := post(h, token)
+			require.Equal(t, tc.status, w.Code, w.Body.String())
+			if tc.status == http.StatusOK {
+				assert.Equal(t, acceptedWrites(unverifiedClaims(token), defaultEndedTTL, defaultJTITTL), ledger.Writes())
+				return
+			}
+			refusedWithNothingRecorded(t, w, http.StatusBadGateway, "temporarily_unavailable",
+				"the provider's keys could not be fetched", ledger, keysOf(closed.URL, unverifiedClaims(token))...)
+		})
+	}
 }

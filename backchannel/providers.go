@@ -2,47 +2,23 @@ package backchannel
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/oidc-logout/logout/internal/lru"
+	"github.com/oidc-logout/logout"
+	"github.com/oidc-logout/logout/backchannel/internal/lru"
 )
 
-// ProviderCacheSize is how many looked-up providers (see
-// Config.LookupProvider), with their keys, a Handler keeps; the least
-// recently used one is dropped to make room. The providers of
-// Config.Providers are kept apart and always cached.
+// ProviderCacheSize is how many providers' verifiers, with their keys, a
+// Handler keeps; the least recently used one is dropped to make room.
 const ProviderCacheSize = 256
-
-// maxIssuerLength bounds the iss that is looked up.
-const maxIssuerLength = 2048
-
-// Provider is one provider (or tenant) of an app that has several: see
-// Config.Providers. Issuer and ClientID are required; the other fields
-// mean what Config's fields of the same names mean for a single provider.
-type Provider struct {
-	// Issuer is compared exactly with the token's iss, and used to
-	// discover jwks_uri.
-	Issuer string
-	// ClientID is the app's client_id at this provider, which the
-	// token's aud must contain.
-	ClientID string
-	// JWKSURI is this provider's JWKS URL. Default: discovered.
-	JWKSURI string
-	// Algorithms are the signature algorithms of this client's logout
-	// tokens. Default DefaultAlgorithms.
-	Algorithms []jose.SignatureAlgorithm
-	// ClientSecret is this client's secret, the key of HMAC-signed tokens.
-	ClientSecret string
-}
 
 // verifier checks the tokens of one provider.
 type verifier struct {
@@ -50,7 +26,7 @@ type verifier struct {
 	algs             []jose.SignatureAlgorithm
 	secret           []byte // the HMAC key; nil unless an HS* algorithm is accepted
 	keys             *keySource
-	from             Provider // what it was made of, to notice a looked-up provider's change
+	from             logout.Provider // what it was made of, to notice a provider's change
 }
 
 // keyConfig is what every provider's keySource shares.
@@ -61,103 +37,101 @@ type keyConfig struct {
 	now        func() time.Time
 }
 
-// newVerifier validates p and returns its verifier.
-func newVerifier(p Provider, kc keyConfig) (*verifier, error) {
+// newVerifier validates what the backchannel handler needs of p (its
+// issuer, client_id, algorithms and, for HMAC, client secret) and returns
+// its verifier.
+func newVerifier(p logout.Provider, kc keyConfig) (*verifier, error) {
 	if p.Issuer == "" || p.ClientID == "" {
 		return nil, errors.New("an issuer and a client_id are required")
 	}
-	if u, err := url.Parse(p.Issuer); err != nil || !u.IsAbs() || u.Host == "" {
-		return nil, fmt.Errorf("issuer %q is not an absolute URL", p.Issuer)
+	var algs []jose.SignatureAlgorithm // DefaultAlgorithms when p names none
+	for _, n := range p.SigningAlgorithms {
+		algs = append(algs, jose.SignatureAlgorithm(n))
 	}
-	algs, secret, err := checkAlgorithms(p.Algorithms, p.ClientSecret)
+	algs, secret, err := checkAlgorithms(algs, p.ClientSecret)
 	if err != nil {
 		return nil, err
 	}
-	p.Algorithms = algs
 	return &verifier{
 		issuer: p.Issuer, clientID: p.ClientID, algs: algs, secret: secret, from: p,
 		keys: &keySource{
-			issuer: p.Issuer, jwksURI: p.JWKSURI, client: kc.client, timeout: kc.timeout,
+			jwksURI: p.JWKSURI, client: kc.client, timeout: kc.timeout,
 			minRefresh: kc.minRefresh, now: kc.now,
 		},
 	}, nil
 }
 
-// sameProvider reports whether a and b configure a provider alike.
-func sameProvider(a, b Provider) bool {
-	return a.Issuer == b.Issuer && a.ClientID == b.ClientID && a.JWKSURI == b.JWKSURI &&
-		a.ClientSecret == b.ClientSecret && slices.Equal(a.Algorithms, b.Algorithms)
+// issuerKey is the rule by which issuers are compared: one trailing slash
+// aside, as the logout middleware and the Ledger's keys compare them.
+func issuerKey(issuer string) string { return strings.TrimSuffix(issuer, "/") }
+
+// sameProvider reports whether a and b configure a verifier alike.
+func sameProvider(a, b logout.Provider) bool {
+	return issuerKey(a.Issuer) == issuerKey(b.Issuer) && a.ClientID == b.ClientID && a.JWKSURI == b.JWKSURI &&
+		a.ClientSecret == b.ClientSecret && slices.Equal(a.SigningAlgorithms, b.SigningAlgorithms)
 }
 
-// verifierSet holds the providers of an app with several.
+// verifierSet caches a verifier, with its keys, per provider.
 type verifierSet struct {
-	static map[string]*verifier // by exact issuer
-	lookup func(context.Context, string) (Provider, bool)
-	kc     keyConfig
+	kc keyConfig
 
-	mu     sync.Mutex
-	looked *lru.Cache[string, *verifier] // by exact issuer, at most ProviderCacheSize
+	mu    sync.Mutex
+	cache *lru.Cache[string, *verifier] // by issuerKey, at most ProviderCacheSize
 }
 
-// setProviders sets up Config.Providers and Config.LookupProvider.
-func (h *Handler) setProviders(cfg *Config, kc keyConfig) error {
-	if cfg.Issuer != "" || cfg.ClientID != "" || cfg.JWKSURI != "" || len(cfg.Algorithms) > 0 || cfg.ClientSecret != "" {
-		return errors.New("Config.Issuer, ClientID, JWKSURI, Algorithms and ClientSecret must be empty with Config.Providers or Config.LookupProvider")
-	}
-	vs := &verifierSet{
-		static: make(map[string]*verifier, len(cfg.Providers)), lookup: cfg.LookupProvider, kc: kc,
-		looked: lru.New[string, *verifier](ProviderCacheSize),
-	}
-	for i, p := range cfg.Providers {
-		v, err := newVerifier(p, kc)
-		if err != nil {
-			return fmt.Errorf("Config.Providers[%d]: %w", i, err)
-		}
-		if _, dup := vs.static[v.issuer]; dup {
-			return fmt.Errorf("Config.Providers[%d]: issuer %q is listed twice", i, v.issuer)
-		}
-		vs.static[v.issuer] = v
-		for _, a := range v.algs {
-			if !slices.Contains(h.parseAlgs, a) {
-				h.parseAlgs = append(h.parseAlgs, a)
-			}
-		}
-	}
-	if cfg.LookupProvider != nil {
-		// A looked-up provider may accept any algorithm a logout token
-		// may use; each token is then held to its provider's.
-		h.parseAlgs = append(slices.Clone(asymmetricAlgorithms), jose.HS256, jose.HS384, jose.HS512)
-	}
-	h.providers = vs
-	return nil
+func newVerifierSet(kc keyConfig) *verifierSet {
+	return &verifierSet{kc: kc, cache: lru.New[string, *verifier](ProviderCacheSize)}
 }
 
 // verifierFor returns the verifier of the provider that must have signed
-// jws: the single provider, or the one whose issuer is the iss of jws's
-// payload, read before its signature is checked (the signature is then
-// checked with that provider's keys only, and the claims with its issuer
-// and client_id).
-func (h *Handler) verifierFor(ctx context.Context, jws *jose.JSONWebSignature) (*verifier, error) {
-	if h.providers == nil {
-		return &h.verifier, nil
-	}
-	// A quick read: checkClaimsOf reads the verified claims strictly and
-	// refuses a token whose exact iss is not the picked provider's.
-	var claims struct {
-		Iss string `json:"iss"`
-	}
-	if json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims) != nil {
-		return nil, invalid("claims: not a JSON object with a string iss")
-	}
-	iss := claims.Iss
-	v, err := h.providers.find(ctx, iss)
+// jws: the one the middleware finds for the iss of jws's payload, read
+// before its signature is checked (the signature is then checked with
+// that provider's keys only, and the claims with its issuer and
+// client_id).
+func (h *Handler) verifierFor(ctx context.Context, jws *jose.JSONWebSignature) (picked, error) {
+	// Read as strictly as checkClaimsOf reads the verified claims: iss
+	// by its exact name, a name twice refused, so that the provider picked
+	// is the one whose issuer the verified claims must name.
+	c, err := parseClaimSet(jws.UnsafePayloadWithoutVerification())
 	if err != nil {
-		return nil, err
+		return picked{}, invalid("claims: %v", err)
 	}
-	if v == nil {
-		return nil, invalid("iss %q is not a configured provider's issuer", truncate(iss))
+	iss, _, err := c.str("iss")
+	if err != nil {
+		return picked{}, err
 	}
-	return v, nil
+	if iss == "" {
+		// With a single provider, Discover("") would return it.
+		return picked{}, invalid(`iss "" is not a configured provider's issuer`)
+	}
+	// Discover finds the provider (ErrUnknownProvider, with no Provider,
+	// when there is none), then fills its endpoints from its discovery
+	// document; on a failure of discovery, or without an end-session
+	// endpoint, the Provider is still the one configured or found.
+	p, err := h.mw.Discover(ctx, iss)
+	var keysErr error
+	switch {
+	case err == nil, errors.Is(err, logout.ErrNoEndSessionEndpoint):
+	case errors.Is(err, logout.ErrUnknownProvider), p.Issuer == "":
+		return picked{}, invalid("iss %q is not a configured provider's issuer", truncate(iss))
+	case p.JWKSURI == "":
+		keysErr = fmt.Errorf("%w: %w", ErrKeys, err)
+	}
+	v, err := h.providers.cached(p)
+	if err != nil {
+		return picked{}, err
+	}
+	return picked{v, keysErr, c}, nil
+}
+
+// picked is the verifier of a token's provider and, when its jwks_uri is
+// unknown because discovery failed, why: a token signed with a JWKS key
+// is then refused with that error, which wraps ErrKeys. claims are the
+// token's, read strictly, to be checked once its signature is.
+type picked struct {
+	*verifier
+	noKeys error
+	claims claimSet
 }
 
 // truncate shortens an untrusted string for an error message.
@@ -168,52 +142,33 @@ func truncate(s string) string {
 	return s
 }
 
-// find returns the verifier of issuer, or nil when it is not a provider
-// of the app. A looked-up provider that is invalid, or of another issuer,
-// is an error wrapping ErrKeys: the handler answers 502, and the provider
-// may retry once the app's data is fixed.
-func (vs *verifierSet) find(ctx context.Context, issuer string) (*verifier, error) {
-	if v, ok := vs.static[issuer]; ok {
-		return v, nil
-	}
-	if vs.lookup == nil || issuer == "" || len(issuer) > maxIssuerLength {
-		return nil, nil
-	}
-	p, ok := vs.lookup(ctx, issuer)
-	if !ok {
-		return nil, nil
-	}
-	if p.Issuer != issuer {
-		return nil, fmt.Errorf("%w: Config.LookupProvider returned another issuer", ErrKeys)
-	}
-	return vs.cached(p)
-}
-
-// cached returns the cached verifier of a looked-up provider p, made anew
-// when p changed, and drops the least recently used beyond
-// ProviderCacheSize.
-func (vs *verifierSet) cached(p Provider) (*verifier, error) {
+// cached returns the cached verifier of p, made anew when p changed (its
+// keys are then fetched again), and drops the least recently used beyond
+// ProviderCacheSize. A provider the handler cannot use (no client_id, an
+// HMAC algorithm without a long enough client secret) is an error
+// wrapping ErrKeys: the handler answers 502, and the provider may retry
+// once the app's configuration is fixed.
+func (vs *verifierSet) cached(p logout.Provider) (*verifier, error) {
+	key := issuerKey(p.Issuer)
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
-	if v, ok := vs.looked.Get(p.Issuer); ok {
-		if sameProvider(v.from, withDefaultAlgorithms(p)) {
+	if v, ok := vs.cache.Get(key); ok {
+		if sameProvider(v.from, p) {
 			return v, nil
 		}
-		vs.looked.Remove(p.Issuer)
+		vs.cache.Remove(key)
 	}
 	v, err := newVerifier(p, vs.kc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: Config.LookupProvider returned an invalid provider: %w", ErrKeys, err)
+		return nil, fmt.Errorf("%w: provider %s cannot verify logout tokens: %w", ErrKeys, p.Issuer, err)
 	}
-	vs.looked.Put(p.Issuer, v)
+	vs.cache.Put(key, v)
 	return v, nil
 }
 
-// withDefaultAlgorithms returns p with DefaultAlgorithms when it names none,
-// as newVerifier keeps it.
-func withDefaultAlgorithms(p Provider) Provider {
-	if len(p.Algorithms) == 0 {
-		p.Algorithms = DefaultAlgorithms
-	}
-	return p
+// len reports how many verifiers are cached.
+func (vs *verifierSet) len() int {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	return vs.cache.Len()
 }

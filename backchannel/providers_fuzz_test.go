@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 
 // FuzzProviderOfToken checks, for any payload signed with provider B's
 // client secret, that Verify refuses it or returns a token of B's issuer
-// addressed to B's client: provider B can never end a session of A.
+// (one trailing slash aside, as the middleware finds providers) addressed
+// to B's client: provider B can never end a session of A.
 func FuzzProviderOfToken(f *testing.F) {
 	const (
 		issA, issB       = "https://a.example.com", "https://b.example.com"
@@ -24,21 +26,20 @@ func FuzzProviderOfToken(f *testing.F) {
 		`{"iss":"https://b.example.com","aud":"client-b","iat":1700000000,"jti":"j","sid":"s","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`,
 		`{"iss":"https://a.example.com","aud":"client-a","iat":1700000000,"jti":"j","sid":"s","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`,
 		`{"iss":"https://a.example.com","ISS":"https://b.example.com","aud":["client-a","client-b"],"iat":1700000000,"jti":"j","sid":"s","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`,
+		`{"iss":"https://b.example.com/","aud":"client-b","iat":1700000000,"jti":"j","sid":"s","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`,
 		`{"iss":"https://b.example.com","iss":"https://a.example.com","aud":"client-a","iat":1700000000,"jti":"j","sid":"s","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`,
 	} {
 		f.Add([]byte(p))
 	}
-	h, err := New(Config{
-		Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{}),
-		Providers: []Provider{
-			{Issuer: issA, ClientID: "client-a", Algorithms: []jose.SignatureAlgorithm{jose.HS256}, ClientSecret: secretA},
-			{Issuer: issB, ClientID: "client-b", Algorithms: []jose.SignatureAlgorithm{jose.HS256}, ClientSecret: secretB},
-		},
-		Now: func() time.Time { return fuzzNow },
-	})
+	m := fuzzMiddleware(f,
+		logout.Provider{Issuer: issA, ClientID: "client-a", SigningAlgorithms: []string{"HS256"}, ClientSecret: secretA},
+		logout.Provider{Issuer: issB, ClientID: "client-b", SigningAlgorithms: []string{"HS256"}, ClientSecret: secretB},
+	)
+	h, err := New(m, Config{Ledger: logout.NewMemoryLedger(logout.MemoryLedgerConfig{})})
 	if err != nil {
 		f.Fatal(err)
 	}
+	h.now = func() time.Time { return fuzzNow }
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(secretB)}, nil)
 	if err != nil {
 		f.Fatal(err)
@@ -59,7 +60,7 @@ func FuzzProviderOfToken(f *testing.F) {
 			}
 			return
 		}
-		if tok.Issuer != issB || !slices.Contains(tok.Audience, "client-b") {
+		if strings.TrimSuffix(tok.Issuer, "/") != issB || !slices.Contains(tok.Audience, "client-b") {
 			t.Fatalf("accepted %q as a token of %q for %v", payload, tok.Issuer, tok.Audience)
 		}
 	})

@@ -19,22 +19,26 @@ import (
 
 // twoProviders starts provider A (RS256, client "client-a") and provider
 // B (ES256, client "client-b"), and a handler that lists both.
-func twoProviders(t *testing.T, lookup func(context.Context, string) (backchannel.Provider, bool)) (a, b *testProvider, ka, kb signingKey, h *backchannel.Handler, store *logout.MemoryLedger) {
+func twoProviders(t *testing.T, lookup func(context.Context, string) (logout.Provider, bool)) (a, b *testProvider, ka, kb signingKey, h *backchannel.Handler, store *logout.MemoryLedger) {
 	t.Helper()
 	ka, kb = newRSAKey(t, "a1"), newECKey(t, "b1")
 	a, b = startProvider(t, ka), startProvider(t, kb)
 	store = newStore()
+	m := newMiddleware(t, store, lookup,
+		logout.Provider{Issuer: a.issuer, ClientID: "client-a"},
+		logout.Provider{Issuer: b.issuer, ClientID: "client-b", SigningAlgorithms: []string{"ES256"}},
+	)
 	var err error
-	h, err = backchannel.New(backchannel.Config{
-		Ledger: store,
-		Providers: []backchannel.Provider{
-			{Issuer: a.issuer, ClientID: "client-a"},
-			{Issuer: b.issuer, ClientID: "client-b", Algorithms: algs(jose.ES256)},
-		},
-		LookupProvider: lookup,
-	})
+	h, err = backchannel.New(m, backchannel.Config{Ledger: store})
 	require.NoError(t, err)
 	return a, b, ka, kb, h, store
+}
+
+// noDiscovery returns p with every endpoint set, under its issuer, so
+// that nothing is discovered.
+func noDiscovery(p logout.Provider) logout.Provider {
+	p.EndSessionEndpoint, p.RevocationEndpoint, p.JWKSURI = p.Issuer+"/session/end", p.Issuer+"/revoke", p.Issuer+"/jwks"
+	return p
 }
 
 // forClient returns p's valid claims for sid, addressed to client.
@@ -69,7 +73,7 @@ func TestProvidersEachTokenIsVerifiedWithItsProvidersKeysAndAudience(t *testing.
 		{"signed by B, iss naming A, then ISS naming B", func() string {
 			return signRaw(t, kb, `{"iss":"`+a.issuer+`","ISS":"`+b.issuer+`","aud":"client-b","iat":`+fmt.Sprint(time.Now().Unix())+
 				`,"jti":"j2","sid":"sa","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`)
-		}, http.StatusBadRequest, "is not the configured issuer", ""},
+		}, http.StatusBadRequest, "algorithm ES256 is not the issuer's", ""},
 		{"signed by B, duplicate iss: B's, then A's", func() string {
 			return signRaw(t, kb, `{"iss":"`+b.issuer+`","iss":"`+a.issuer+`","aud":"client-b","iat":`+fmt.Sprint(time.Now().Unix())+
 				`,"jti":"j1","sid":"sa","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`)
@@ -80,8 +84,13 @@ func TestProvidersEachTokenIsVerifiedWithItsProvidersKeysAndAudience(t *testing.
 			return sign(t, ka, c)
 		}, http.StatusBadRequest, "is not a configured provider's issuer", ""},
 		{"issuer with a trailing slash", func() string {
-			c := forClient(a, "client-a", "sa")
+			c := forClient(a, "client-a", "sa-slash")
 			c["iss"] = a.issuer + "/"
+			return sign(t, ka, c)
+		}, http.StatusOK, "", logout.SIDKey(a.issuer, "sa-slash")},
+		{"issuer with two trailing slashes", func() string {
+			c := forClient(a, "client-a", "sa")
+			c["iss"] = a.issuer + "//"
 			return sign(t, ka, c)
 		}, http.StatusBadRequest, "is not a configured provider's issuer", ""},
 		{"no iss", func() string {
@@ -121,7 +130,7 @@ func TestProviderRefusals(t *testing.T) {
 	long := "https://t.example.com/" + strings.Repeat("x", 2048-len("https://t.example.com/"))
 	tests := []struct {
 		name     string
-		lookup   func(iss string) (backchannel.Provider, bool) // nil: no LookupProvider
+		lookup   func(iss string) (logout.Provider, bool) // nil: no LookupProvider
 		token    func() string
 		sentinel error
 		status   int
@@ -130,16 +139,16 @@ func TestProviderRefusals(t *testing.T) {
 	}{
 		{"unknown issuer, no lookup", nil, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://other.example.com")) },
 			backchannel.ErrInvalidToken, http.StatusBadRequest, `iss "https://other.example.com" is not a configured provider's issuer`, 0},
-		{"unknown issuer, looked up", func(string) (backchannel.Provider, bool) { return backchannel.Provider{}, false },
+		{"unknown issuer, looked up", func(string) (logout.Provider, bool) { return logout.Provider{}, false },
 			func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://other.example.com")) },
 			backchannel.ErrInvalidToken, http.StatusBadRequest, "is not a configured provider's issuer", 1},
-		{"no iss", func(string) (backchannel.Provider, bool) { return backchannel.Provider{}, false },
+		{"no iss", func(string) (logout.Provider, bool) { return logout.Provider{}, false },
 			func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "")) },
 			backchannel.ErrInvalidToken, http.StatusBadRequest, `iss "" is not a configured provider's issuer`, 0},
-		{"iss of 2049 bytes", func(string) (backchannel.Provider, bool) { return backchannel.Provider{}, false },
+		{"iss of 2049 bytes", func(string) (logout.Provider, bool) { return logout.Provider{}, false },
 			func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), long+"x")) },
 			backchannel.ErrInvalidToken, http.StatusBadRequest, "is not a configured provider's issuer", 0},
-		{"iss of 2048 bytes", func(string) (backchannel.Provider, bool) { return backchannel.Provider{}, false },
+		{"iss of 2048 bytes", func(string) (logout.Provider, bool) { return logout.Provider{}, false },
 			func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), long)) },
 			backchannel.ErrInvalidToken, http.StatusBadRequest, "is not a configured provider's issuer", 1},
 		{"unknown issuer of 256 bytes, quoted whole", nil, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), long[:256])) },
@@ -147,23 +156,27 @@ func TestProviderRefusals(t *testing.T) {
 		{"unknown issuer of 257 bytes, quoted cut", nil, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), long[:257])) },
 			backchannel.ErrInvalidToken, http.StatusBadRequest, `iss "` + long[:256] + `..." is not a configured provider's issuer`, 0},
 		{"iss is not a string", nil, func() string { return signRaw(t, ka, `{"iss":7,"sid":"s"}`) },
-			backchannel.ErrInvalidToken, http.StatusBadRequest, "claims: not a JSON object with a string iss", 0},
+			backchannel.ErrInvalidToken, http.StatusBadRequest, "iss is not a string", 0},
 		{"payload is not JSON", nil, func() string { return signRaw(t, ka, `iss`) },
-			backchannel.ErrInvalidToken, http.StatusBadRequest, "claims: not a JSON object with a string iss", 0},
-		{"lookup returns another issuer", func(string) (backchannel.Provider, bool) {
-			return backchannel.Provider{Issuer: a.issuer, ClientID: "client-a"}, true
+			backchannel.ErrInvalidToken, http.StatusBadRequest, "claims: not a JSON object", 0},
+		{"lookup returns another issuer", func(string) (logout.Provider, bool) {
+			return logout.Provider{Issuer: a.issuer, ClientID: "client-a"}, true
+		}, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://t.example.com")) },
+			backchannel.ErrInvalidToken, http.StatusBadRequest, `iss "https://t.example.com" is not a configured provider's issuer`, 1},
+		{"lookup returns a provider without client_id", func(iss string) (logout.Provider, bool) {
+			return noDiscovery(logout.Provider{Issuer: iss}), true
 		}, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://t.example.com")) },
 			backchannel.ErrKeys, http.StatusBadGateway, "the provider's keys could not be fetched", 1},
-		{"lookup returns a provider without client_id", func(iss string) (backchannel.Provider, bool) {
-			return backchannel.Provider{Issuer: iss}, true
+		{"lookup returns an HS256 provider without secret", func(iss string) (logout.Provider, bool) {
+			return noDiscovery(logout.Provider{Issuer: iss, ClientID: "c", SigningAlgorithms: []string{"HS256"}}), true
 		}, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://t.example.com")) },
 			backchannel.ErrKeys, http.StatusBadGateway, "the provider's keys could not be fetched", 1},
-		{"lookup returns an HS256 provider without secret", func(iss string) (backchannel.Provider, bool) {
-			return backchannel.Provider{Issuer: iss, ClientID: "c", Algorithms: algs(jose.HS256)}, true
+		{"lookup returns an HS256 provider with a short secret", func(iss string) (logout.Provider, bool) {
+			return noDiscovery(logout.Provider{Issuer: iss, ClientID: "c", SigningAlgorithms: []string{"HS256"}, ClientSecret: strings.Repeat("s", 31)}), true
 		}, func() string { return sign(t, ka, withIss(forClient(a, "client-a", "s"), "https://t.example.com")) },
 			backchannel.ErrKeys, http.StatusBadGateway, "the provider's keys could not be fetched", 1},
-		{"HS256 token for a looked-up RS256 provider", func(iss string) (backchannel.Provider, bool) {
-			return backchannel.Provider{Issuer: iss, ClientID: "client-a"}, true
+		{"HS256 token for a looked-up RS256 provider", func(iss string) (logout.Provider, bool) {
+			return noDiscovery(logout.Provider{Issuer: iss, ClientID: "client-a"}), true
 		}, func() string {
 			return signHMAC(t, jose.HS256, testSecret, withIss(forClient(a, "client-a", "s"), "https://t.example.com"))
 		},
@@ -173,14 +186,15 @@ func TestProviderRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ledger := newRecordingLedger()
 			var lookups int
-			cfg := backchannel.Config{Ledger: ledger, Providers: []backchannel.Provider{{Issuer: a.issuer, ClientID: "client-a"}}}
+			var lookup func(context.Context, string) (logout.Provider, bool)
 			if tc.lookup != nil {
-				cfg.LookupProvider = func(_ context.Context, iss string) (backchannel.Provider, bool) {
+				lookup = func(_ context.Context, iss string) (logout.Provider, bool) {
 					lookups++
 					return tc.lookup(iss)
 				}
 			}
-			h, err := backchannel.New(cfg)
+			m := newMiddleware(t, ledger, lookup, logout.Provider{Issuer: a.issuer, ClientID: "client-a"})
+			h, err := backchannel.New(m, backchannel.Config{Ledger: ledger})
 			require.NoError(t, err)
 			token := tc.token()
 			_, err = h.Verify(t.Context(), token)
@@ -219,13 +233,11 @@ func TestProvidersSignedWithTheOtherProvidersKeyUnderItsOwnKid(t *testing.T) {
 func TestProvidersHMACSecretIsPerProvider(t *testing.T) {
 	a, b := startProvider(t), startProvider(t)
 	const secretA, secretB = "secret-of-a-0123456789abcdef-0123", "secret-of-b-0123456789abcdef-0123"
-	h, err := backchannel.New(backchannel.Config{
-		Ledger: newStore(),
-		Providers: []backchannel.Provider{
-			{Issuer: a.issuer, ClientID: "client-a", Algorithms: algs(jose.HS256), ClientSecret: secretA},
-			{Issuer: b.issuer, ClientID: "client-b", Algorithms: algs(jose.HS256), ClientSecret: secretB},
-		},
-	})
+	m := newMiddleware(t, nil, nil,
+		logout.Provider{Issuer: a.issuer, ClientID: "client-a", SigningAlgorithms: []string{"HS256"}, ClientSecret: secretA},
+		logout.Provider{Issuer: b.issuer, ClientID: "client-b", SigningAlgorithms: []string{"HS256"}, ClientSecret: secretB},
+	)
+	h, err := backchannel.New(m, backchannel.Config{Ledger: newStore()})
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, post(h, signHMAC(t, jose.HS256, secretA, forClient(a, "client-a", "s"))).Code)
 	assert.Equal(t, http.StatusOK, post(h, signHMAC(t, jose.HS256, secretB, forClient(b, "client-b", "s"))).Code)
@@ -237,16 +249,16 @@ func TestProvidersHMACSecretIsPerProvider(t *testing.T) {
 func TestProvidersLookup(t *testing.T) {
 	var calls atomic.Int32
 	var tenant *testProvider
-	var tenantAlgs atomic.Value // []jose.SignatureAlgorithm
-	tenantAlgs.Store(algs(jose.RS256))
+	var tenantAlgs atomic.Value // []string
+	tenantAlgs.Store([]string{"RS256"})
 	kt := newRSAKey(t, "t1")
 	tenant = startProvider(t, kt)
-	a, _, ka, _, h, store := twoProviders(t, func(_ context.Context, iss string) (backchannel.Provider, bool) {
+	a, _, ka, _, h, store := twoProviders(t, func(_ context.Context, iss string) (logout.Provider, bool) {
 		calls.Add(1)
 		if iss != tenant.issuer {
-			return backchannel.Provider{}, false
+			return logout.Provider{}, false
 		}
-		return backchannel.Provider{Issuer: tenant.issuer, ClientID: "client-t", Algorithms: tenantAlgs.Load().([]jose.SignatureAlgorithm)}, true
+		return logout.Provider{Issuer: tenant.issuer, ClientID: "client-t", SigningAlgorithms: tenantAlgs.Load().([]string)}, true
 	})
 	for i := range 3 {
 		sid := fmt.Sprintf("st%d", i)
@@ -264,7 +276,7 @@ func TestProvidersLookup(t *testing.T) {
 
 	// The tenant moves to ES256: its cached provider is replaced, and
 	// RS256 tokens are refused from then on.
-	tenantAlgs.Store(algs(jose.ES256))
+	tenantAlgs.Store([]string{"ES256"})
 	w = post(h, sign(t, kt, forClient(tenant, "client-t", "st10")))
 	require.Equal(t, http.StatusBadRequest, w.Code)
 	assert.Contains(t, decodeError(t, w).Description, "is not the issuer's")
@@ -272,40 +284,35 @@ func TestProvidersLookup(t *testing.T) {
 
 func TestProvidersLookupReturnsAnotherIssuer(t *testing.T) {
 	a, b, ka, _, _, _ := twoProviders(t, nil)
-	h, err := backchannel.New(backchannel.Config{
-		Ledger: newStore(),
-		LookupProvider: func(context.Context, string) (backchannel.Provider, bool) {
-			return backchannel.Provider{Issuer: b.issuer, ClientID: "client-a"}, true
-		},
+	ledger := newRecordingLedger()
+	m := newMiddleware(t, ledger, func(context.Context, string) (logout.Provider, bool) {
+		return logout.Provider{Issuer: b.issuer, ClientID: "client-a"}, true
 	})
+	h, err := backchannel.New(m, backchannel.Config{Ledger: ledger})
 	require.NoError(t, err)
-	w := post(h, sign(t, ka, forClient(a, "client-a", "sa")))
-	assert.Equal(t, http.StatusBadGateway, w.Code)
+	token := sign(t, ka, forClient(a, "client-a", "sa"))
+	claims := unverifiedClaims(token)
+	refusedWithNothingRecorded(t, post(h, token), http.StatusBadRequest, "invalid_request",
+		"is not a configured provider's issuer", ledger, keysOf(a.issuer, claims)...)
 }
 
-func TestProvidersConfigValidation(t *testing.T) {
-	p := backchannel.Provider{Issuer: "https://a.example.com", ClientID: "c"}
+func TestNewValidation(t *testing.T) {
+	m := newMiddleware(t, nil, nil, logout.Provider{Issuer: "https://a.example.com", ClientID: "c"})
 	tests := []struct {
 		name    string
+		m       *logout.Middleware
 		cfg     backchannel.Config
 		wantErr string
 	}{
-		{"Issuer with Providers", backchannel.Config{Issuer: "https://a.example.com", Providers: []backchannel.Provider{p}}, "must be empty"},
-		{"ClientID with LookupProvider", backchannel.Config{ClientID: "c", LookupProvider: func(context.Context, string) (backchannel.Provider, bool) {
-			return p, true
-		}}, "must be empty"},
-		{"provider without client_id", backchannel.Config{Providers: []backchannel.Provider{{Issuer: p.Issuer}}}, "Config.Providers[0]"},
-		{"relative issuer", backchannel.Config{Providers: []backchannel.Provider{{Issuer: "/x", ClientID: "c"}}}, "not an absolute URL"},
-		{"issuer twice", backchannel.Config{Providers: []backchannel.Provider{p, p}}, "listed twice"},
-		{"HS256 without secret", backchannel.Config{Providers: []backchannel.Provider{{Issuer: p.Issuer, ClientID: "c", Algorithms: algs(jose.HS256)}}}, "needs Config.ClientSecret"},
-		{"none", backchannel.Config{Providers: []backchannel.Provider{{Issuer: p.Issuer, ClientID: "c", Algorithms: algs("none")}}}, "not allowed"},
+		{"no middleware", nil, backchannel.Config{Ledger: newStore()}, "a logout.Middleware is required"},
+		{"no ledger", m, backchannel.Config{}, "Config.Ledger is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.Ledger = newStore()
-			_, err := backchannel.New(tt.cfg)
+			h, err := backchannel.New(tt.m, tt.cfg)
 			require.ErrorIs(t, err, backchannel.ErrInvalidConfig)
 			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Nil(t, h)
 		})
 	}
 }
@@ -314,13 +321,11 @@ func TestProvidersSameAlgorithmOtherProvidersKey(t *testing.T) {
 	ka, kb := newRSAKey(t, "k1"), newRSAKey(t, "k1") // the same kid at both
 	a, b := startProvider(t, ka), startProvider(t, kb)
 	store := newStore()
-	h, err := backchannel.New(backchannel.Config{
-		Ledger: store,
-		Providers: []backchannel.Provider{
-			{Issuer: a.issuer, ClientID: "client-a"},
-			{Issuer: b.issuer, ClientID: "client-b"},
-		},
-	})
+	m := newMiddleware(t, store, nil,
+		logout.Provider{Issuer: a.issuer, ClientID: "client-a"},
+		logout.Provider{Issuer: b.issuer, ClientID: "client-b"},
+	)
+	h, err := backchannel.New(m, backchannel.Config{Ledger: store})
 	require.NoError(t, err)
 	for _, k := range []signingKey{ka, {kid: "", alg: ka.alg, priv: ka.priv}} {
 		w := post(h, sign(t, k, forClient(b, "client-b", "sb")))
@@ -338,13 +343,11 @@ func TestProvidersSameAlgorithmOtherProvidersKey(t *testing.T) {
 func BenchmarkBackChannelLogoutProviders(b *testing.B) {
 	k, other := newRSAKey(b, "k"), newRSAKey(b, "o")
 	p, q := startProvider(b, k), startProvider(b, other)
-	h, err := backchannel.New(backchannel.Config{
-		Ledger: newStore(),
-		Providers: []backchannel.Provider{
-			{Issuer: q.issuer, ClientID: "other"},
-			{Issuer: p.issuer, ClientID: testClientID},
-		},
-	})
+	m := newMiddleware(b, nil, nil,
+		logout.Provider{Issuer: q.issuer, ClientID: "other"},
+		logout.Provider{Issuer: p.issuer, ClientID: testClientID},
+	)
+	h, err := backchannel.New(m, backchannel.Config{Ledger: newStore()})
 	require.NoError(b, err)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -355,4 +358,76 @@ func BenchmarkBackChannelLogoutProviders(b *testing.B) {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
+}
+
+// TestIssuerTrailingSlash checks the middleware's rule for issuers: a
+// token whose iss differs from the provider's Issuer only by one trailing
+// slash is accepted, and its logout is recorded under the Ledger keys the
+// session check and front-channel logout use for the configured issuer.
+func TestIssuerTrailingSlash(t *testing.T) {
+	k := newRSAKey(t, "k")
+	p := startProvider(t, k)
+	tests := []struct {
+		name               string
+		configured, tokens string
+	}{
+		{"token with a slash, issuer without", p.issuer, p.issuer + "/"},
+		{"token without a slash, issuer with", p.issuer + "/", p.issuer},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newStore()
+			m := newMiddleware(t, store, nil, logout.Provider{Issuer: tc.configured, ClientID: testClientID})
+			h, err := backchannel.New(m, backchannel.Config{Ledger: store})
+			require.NoError(t, err)
+			for _, c := range []map[string]any{p.claims("sid-1", ""), p.claims("", "alice")} {
+				c["iss"] = tc.tokens
+				w := post(h, sign(t, k, c))
+				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			}
+			assert.True(t, revoked(t, store, logout.SIDKey(tc.configured, "sid-1"), time.Time{}), "the session check's sid key")
+			assert.True(t, revoked(t, store, logout.SubjectKey(tc.configured, "alice"), time.Now().Add(-time.Minute)), "the session check's sub key")
+			assert.Equal(t, logout.SIDKey(tc.configured, "sid-1"), logout.SIDKey(tc.tokens, "sid-1"))
+			assert.Equal(t, 4, store.Len(), "two logouts and their jti")
+		})
+	}
+}
+
+// TestVerifierCacheIsBounded checks that tokens naming many looked-up
+// providers keep at most ProviderCacheSize verifiers, each provider's
+// tokens still verified with its own settings.
+func TestVerifierCacheIsBounded(t *testing.T) {
+	p := startProvider(t)
+	store := newStore()
+	m := newMiddleware(t, store, func(_ context.Context, iss string) (logout.Provider, bool) {
+		return noDiscovery(logout.Provider{Issuer: iss, ClientID: "c", SigningAlgorithms: []string{"HS256"}, ClientSecret: testSecret}), true
+	})
+	h, err := backchannel.New(m, backchannel.Config{Ledger: store})
+	require.NoError(t, err)
+	n := backchannel.ProviderCacheSize + 10
+	for i := range n {
+		iss := fmt.Sprintf("https://tenant-%d.example.com", i)
+		w := post(h, signHMAC(t, jose.HS256, testSecret, withIss(forClient(p, "c", "s"), iss)))
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		assert.LessOrEqual(t, backchannel.CachedVerifiers(h), backchannel.ProviderCacheSize)
+	}
+	assert.Equal(t, backchannel.ProviderCacheSize, backchannel.CachedVerifiers(h))
+	assert.Equal(t, 2*n, store.Len(), "every logout and its jti")
+}
+
+// TestSingleProviderTokenWithoutIss checks that a token without iss is
+// refused before anything is fetched, even when the middleware has a
+// single provider (to which Discover("") would answer).
+func TestSingleProviderTokenWithoutIss(t *testing.T) {
+	k := newRSAKey(t, "k")
+	p := startProvider(t, k)
+	ledger := newRecordingLedger()
+	h := newHandler(t, p, ledger, nil)
+	c := p.claims("sid-1", "")
+	delete(c, "iss")
+	token := sign(t, k, c)
+	refusedWithNothingRecorded(t, post(h, token), http.StatusBadRequest, "invalid_request",
+		`iss "" is not a configured provider's issuer`, ledger, keysOf(p.issuer, unverifiedClaims(token))...)
+	assert.Zero(t, p.jwksHits.Load(), "no keys were fetched")
+	assert.Zero(t, p.discoHits.Load(), "nothing was discovered")
 }

@@ -35,10 +35,11 @@ type LogoutToken struct {
 	Expiry   time.Time // zero when the token has no exp
 }
 
-// DefaultAlgorithms are the signature algorithms accepted when
-// Config.Algorithms is empty: RS256 only, the default of a client's
-// id_token_signed_response_alg (OpenID Connect Core 1.0, section 3.1.3.7).
-// A provider that signs with another algorithm needs Config.Algorithms.
+// DefaultAlgorithms are the signature algorithms accepted when a
+// provider's logout.Provider.SigningAlgorithms is empty: RS256 only, the
+// default of a client's id_token_signed_response_alg (OpenID Connect Core
+// 1.0, section 3.1.3.7). A provider that signs with another algorithm
+// needs SigningAlgorithms.
 var DefaultAlgorithms = []jose.SignatureAlgorithm{jose.RS256}
 
 // invalid returns an ErrInvalidToken error with a reason.
@@ -47,8 +48,9 @@ func invalid(format string, args ...any) error {
 }
 
 // Verify validates raw as OpenID Connect Back-Channel Logout 1.0, section
-// 2.6, asks: a signature with one of Config.Algorithms, by a key of the
-// provider's JWKS or, for an HMAC algorithm, by Config.ClientSecret; iss,
+// 2.6, asks: a signature with one of the provider's SigningAlgorithms, by
+// a key of the provider's JWKS or, for an HMAC algorithm, by its
+// ClientSecret; iss (of a provider the logout.Middleware knows),
 // aud, iat within the window, exp when present (or required), the
 // back-channel logout event, sid and/or sub, no nonce. The claims are read
 // strictly: names are case-sensitive, iat and exp must be JSON numbers,
@@ -59,7 +61,7 @@ func (h *Handler) Verify(ctx context.Context, raw string) (*LogoutToken, error) 
 	if strings.Count(raw, ".") != 2 {
 		return nil, invalid("not a signed JWT in compact serialization (encrypted logout tokens are not supported)")
 	}
-	jws, err := jose.ParseSignedCompact(raw, h.parseAlgs)
+	jws, err := jose.ParseSignedCompact(raw, parseAlgs)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -71,14 +73,18 @@ func (h *Handler) Verify(ctx context.Context, raw string) (*LogoutToken, error) 
 	if err != nil {
 		return nil, err
 	}
+	if _, isHMAC := hmacKeyBytes[jose.SignatureAlgorithm(hdr.Algorithm)]; !isHMAC && v.noKeys != nil {
+		return nil, v.noKeys
+	}
 	if !slices.Contains(v.algs, jose.SignatureAlgorithm(hdr.Algorithm)) {
 		return nil, invalid("algorithm %s is not the issuer's", hdr.Algorithm)
 	}
-	payload, err := v.verifySignature(ctx, jws, hdr)
-	if err != nil {
+	// The claims verifierFor read are those of the payload the signature
+	// covers: a compact JWS has one payload.
+	if _, err := v.verifySignature(ctx, jws, hdr); err != nil {
 		return nil, err
 	}
-	return h.checkClaimsOf(v, payload)
+	return h.checkClaimsOf(v.verifier, v.claims)
 }
 
 // checkType refuses tokens explicitly typed as something other than a
@@ -215,19 +221,11 @@ func (c claimSet) audience() ([]string, error) {
 	return many, nil
 }
 
-// checkClaims reads and validates the claims of a verified payload of the
-// single provider.
-func (h *Handler) checkClaims(payload []byte) (*LogoutToken, error) {
-	return h.checkClaimsOf(&h.verifier, payload)
-}
-
-// checkClaimsOf reads and validates the claims of a payload verified with
-// v's keys: iss and aud must be v's.
-func (h *Handler) checkClaimsOf(v *verifier, payload []byte) (*LogoutToken, error) {
-	c, err := parseClaimSet(payload)
-	if err != nil {
-		return nil, invalid("claims: %v", err)
-	}
+// checkClaimsOf validates the claims of a payload verified with v's keys,
+// read strictly by parseClaimSet: iss must be v's (one trailing slash
+// aside, the rule of the logout middleware and of the Ledger's keys), aud
+// must contain v's client_id.
+func (h *Handler) checkClaimsOf(v *verifier, c claimSet) (*LogoutToken, error) {
 	t := &LogoutToken{}
 	for _, step := range []func(claimSet, *LogoutToken) error{v.checkIssuerAudience, h.checkTimes, checkLogoutClaims} {
 		if err := step(c, t); err != nil {
@@ -238,11 +236,10 @@ func (h *Handler) checkClaimsOf(v *verifier, payload []byte) (*LogoutToken, erro
 }
 
 func (h *verifier) checkIssuerAudience(c claimSet, t *LogoutToken) error {
-	iss, _, err := c.str("iss")
-	if err != nil {
-		return err
-	}
-	if iss != h.issuer {
+	// An iss that is not a string reads as "", never a provider's issuer
+	// (verifierFor refuses it first).
+	iss, _, _ := c.str("iss")
+	if issuerKey(iss) != issuerKey(h.issuer) {
 		return invalid("iss %q is not the configured issuer", iss)
 	}
 	aud, err := c.audience()

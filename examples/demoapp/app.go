@@ -259,6 +259,8 @@ func (a *App) setProviders(cfg *logout.Config) {
 			ClientSecret:          p.secret,
 			PostLogoutRedirectURI: a.baseURL + LogoutCallbackPath,
 			// end_session_endpoint and revocation_endpoint: discovered
+			JWKSURI:           p.jwksURI,
+			SigningAlgorithms: signingAlgorithms(p.alg),
 		})
 		if p.revokes {
 			// refresh and access token revoked at logout (RFC 7009)
@@ -267,29 +269,21 @@ func (a *App) setProviders(cfg *logout.Config) {
 	}
 }
 
-// backChannel returns the back-channel logout handler, which records the
-// sessions it ends in revs, the session check's store.
+// signingAlgorithms returns the algorithms of a provider's back-channel
+// logout tokens, signed as the client's id_tokens are: alg, or the
+// default (RS256) when it is "".
+func signingAlgorithms(alg string) []string {
+	if alg == "" {
+		return nil
+	}
+	return []string{alg}
+}
+
+// backChannel returns the back-channel logout handler of the middleware's
+// providers, which records the sessions it ends in revs, the session
+// check's store.
 func (a *App) backChannel(cfg Config, revs logout.Ledger) (*backchannel.Handler, error) {
-	var providers []backchannel.Provider
-	for _, p := range a.idps {
-		bp := backchannel.Provider{Issuer: p.issuer, ClientID: p.clientID, JWKSURI: p.jwksURI}
-		if alg := p.alg; alg != "" {
-			// Logout tokens are signed as the client's id_tokens are.
-			bp.Algorithms = []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}
-			if isHMAC(alg) {
-				bp.ClientSecret = p.secret
-			}
-		}
-		providers = append(providers, bp)
-	}
-	bcCfg := backchannel.Config{Ledger: revs, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger}
-	if len(providers) == 1 {
-		p := providers[0]
-		bcCfg.Issuer, bcCfg.ClientID, bcCfg.JWKSURI, bcCfg.Algorithms, bcCfg.ClientSecret = p.Issuer, p.ClientID, p.JWKSURI, p.Algorithms, p.ClientSecret
-	} else {
-		bcCfg.Providers = providers
-	}
-	bc, err := backchannel.New(bcCfg)
+	bc, err := backchannel.New(a.logout, backchannel.Config{Ledger: revs, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("demoapp: %w", err)
 	}

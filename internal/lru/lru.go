@@ -1,8 +1,7 @@
 // Package lru is a bounded map that drops its least recently used entry
-// to make room. The core module's looked-up providers and the backchannel
-// module's share it. It is not safe for concurrent use: callers hold
-// their own lock, so that a look-up and the update it leads to are one
-// step.
+// to make room: the core module's looked-up providers. It is not safe for
+// concurrent use: callers hold their own lock, so that a look-up and the
+// update it leads to are one step.
 package lru
 
 import "container/list"

@@ -1,6 +1,6 @@
 // Package oidcdoc fetches the JSON documents of an OpenID Provider, its
-// discovery document and its key set, bounded in size and time. The core
-// module's discovery and the backchannel module's key source share it.
+// discovery document, bounded in size and time, for the core module's
+// discovery.
 package oidcdoc
 
 import (
