@@ -21,10 +21,7 @@ import (
 // the imported module whose internal package did not change. Delete the
 // line when the import goes; the check says when a line is no longer
 // needed.
-var knownExceptions = []boundaryImport{
-	{Importer: rootPath + "/backchannel", Imported: rootPath + "/internal/lru"},
-	{Importer: rootPath + "/backchannel", Imported: rootPath + "/internal/oidcdoc"},
-}
+var knownExceptions = []boundaryImport{}
 
 // ---------------------------------------------------------------------
 

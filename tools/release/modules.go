@@ -33,6 +33,7 @@ var published = []string{
 var unpublished = []string{
 	"adapters/conformance", // the adapters' shared test suite and their tests
 	"e2e",
+	"e2e/hydra", // builds Ory Hydra for the e2e tests
 	"examples",
 	"tools/mutate",
 	"tools/release",

@@ -23,11 +23,9 @@ func New() (*sessions.CookieStore, *logout.Middleware, error) {
 	store.Options.HttpOnly = true
 	store.Options.SameSite = http.SameSiteLaxMode
 	m, err := logout.New(logout.Config{
-		Store:                 store,
-		SessionName:           "app",
-		EndSessionEndpoint:    Endpoint,
-		ClientID:              "client-1",
-		PostLogoutRedirectURI: "https://app.example.com/logout/callback",
+		Store:       store,
+		SessionName: "app",
+		Providers:   []logout.Provider{{ClientID: "client-1", EndSessionEndpoint: Endpoint, PostLogoutRedirectURI: "https://app.example.com/logout/callback"}},
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("app: %w", err)

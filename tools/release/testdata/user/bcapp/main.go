@@ -20,17 +20,18 @@ func main() {
 	}
 	ended := logout.NewMemoryLedger(logout.MemoryLedgerConfig{})
 	m, err := logout.New(logout.Config{
-		Store:                 store,
-		SessionName:           "app",
-		EndSessionEndpoint:    app.Endpoint,
-		ClientID:              "client-1",
-		PostLogoutRedirectURI: "https://app.example.com/logout/callback",
-		SessionCheck:          &logout.SessionCheckConfig{Ledger: ended},
+		Store:        store,
+		SessionName:  "app",
+		SessionCheck: &logout.SessionCheckConfig{Ledger: ended},
+		Providers: []logout.Provider{{
+			Issuer: "https://op.example.com", ClientID: "client-1", EndSessionEndpoint: app.Endpoint,
+			JWKSURI: "https://op.example.com/jwks", PostLogoutRedirectURI: "https://app.example.com/logout/callback",
+		}},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	bc, err := backchannel.New(backchannel.Config{Issuer: "https://op.example.com", ClientID: "client-1", Ledger: ended})
+	bc, err := backchannel.New(m, backchannel.Config{Ledger: ended})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -21,12 +21,10 @@ func main() {
 	ended := redisstore.NewCachedLedger(client, redisstore.CachedLedgerConfig{})
 	defer ended.Close()
 	m, err := logout.New(logout.Config{
-		Store:                 store,
-		SessionName:           "app",
-		EndSessionEndpoint:    app.Endpoint,
-		ClientID:              "client-1",
-		PostLogoutRedirectURI: "https://app.example.com/logout/callback",
-		SessionCheck:          &logout.SessionCheckConfig{Ledger: ended},
+		Store:        store,
+		SessionName:  "app",
+		SessionCheck: &logout.SessionCheckConfig{Ledger: ended},
+		Providers:    []logout.Provider{{ClientID: "client-1", EndSessionEndpoint: app.Endpoint, PostLogoutRedirectURI: "https://app.example.com/logout/callback"}},
 	})
 	if err != nil {
 		log.Fatal(err)
