@@ -268,7 +268,10 @@ func (w *workspace) init() error {
 	// from the user's own proxy. The module cache is the machine's own,
 	// so that what CI compiled before is not compiled again; the
 	// release's versions of our modules are taken out of it before and
-	// after, so that no earlier run's copy stands in for this one's.
+	// after, so that no earlier run's copy stands in for this one's. The
+	// go command's index of the module cache (in the build cache) takes a
+	// module version's files as fixed, and a rehearsal makes the same
+	// version again from another tree: GODEBUG=goindex=0 turns it off.
 	w.modcache = goenv["GOMODCACHE"]
 	if w.prev, err = previousRelease(w.root, w.version); err != nil {
 		return err
@@ -280,6 +283,7 @@ func (w *workspace) init() error {
 		"GOFLAGS="+strings.TrimSpace(goenv["GOFLAGS"]+" -mod=mod"),
 		"GOTOOLCHAIN=local",
 		"GOWORK=off",
+		"GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",goindex=0", ","),
 	)
 	if err := w.lockCache(); err != nil {
 		return err
