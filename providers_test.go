@@ -169,27 +169,39 @@ func TestProvidersCallbackServesEveryProvider(t *testing.T) {
 
 func TestProvidersLookupErrors(t *testing.T) {
 	tests := []struct {
-		name  string
-		found logout.Provider
+		name        string
+		found       logout.Provider
+		noStatic    bool   // no configured provider, so no callback path
+		wantMessage string // in the error of Discover
 	}{
-		{"another issuer", logout.Provider{Issuer: "https://other.example.com", EndSessionEndpoint: "https://other.example.com/end"}},
-		{"invalid endpoint", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: "javascript:alert(1)"}},
-		{"relative post-logout redirect URI", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", PostLogoutRedirectURI: "/cb"}},
-		{"post-logout redirect URI on another path", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", PostLogoutRedirectURI: "https://app.example.com/cb"}},
+		{"another issuer", logout.Provider{Issuer: "https://other.example.com", EndSessionEndpoint: "https://other.example.com/end"}, false,
+			`Config.LookupProvider returned issuer "https://other.example.com"`},
+		{"invalid endpoint", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: "javascript:alert(1)"}, false, "EndSessionEndpoint"},
+		{"relative post-logout redirect URI", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", PostLogoutRedirectURI: "/cb"}, false,
+			"PostLogoutRedirectURI"},
+		{"post-logout redirect URI on another path", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", PostLogoutRedirectURI: "https://app.example.com/cb"}, false,
+			"must lead to the callback path"},
+		{"post-logout redirect URI without a callback path", logout.Provider{Issuer: mpIssuerT, EndSessionEndpoint: mpIssuerT + "/end", PostLogoutRedirectURI: mpCallback}, true,
+			"PostLogoutRedirectURI needs Config.CallbackPath"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := newCookieStore()
 			m := mpMiddleware(t, store, nil, func(c *logout.Config) {
 				c.LookupProvider = func(context.Context, string) (logout.Provider, bool) { return tt.found, true }
+				if tt.noStatic {
+					c.Providers = nil
+				}
 			})
 			login := logout.SaveSessionForTest(t, store, mpSession, map[any]any{"id_token": mpToken(t, mpIssuerT)})
 			w := httptest.NewRecorder()
 			m.ServeHTTP(w, logout.NewRequestForTest(http.MethodGet, "/logout", login))
 			assert.Equal(t, http.StatusInternalServerError, w.Code)
 			assert.Nil(t, logout.ResponseCookieForTest(w.Result(), mpSession), "the session is left as it was")
-			_, err := m.Discover(context.Background(), mpIssuerT)
+			p, err := m.Discover(context.Background(), mpIssuerT)
 			assert.ErrorIs(t, err, logout.ErrUnknownProvider)
+			assert.ErrorContains(t, err, tt.wantMessage)
+			assert.Empty(t, p.Issuer)
 		})
 	}
 }
