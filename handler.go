@@ -30,7 +30,8 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	returnTo := m.returnTarget(w, r)
-	sess, idToken := m.loadSession(r)
+	sess, tokens := m.loadSession(r)
+	idToken := tokens.IDToken
 	if idToken == "" {
 		m.warnNoIDToken(r, sess)
 	}
@@ -50,11 +51,11 @@ func (m *Middleware) serveLogout(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
-	if err := m.revokeTokens(r, sess, prov); err != nil {
+	if err := m.revokeTokens(r, tokens, prov); err != nil {
 		m.fail(w, r, err)
 		return
 	}
-	if err := m.recordTombstones(r, sess); err != nil {
+	if err := m.recordTombstones(r, sess, idToken); err != nil {
 		m.fail(w, r, err)
 		return
 	}

@@ -177,6 +177,28 @@ func TestLogoutSucceeds(t *testing.T) {
 	assert.Less(t, c.MaxAge, 0)
 }
 
+// TestLogoutReadsSessionTokensOnce pins that a logout reads the session's
+// tokens once, before anything changes, and that every step uses that
+// one reading: the id_token hint, both revocations and the token-hash
+// tombstone.
+func TestLogoutReadsSessionTokensOnce(t *testing.T) {
+	var calls atomic.Int32
+	w := newWorld(t, func(c *logout.Config) {
+		c.SessionTokens = func(s *sessions.Session) logout.Tokens {
+			calls.Add(1)
+			return logout.DefaultSessionTokens(s)
+		}
+	})
+	cookie := w.login(t)
+	calls.Store(0)
+	resp := w.serve(t, stRequest(http.MethodPost, "/logout", cookie))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, int32(1), calls.Load(), "Config.SessionTokens calls")
+	assert.NotEmpty(t, location(t, resp).Query().Get("id_token_hint"))
+	assert.Equal(t, int32(2), w.op.revocations.Load())
+	assert.Equal(t, int32(2), w.ledger.records.Load(), "the session id and the token hash")
+}
+
 // location parses the Location header of resp.
 func location(t *testing.T, resp *http.Response) *url.URL {
 	t.Helper()

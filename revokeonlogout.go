@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/gorilla/sessions"
 )
 
 // Revocation says whether a logout revokes the session's tokens at its
@@ -43,12 +41,13 @@ func (m *Middleware) setRevocation(cfg *Config) error {
 	return nil
 }
 
-// revokeTokens revokes the session's refresh token, then its access token,
+// revokeTokens revokes the session's refresh token, then its access token
+// (tokens, read from the session by loadSession),
 // at the session's provider prov, when token revocation is on.
 // Failures are logged and reported; they are returned only when the
 // policy is fail-closed. The requests are not cancelled when the browser
 // goes away: the tokens would stay valid.
-func (m *Middleware) revokeTokens(r *http.Request, sess *sessions.Session, prov *provider) error {
+func (m *Middleware) revokeTokens(r *http.Request, tokens Tokens, prov *provider) error {
 	if m.revocation == NoRevocation || prov == nil || prov.revoker == nil {
 		return nil
 	}
@@ -56,7 +55,6 @@ func (m *Middleware) revokeTokens(r *http.Request, sess *sessions.Session, prov 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*rv.timeout+time.Second)
 	defer cancel()
 	var errs []error
-	tokens := m.tokens(sess)
 	for _, t := range [...]struct{ token, hint string }{
 		{tokens.RefreshToken, TokenTypeRefreshToken},
 		{tokens.AccessToken, TokenTypeAccessToken},

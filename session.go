@@ -9,11 +9,12 @@ import (
 	"github.com/gorilla/sessions"
 )
 
-// loadSession returns the user's session and the raw id_token it holds. A
-// session cookie that cannot be decoded (tampered with, signed with rotated
-// keys, expired) yields an empty session and no token, so that it is still
-// cleared: a broken cookie must never keep a user signed in.
-func (m *Middleware) loadSession(r *http.Request) (*sessions.Session, string) {
+// loadSession returns the user's session and the raw tokens it holds, read
+// once (Config.SessionTokens) for the whole logout. A session cookie that
+// cannot be decoded (tampered with, signed with rotated keys, expired)
+// yields an empty session and no tokens, so that it is still cleared: a
+// broken cookie must never keep a user signed in.
+func (m *Middleware) loadSession(r *http.Request) (*sessions.Session, Tokens) {
 	sess, err := m.store.Get(r, m.sessionName)
 	if err != nil {
 		m.logger.LogAttrs(r.Context(), slog.LevelInfo, "logout: session could not be decoded; clearing it",
@@ -27,9 +28,9 @@ func (m *Middleware) loadSession(r *http.Request) (*sessions.Session, string) {
 		sess.Options.Path = "/"
 	}
 	if err != nil {
-		return sess, ""
+		return sess, Tokens{}
 	}
-	return sess, m.tokens(sess).IDToken
+	return sess, m.tokens(sess)
 }
 
 // Tokens are the raw tokens an app keeps in its session: see

@@ -80,8 +80,8 @@ type sessionClaims struct {
 // sessionCheck is the middleware's part of the session check.
 type sessionCheck struct {
 	store    Ledger
-	claims   func(*sessions.Session) sessionClaims
-	failOpen bool // SessionCheckConfig.FailOpen
+	tokens   func(*sessions.Session) Tokens // Config.SessionTokens
+	failOpen bool                           // SessionCheckConfig.FailOpen
 	// frontChannel: register sessions' sids for front-channel logout.
 	frontChannel bool
 	issuer       string // the issuer of sessions whose id_token names none
@@ -96,12 +96,9 @@ func (m *Middleware) setSessionCheck(cfg *Config) error {
 	if sc.Ledger == nil {
 		return errors.New("Config.SessionCheck.Ledger is required")
 	}
-	tokens := m.tokens
 	c := &sessionCheck{
-		store: sc.Ledger,
-		claims: func(s *sessions.Session) sessionClaims {
-			return idTokenClaims(tokens(s).IDToken, true)
-		},
+		store:        sc.Ledger,
+		tokens:       m.tokens,
 		failOpen:     sc.FailOpen,
 		issuer:       m.providers.defaultIssuer(),
 		frontChannel: cfg.FrontChannelPath != "",
@@ -150,7 +147,7 @@ func (m *Middleware) checkSession(w http.ResponseWriter, r *http.Request) *http.
 		return r
 	}
 	c := m.check
-	cl := c.claims(sess)
+	cl := idTokenClaims(c.tokens(sess).IDToken, true)
 	if cl.Issuer == "" {
 		cl.Issuer = c.issuer
 	}
@@ -291,7 +288,7 @@ func (m *Middleware) InitSession(s *sessions.Session) {
 // returned, and stops the logout, unless FailOpen is set and the ledger
 // is not full (ErrLedgerFull): a full ledger never turns replay
 // protection off while the logout reports success.
-func (m *Middleware) recordTombstones(r *http.Request, sess *sessions.Session) error {
+func (m *Middleware) recordTombstones(r *http.Request, sess *sessions.Session, idToken string) error {
 	c, logger := m.check, m.logger
 	if c == nil {
 		return nil
@@ -300,7 +297,7 @@ func (m *Middleware) recordTombstones(r *http.Request, sess *sessions.Session) e
 	if id, _ := sess.Values[sessionIDValue].(string); id != "" {
 		keys = append(keys, SessionIDKey(id))
 	}
-	if h := c.claims(sess).TokenHash; h != "" {
+	if h := idTokenClaims(idToken, true).TokenHash; h != "" {
 		keys = append(keys, SessionIDKey(h))
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), checkTimeout)
