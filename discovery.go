@@ -123,11 +123,24 @@ func (d *discoverer) endSessionEndpoint(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if meta.EndSessionEndpoint == "" {
-		return "", fmt.Errorf("%w (issuer %s)", ErrNoEndSessionEndpoint, d.issuer)
+	endpoint, err := checkDiscovered(endSessionEndpointName, meta.EndSessionEndpoint)
+	if err == nil && endpoint == "" {
+		err = fmt.Errorf("%w (issuer %s)", ErrNoEndSessionEndpoint, d.issuer)
 	}
-	if _, err := parseEndpoint(endSessionEndpointName, meta.EndSessionEndpoint); err != nil {
+	return endpoint, err
+}
+
+// checkDiscovered checks raw, the endpoint called name in a discovery
+// document: it returns raw when it is a valid endpoint, "" when the
+// document names none, and an error wrapping ErrDiscovery when it names
+// an invalid one. Every endpoint taken from a discovery document goes
+// through it.
+func checkDiscovered(name, raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	if _, err := parseEndpoint(name, raw); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrDiscovery, unprefixed(err))
 	}
-	return meta.EndSessionEndpoint, nil
+	return raw, nil
 }

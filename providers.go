@@ -385,13 +385,12 @@ func (m *Middleware) Discover(ctx context.Context, issuer string) (Provider, err
 			{&found.RevocationEndpoint, revocationEndpointName, meta.RevocationEndpoint},
 			{&found.JWKSURI, jwksURIName, meta.JWKSURI},
 		} {
-			if *f.dst != "" || f.meta == "" {
+			if *f.dst != "" {
 				continue
 			}
-			if _, err := parseEndpoint(f.name, f.meta); err != nil {
-				return found, fmt.Errorf("%w: %w", ErrDiscovery, unprefixed(err))
+			if *f.dst, err = checkDiscovered(f.name, f.meta); err != nil {
+				return found, err
 			}
-			*f.dst = f.meta
 		}
 	}
 	if found.EndSessionEndpoint == "" {

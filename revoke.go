@@ -138,11 +138,12 @@ func (d *discoverer) revocationMetadata(ctx context.Context) (*providerMetadata,
 	if err != nil {
 		return nil, err
 	}
-	if meta.RevocationEndpoint == "" {
+	endpoint, err := checkDiscovered(revocationEndpointName, meta.RevocationEndpoint)
+	switch {
+	case err != nil:
+		return nil, err
+	case endpoint == "":
 		return nil, fmt.Errorf("provider %s has no revocation_endpoint", d.issuer)
-	}
-	if _, err := parseEndpoint(revocationEndpointName, meta.RevocationEndpoint); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDiscovery, unprefixed(err))
 	}
 	return meta, nil
 }
