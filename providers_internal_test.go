@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,4 +71,38 @@ func FuzzSessionProvider(f *testing.F) {
 		require.Equal(t, issuerKey(p.Issuer), issuerKey(iss), "the provider is the token's issuer's")
 		require.Contains(t, []string{"https://a.example.com/end", "https://b.example.com/end"}, p.EndSessionEndpoint)
 	})
+}
+
+// TestSameProviderComparesEveryField changes each field of a Provider in
+// turn, so that a field added to Provider without being compared fails
+// here: a looked-up provider whose answer changed in that field would
+// otherwise keep its cached discovery and revoker.
+func TestSameProviderComparesEveryField(t *testing.T) {
+	base := Provider{
+		Issuer: "https://op.example.com", ClientID: "c", ClientSecret: "s",
+		EndSessionEndpoint: "https://op.example.com/end", RevocationEndpoint: "https://op.example.com/revoke",
+		PostLogoutRedirectURI: "https://app.example.com/cb", JWKSURI: "https://op.example.com/jwks",
+		SigningAlgorithms: []string{"RS256"},
+	}
+	assert.True(t, sameProvider(base, base))
+	slashed := base
+	slashed.Issuer += "/"
+	assert.True(t, sameProvider(base, slashed), "one trailing slash of the issuer aside")
+
+	typ := reflect.TypeOf(base)
+	for i := range typ.NumField() {
+		changed := base
+		changed.SigningAlgorithms = slices.Clone(base.SigningAlgorithms)
+		f := reflect.ValueOf(&changed).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(f.String() + "x")
+		case reflect.Slice:
+			f.Set(reflect.Append(f, reflect.ValueOf("ES256")))
+		default:
+			t.Fatalf("Provider.%s: a %s field; teach this test (and sameProvider) to compare it", typ.Field(i).Name, f.Kind())
+		}
+		assert.False(t, sameProvider(base, changed), "Provider.%s differs", typ.Field(i).Name)
+		assert.False(t, sameProvider(changed, base), "Provider.%s differs", typ.Field(i).Name)
+	}
 }
