@@ -32,7 +32,7 @@ type Metadata struct {
 func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadata, error) {
 	issuer = strings.TrimRight(issuer, "/")
 	var meta Metadata
-	if err := GetJSON(ctx, client, issuer+"/.well-known/openid-configuration", &meta); err != nil {
+	if err := getJSON(ctx, client, issuer+"/.well-known/openid-configuration", &meta); err != nil {
 		return nil, err
 	}
 	if strings.TrimRight(meta.Issuer, "/") != issuer {
@@ -41,9 +41,9 @@ func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadat
 	return &meta, nil
 }
 
-// GetJSON GETs url with client and decodes its body, at most MaxBytes of
+// getJSON GETs url with client and decodes its body, at most MaxBytes of
 // JSON, into dst. Any status but 200 is an error.
-func GetJSON(ctx context.Context, client *http.Client, url string, dst any) error {
+func getJSON(ctx context.Context, client *http.Client, url string, dst any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

@@ -41,7 +41,7 @@ func TestGetJSON(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
 			meta := Metadata{Issuer: "unchanged"}
-			err := GetJSON(t.Context(), srv.Client(), srv.URL, &meta)
+			err := getJSON(t.Context(), srv.Client(), srv.URL, &meta)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				assert.Equal(t, Metadata{Issuer: "https://op.example", JWKSURI: "https://op.example/jwks"}, meta)
@@ -60,7 +60,7 @@ func TestGetJSONBadURL(t *testing.T) {
 		called = true
 		return nil, http.ErrHandlerTimeout
 	})}
-	err := GetJSON(t.Context(), client, "http://op.example/\x7f", &Metadata{})
+	err := getJSON(t.Context(), client, "http://op.example/\x7f", &Metadata{})
 	require.Error(t, err)
 	assert.False(t, called, "no request sent")
 }
@@ -108,7 +108,7 @@ func TestGetJSONBound(t *testing.T) {
 			_, _ = w.Write([]byte(doc))
 		}))
 		var meta Metadata
-		err := GetJSON(t.Context(), srv.Client(), srv.URL, &meta)
+		err := getJSON(t.Context(), srv.Client(), srv.URL, &meta)
 		srv.Close()
 		if tt.ok {
 			assert.NoError(t, err, tt.size)
