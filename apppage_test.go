@@ -75,7 +75,7 @@ func TestAppPageAsPostLogoutRedirectURI(t *testing.T) {
 	for _, path := range []string{"/", "/homepage"} {
 		t.Run(path, func(t *testing.T) {
 			m, h := appPageMiddleware(t, path, nil)
-			assert.True(t, m.Handles(path))
+			assert.True(t, m.NeedsRequest(path, nil))
 			st, state := appPageLogout(t, m, h, path, "/logout?return_to=%2Faccount")
 
 			// Visits to the page are the app's, with or without a logout
@@ -87,7 +87,7 @@ func TestAppPageAsPostLogoutRedirectURI(t *testing.T) {
 				"POST with state":       pageRequest(http.MethodPost, path+"?state="+url.QueryEscape(state), st),
 				"HEAD with state":       pageRequest(http.MethodHead, path+"?state="+url.QueryEscape(state), st),
 			} {
-				assert.False(t, m.Intercepts(r), name)
+				assert.NotNil(t, m.Dispatch(httptest.NewRecorder(), r), name)
 				resp := serve(h, r)
 				assertAppPage(t, resp, path)
 			}
@@ -96,10 +96,10 @@ func TestAppPageAsPostLogoutRedirectURI(t *testing.T) {
 			// on "/", which is that page, the app serves it.
 			expired := pageRequest(http.MethodGet, path+"?state="+url.QueryEscape(state))
 			if path == "/" {
-				assert.False(t, m.Intercepts(expired))
+				assert.NotNil(t, m.Dispatch(httptest.NewRecorder(), expired))
 				assertAppPage(t, serve(h, expired), path)
 			} else {
-				assert.True(t, m.Intercepts(expired))
+				assert.Nil(t, m.Dispatch(httptest.NewRecorder(), expired))
 				resp := serve(h, expired)
 				assert.Equal(t, http.StatusFound, resp.StatusCode)
 				assert.Equal(t, "/", resp.Header.Get("Location"))
@@ -107,7 +107,7 @@ func TestAppPageAsPostLogoutRedirectURI(t *testing.T) {
 
 			// The provider's return: the requested target, then the page.
 			r := pageRequest(http.MethodGet, path+"?state="+url.QueryEscape(state), st)
-			assert.True(t, m.Intercepts(r))
+			assert.Nil(t, m.Dispatch(httptest.NewRecorder(), r))
 			resp := serve(h, r)
 			require.Equal(t, http.StatusFound, resp.StatusCode)
 			assert.Equal(t, "/account", resp.Header.Get("Location"))
@@ -141,7 +141,7 @@ func TestAppPageLandsOnDefaultReturnTo(t *testing.T) {
 
 			// The browser follows, without the expired state cookie.
 			next := pageRequest(http.MethodGet, landing.RequestURI())
-			assert.False(t, m.Intercepts(next))
+			assert.NotNil(t, m.Dispatch(httptest.NewRecorder(), next))
 			assertAppPage(t, serve(h, next), landing.Path)
 		})
 	}
@@ -210,7 +210,7 @@ func TestAppPagePassThroughDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func TestIntercepts(t *testing.T) {
+func TestDispatchServesProviderReturnsOnly(t *testing.T) {
 	m := newTestMiddleware(t, newTestStore(), nil)
 	st := &http.Cookie{Name: testStateCookie, Value: "s1.Lw"}
 	for _, tt := range []struct {
@@ -225,6 +225,6 @@ func TestIntercepts(t *testing.T) {
 		{"callback, no state", providerReturn("", st), false},
 		{"other path", newRequest(http.MethodGet, "/dashboard?state=s1", st), false},
 	} {
-		assert.Equal(t, tt.want, m.Intercepts(tt.r), tt.name)
+		assert.Equal(t, tt.want, m.Dispatch(httptest.NewRecorder(), tt.r) == nil, tt.name)
 	}
 }

@@ -89,7 +89,7 @@ func ExampleNew_genAuth() {
 		SessionName: "app",
 		Providers:   []logout.Provider{{EndSessionEndpoint: logout.GenAuthEndpoint("https://example.genauth.ai"), PostLogoutRedirectURI: "https://app.example.com/logout/callback"}},
 	})
-	fmt.Println(err == nil, m.Handles("/logout"), m.Handles("/logout/callback"))
+	fmt.Println(err == nil, m.NeedsRequest("/logout", nil), m.NeedsRequest("/logout/callback", nil))
 	// Output: true true true
 }
 
@@ -128,6 +128,6 @@ func ExampleConfig_frontChannelPath() {
 	app := http.NewServeMux()
 	handler := m.Wrap(app) // http.ListenAndServe(":8080", handler)
 	_ = handler
-	fmt.Println(m.Handles("/logout"), m.Handles("/frontchannel-logout"))
+	fmt.Println(m.NeedsRequest("/logout", nil), m.NeedsRequest("/frontchannel-logout", nil))
 	// Output: true true
 }

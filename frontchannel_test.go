@@ -234,9 +234,9 @@ func TestFrontChannelLogoutWithSessionIDsSavesOnce(t *testing.T) {
 func TestFrontChannelLogoutMountedOnMux(t *testing.T) {
 	store, revs := newCookieStore(), newCounting()
 	m := newFrontChannelMiddleware(t, store, revs, nil)
-	assert.True(t, m.Handles(fcPath))
-	assert.True(t, m.Handles("/logout"))
-	assert.False(t, m.Handles("/frontchannel-logout/x"))
+	assert.True(t, m.NeedsRequest(fcPath, nil))
+	assert.True(t, m.NeedsRequest("/logout", nil))
+	assert.False(t, m.NeedsRequest("/frontchannel-logout/x", nil))
 	_, _ = loginAndRegister(t, m.Wrap(http.NotFoundHandler()), store, "sid-1")
 	writes := revs.revokes.Load()
 

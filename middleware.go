@@ -47,7 +47,7 @@ type Middleware struct {
 	check      *sessionCheck // nil: no session check
 
 	// checkReachable is set when the session check can run: by Wrap, or
-	// by an adapter's first call of Intercepts or CheckSession.
+	// by an adapter's first call of Dispatch.
 	checkReachable atomic.Bool
 	warnedMounted  atomic.Bool  // the warning that it cannot was logged
 	lastNoIDToken  atomic.Int64 // Unix seconds of the last warning about a missing id_token
@@ -166,12 +166,8 @@ type wrapped struct {
 // ServeHTTP serves the middleware's own requests, and passes every other
 // request to next, after the session check when it is on.
 func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rt := h.route(r); rt != routeApp {
-		h.m.serve(rt, w, r)
+	if r = h.m.dispatch(&h.routes, h.check, w, r); r == nil {
 		return
-	}
-	if h.check {
-		r = h.m.checkSession(w, r)
 	}
 	if h.noStore && hasCookie(r.Header, h.m.sessionName) {
 		w = &noStoreWriter{ResponseWriter: w}
@@ -249,9 +245,8 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.check != nil && !m.checkReachable.Load() {
 		m.warnUncheckedMount(r)
 	}
-	switch rt := m.route(r); {
-	case rt != routeApp:
-		m.serve(rt, w, r)
+	switch {
+	case m.dispatch(&m.routes, false, w, r) == nil:
 	case m.hasCallback && r.URL.Path == m.callbackPath:
 		m.serveCallback(w, r)
 	default:
@@ -259,27 +254,53 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Handles reports whether path is one the middleware may serve itself
-// (the logout, callback or front-channel logout path) instead of passing
-// it on. A request to the callback path may still be the app's: see
-// Intercepts.
-func (m *Middleware) Handles(path string) bool {
-	return path == m.path || (m.hasCallback && path == m.callbackPath) ||
-		(m.hasFrontChannel && path == m.frontChannelPath)
-}
-
-// Intercepts reports whether the handler Wrap returns would serve r
-// itself rather than pass it on: a request to the logout or front-channel
-// logout path, or the provider's return to the callback path (a GET with
-// a state parameter: see Config.CallbackPath). Framework adapters
-// use it to decide whether to hand a request over to ServeHTTP. It does
-// not allocate for requests to other paths, nor for requests to the
-// callback path without a state parameter.
-func (m *Middleware) Intercepts(r *http.Request) bool {
+// Dispatch does on one request what the handler Wrap returns does before
+// it calls the app, for adapters of frameworks whose middleware is not an
+// http.Handler (the gin, echo and fiber adapters use it). A request to
+// the logout or front-channel logout path, or the provider's return to
+// the callback path (see Wrap), is served, and Dispatch returns nil: the
+// adapter stops there. For any other request it runs the session check
+// of Config.SessionCheck and returns the request the app should see: r,
+// or a copy without the session cookie when the session has ended (its
+// expiry is then set on w). Config.NoStoreSignedIn and the landing of a
+// provider return without state on a callback the app does not serve
+// need Wrap.
+func (m *Middleware) Dispatch(w http.ResponseWriter, r *http.Request) *http.Request {
 	if m.check != nil && !m.checkReachable.Load() {
 		m.checkReachable.Store(true)
 	}
-	return m.route(r) != routeApp
+	return m.dispatch(&m.routes, m.check != nil, w, r)
+}
+
+// dispatch is the one place that decides what happens to a request, for
+// Wrap, Dispatch and the mounted ServeHTTP (which passes check false): it
+// serves the middleware's own requests and returns nil, and returns the
+// request the app should see for any other, after the session check when
+// check is true. On the pass-through path without a session cookie it
+// costs a path comparison and does not allocate.
+func (m *Middleware) dispatch(rt *routes, check bool, w http.ResponseWriter, r *http.Request) *http.Request {
+	if to := rt.route(r); to != routeApp {
+		m.serve(to, w, r)
+		return nil
+	}
+	if check {
+		return m.checkSession(w, r)
+	}
+	return r
+}
+
+// NeedsRequest reports whether Dispatch must see a request to path, for
+// adapters of servers that are not net/http (fiber), which build an
+// *http.Request only when it must: a request to one of the middleware's
+// paths, or, when Config.SessionCheck is on, one that carries the session
+// cookie. hasCookie reports whether the request has a cookie called name
+// with a non-empty value; it is called only with the session check on.
+func (m *Middleware) NeedsRequest(path string, hasCookie func(name string) bool) bool {
+	if path == m.path || (m.hasCallback && path == m.callbackPath) ||
+		(m.hasFrontChannel && path == m.frontChannelPath) {
+		return true
+	}
+	return m.check != nil && hasCookie != nil && hasCookie(m.sessionName)
 }
 
 // warnUncheckedMount logs, once, that the session check is configured but

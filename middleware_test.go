@@ -97,8 +97,8 @@ func TestNewAcceptsMinimalConfigs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m, err := New(cfg)
 			require.NoError(t, err)
-			assert.True(t, m.Handles("/logout"))
-			assert.False(t, m.Handles("/logout/callback"), "no callback without PostLogoutRedirectURI")
+			assert.True(t, m.NeedsRequest("/logout", nil))
+			assert.False(t, m.NeedsRequest("/logout/callback", nil), "no callback without PostLogoutRedirectURI")
 		})
 	}
 }
@@ -723,7 +723,7 @@ func TestStateCookieFollowsPostLogoutScheme(t *testing.T) {
 	m := newTestMiddleware(t, store, func(c *Config) {
 		c.Providers[0].PostLogoutRedirectURI = "http://127.0.0.1:8080/signed-out"
 	})
-	assert.True(t, m.Handles("/signed-out"))
+	assert.True(t, m.NeedsRequest("/signed-out", nil))
 	cookie := sessionCookie(t, store, map[any]any{"id_token": testIDToken})
 	resp := serve(m, newRequest(http.MethodGet, "/logout", cookie))
 	assert.Nil(t, findCookie(resp, "__Host-logout_state"))

@@ -280,7 +280,7 @@ func TestProvidersCallbackPathWithoutDefaultURI(t *testing.T) {
 			state := logout.ResponseCookieForTest(w.Result(), mpStateCookie)
 			require.NotNil(t, state)
 			assert.Equal(t, tt.wantSecure, state.Secure)
-			assert.True(t, m.Handles(tt.callback))
+			assert.True(t, m.NeedsRequest(tt.callback, nil))
 
 			// B has no post-logout redirect URI: no state, and the provider
 			// shows its own page.
@@ -450,5 +450,5 @@ func TestProvidersExplicitCallbackPathAcceptsAnyURIPath(t *testing.T) {
 		Providers: []logout.Provider{{Issuer: mpIssuerA, EndSessionEndpoint: mpIssuerA + "/end", PostLogoutRedirectURI: "https://app.example.com/auth/logout/callback"}},
 	})
 	require.NoError(t, err)
-	assert.True(t, m.Handles("/cb"))
+	assert.True(t, m.NeedsRequest("/cb", nil))
 }

@@ -578,7 +578,7 @@ func TestMountedWithSessionCheckWarnsOnce(t *testing.T) {
 	}{
 		{"mounted only", func(*logout.Middleware) {}, 1},
 		{"wrapped too", func(m *logout.Middleware) { m.Wrap(http.NotFoundHandler()) }, 0},
-		{"through an adapter", func(m *logout.Middleware) { m.Intercepts(stRequest(http.MethodGet, "/")) }, 0},
+		{"through an adapter", func(m *logout.Middleware) { m.Dispatch(httptest.NewRecorder(), stRequest(http.MethodGet, "/")) }, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs strings.Builder

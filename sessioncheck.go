@@ -107,32 +107,6 @@ func (m *Middleware) setSessionCheck(cfg *Config) error {
 	return nil
 }
 
-// CheckSession runs the session check of Config.SessionCheck on a request
-// that the middleware does not serve itself, and returns the request that
-// the next handler should see. Wrap calls it; framework adapters that use
-// Intercepts and ServeHTTP instead of Wrap call it for every other request.
-// Without a session check it returns r.
-func (m *Middleware) CheckSession(w http.ResponseWriter, r *http.Request) *http.Request {
-	if m.check == nil {
-		return r
-	}
-	if !m.checkReachable.Load() {
-		m.checkReachable.Store(true)
-	}
-	return m.checkSession(w, r)
-}
-
-// SessionCheckCookie returns the name of the session cookie when
-// Config.SessionCheck is on, and "" when it is off. An adapter for a
-// server that is not net/http (fiber) builds an *http.Request for
-// CheckSession only for requests that carry this cookie.
-func (m *Middleware) SessionCheckCookie() string {
-	if m.check == nil {
-		return ""
-	}
-	return m.sessionName
-}
-
 // checkSession looks the request's session up in the ledger and
 // returns the request next should see: r itself, or a copy without the
 // session when it has ended (or the store failed and the policy is

@@ -403,7 +403,7 @@ func BenchmarkWrapWithSessionCheck(b *testing.B) { benchmarkSessionRequests(b, t
 // the baseline for BenchmarkWrapWithSessionCheck.
 func BenchmarkWrapSessionReadNoCheck(b *testing.B) { benchmarkSessionRequests(b, false) }
 
-func TestCheckSessionForAdapters(t *testing.T) {
+func TestDispatchForAdapters(t *testing.T) {
 	store := newCookieStore()
 	revs := newCounting()
 	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
@@ -411,19 +411,41 @@ func TestCheckSessionForAdapters(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/page", nil)
 	r.AddCookie(saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sid": "s"})}))
 	w := httptest.NewRecorder()
-	r2 := m.CheckSession(w, r)
+	r2 := m.Dispatch(w, r)
+	require.NotNil(t, r2, "a page of the app goes on")
 	_, err := r2.Cookie(testSession)
 	assert.ErrorIs(t, err, http.ErrNoCookie, "the next handler sees no session cookie")
 	assert.True(t, logout.ExpiredForTest(logout.ResponseCookieForTest(w.Result(), testSession)))
 
 	off := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = nil })
-	assert.Same(t, r, off.CheckSession(httptest.NewRecorder(), r))
+	assert.Same(t, r, off.Dispatch(httptest.NewRecorder(), r), "without the check, the request itself")
+
+	w = httptest.NewRecorder()
+	assert.Nil(t, m.Dispatch(w, httptest.NewRequest(http.MethodPost, "/logout", nil)), "the logout is served")
+	assert.Equal(t, http.StatusFound, w.Code)
 }
 
-func TestSessionCheckCookie(t *testing.T) {
+func TestNeedsRequest(t *testing.T) {
 	store := newCookieStore()
 	off := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = nil })
-	assert.Empty(t, off.SessionCheckCookie())
 	on := newCheckedMiddleware(t, store, nil)
-	assert.Equal(t, testSession, on.SessionCheckCookie())
+	var asked []string
+	has := func(name string) bool { asked = append(asked, name); return true }
+	hasNot := func(string) bool { return false }
+	for _, tt := range []struct {
+		name      string
+		m         *logout.Middleware
+		path      string
+		hasCookie func(string) bool
+		want      bool
+	}{
+		{"logout path", off, "/logout", nil, true},
+		{"app page, check off", off, "/page", has, false},
+		{"app page with the session cookie", on, "/page", has, true},
+		{"app page without it", on, "/page", hasNot, false},
+		{"app page, no cookie function", on, "/page", nil, false},
+	} {
+		assert.Equal(t, tt.want, tt.m.NeedsRequest(tt.path, tt.hasCookie), tt.name)
+	}
+	assert.Equal(t, []string{testSession}, asked, "asked for the session cookie only, with the check on")
 }

@@ -28,19 +28,19 @@ import (
 // app ("/", "/homepage") included: the only work added is one comparison
 // of the request path and, when Config.SessionCheck is set, the session
 // check (a revoked session goes on signed out). See
-// logout.Middleware.Intercepts.
+// logout.Middleware.Dispatch.
 func Middleware(m *logout.Middleware) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			if !m.Intercepts(r) {
-				if checked := m.CheckSession(c.Response(), r); checked != r {
-					c.SetRequest(checked) // the session was revoked: go on signed out
-				}
-				return next(c)
+			checked := m.Dispatch(c.Response(), r)
+			if checked == nil {
+				return nil // served
 			}
-			m.ServeHTTP(c.Response(), r)
-			return nil
+			if checked != r {
+				c.SetRequest(checked) // the session has ended: go on signed out
+			}
+			return next(c)
 		}
 	}
 }

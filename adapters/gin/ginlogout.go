@@ -29,22 +29,22 @@ import (
 // callback that is also a page of the app ("/", "/homepage") included: the
 // only work added is one comparison of the request path, with no
 // allocation, and, when Config.SessionCheck is set, the session check (a
-// revoked session goes on signed out). See logout.Middleware.Intercepts.
+// revoked session goes on signed out). See logout.Middleware.Dispatch.
 //
 // gin runs the middleware of a group only for routes registered in that
 // group, so register Middleware on the engine (r.Use), or mount Handler on
 // routes instead.
 func Middleware(m *logout.Middleware) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !m.Intercepts(c.Request) {
-			if checked := m.CheckSession(c.Writer, c.Request); checked != c.Request {
-				c.Request = checked // the session was revoked: go on signed out
-			}
-			c.Next()
+		next := m.Dispatch(c.Writer, c.Request)
+		if next == nil {
+			c.Abort() // served
 			return
 		}
-		m.ServeHTTP(c.Writer, c.Request)
-		c.Abort()
+		if next != c.Request {
+			c.Request = next // the session has ended: go on signed out
+		}
+		c.Next()
 	}
 }
 

@@ -57,24 +57,24 @@ import (
 // that the handlers after it see it signed out.
 //
 // A request to the callback path is served only when it is the
-// provider's return (see logout.Middleware.Intercepts); any other, such as
+// provider's return (see logout.Middleware.Dispatch); any other, such as
 // a visit to a callback that is also a page of the app, goes on with
 // c.Next, after being converted once to find out.
 func Middleware(m *logout.Middleware) fiber.Handler {
 	return func(c fiber.Ctx) error {
-		if m.Handles(c.Path()) {
-			r, err := toHTTPRequest(c)
-			if err != nil {
-				return err
-			}
-			if m.Intercepts(r) {
-				return serveRequest(m, c, r)
-			}
+		if !m.NeedsRequest(c.Path(), func(name string) bool { return c.Cookies(name) != "" }) {
+			return c.Next()
 		}
-		if name := m.SessionCheckCookie(); name != "" && c.Cookies(name) != "" {
-			if err := checkSession(m, c, name); err != nil {
-				return err
-			}
+		r, err := toHTTPRequest(c)
+		if err != nil {
+			return err
+		}
+		served, dropped := httpconv.Dispatch(m, newResponseWriter(c), r)
+		if served {
+			return nil
+		}
+		for _, name := range dropped {
+			c.Request().Header.DelCookie(name) // the session has ended: go on signed out
 		}
 		return c.Next()
 	}
@@ -98,20 +98,6 @@ func Handler(m *logout.Middleware) fiber.Handler {
 // writes its response to fiber's response.
 func serveRequest(m *logout.Middleware, c fiber.Ctx, r *http.Request) error {
 	httpconv.Serve(m, newResponseWriter(c), r)
-	return nil
-}
-
-// checkSession runs m's session check on a net/http copy of the request.
-// The check's Set-Cookie headers go to fiber's response; when the session
-// was revoked, its cookie is deleted from fiber's request.
-func checkSession(m *logout.Middleware, c fiber.Ctx, name string) error {
-	r, err := toHTTPRequest(c)
-	if err != nil {
-		return err
-	}
-	if httpconv.CheckSession(m, newResponseWriter(c), r) {
-		c.Request().Header.DelCookie(name)
-	}
 	return nil
 }
 

@@ -38,15 +38,28 @@ func Serve(m *logout.Middleware, w *ResponseWriter, r *http.Request) {
 	w.Finish()
 }
 
-// CheckSession runs m's session check on r, the net/http copy of a
-// request that goes on down the chain, and copies the check's headers
-// (the Set-Cookie that expires a revoked session) with w. It reports
-// whether the session was revoked, so that the caller takes the session
-// cookie out of its own request.
-func CheckSession(m *logout.Middleware, w *ResponseWriter, r *http.Request) (revoked bool) {
-	revoked = m.CheckSession(w, r) != r
+// Dispatch runs m.Dispatch on r, the net/http copy of a request, and
+// writes with w what it wrote: the whole response when m served r, or,
+// for a request that goes on down the chain, the headers only (the
+// Set-Cookie that expires an ended session). It reports whether m served
+// r, and the names of the cookies of r that the rest of the chain must no
+// longer see.
+func Dispatch(m *logout.Middleware, w *ResponseWriter, r *http.Request) (served bool, dropped []string) {
+	next := m.Dispatch(w, r)
+	if next == nil {
+		w.Finish()
+		return true, nil
+	}
 	w.CopyHeaders()
-	return revoked
+	if next == r {
+		return false, nil
+	}
+	for _, c := range r.Cookies() {
+		if _, err := next.Cookie(c.Name); err != nil {
+			dropped = append(dropped, c.Name)
+		}
+	}
+	return false, dropped
 }
 
 // Request is the request of a server that is not net/http, as
