@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds and vets every Go program of README.md: each ```go block that
+# Builds and vets every Go program of README.md and docs/backend-logout.md
+# (the back-end logout program): each ```go block that
 # declares "package main" is written to a directory of its own inside the
-# examples module (which requires every module the README uses), checked
+# examples module (which requires every module the programs use), checked
 # with gofmt, then built and vetted as it stands. With --extract DIR, it
 # only writes the programs to DIR/p1/main.go, DIR/p2/main.go, ... (the
 # release rehearsal builds them in a user's module).
@@ -30,10 +31,10 @@ awk -v dir="$dir" '
 		if (file != "") print > file
 	}
 	END { if (programs == 0) { print "README.md has no package main program" > "/dev/stderr"; exit 1 } }
-' README.md
+' README.md docs/backend-logout.md
 [ -z "$extract" ] || exit 0
 count=$(find "$dir" -name main.go | wc -l)
-echo "README.md: $count package main programs"
+echo "README.md and docs/backend-logout.md: $count package main programs"
 unformatted=$(gofmt -l "$dir")
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change these README programs:"
