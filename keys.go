@@ -7,7 +7,9 @@ import (
 
 // The keys of a Ledger. Every key the middleware and the backchannel
 // module record or look up is made here, so that no two kinds of record
-// can share a key.
+// can share a key. An app uses them to end sessions itself: recording
+// SubjectKey(iss, sub) in the session check's Ledger, from an admin page
+// say, signs every session of that user out at its next request.
 
 // SIDKey returns the Ledger key of a provider session: the sid claim
 // of issuer's tokens (OpenID Connect Front-Channel and Back-Channel
