@@ -166,8 +166,10 @@ type wrapped struct {
 // ServeHTTP serves the middleware's own requests, and passes every other
 // request to next, after the session check when it is on.
 func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r = h.m.dispatch(&h.routes, h.check, w, r); r == nil {
-		return
+	if to := h.route(r); to != routeApp || h.check {
+		if r = h.m.dispatch(to, h.check, w, r); r == nil {
+			return
+		}
 	}
 	if h.noStore && hasCookie(r.Header, h.m.sessionName) {
 		w = &noStoreWriter{ResponseWriter: w}
@@ -246,7 +248,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.warnUncheckedMount(r)
 	}
 	switch {
-	case m.dispatch(&m.routes, false, w, r) == nil:
+	case m.dispatch(m.route(r), false, w, r) == nil:
 	case m.hasCallback && r.URL.Path == m.callbackPath:
 		m.serveCallback(w, r)
 	default:
@@ -269,17 +271,17 @@ func (m *Middleware) Dispatch(w http.ResponseWriter, r *http.Request) *http.Requ
 	if m.check != nil && !m.checkReachable.Load() {
 		m.checkReachable.Store(true)
 	}
-	return m.dispatch(&m.routes, m.check != nil, w, r)
+	return m.dispatch(m.route(r), m.check != nil, w, r)
 }
 
-// dispatch is the one place that decides what happens to a request, for
-// Wrap, Dispatch and the mounted ServeHTTP (which passes check false): it
-// serves the middleware's own requests and returns nil, and returns the
-// request the app should see for any other, after the session check when
-// check is true. On the pass-through path without a session cookie it
-// costs a path comparison and does not allocate.
-func (m *Middleware) dispatch(rt *routes, check bool, w http.ResponseWriter, r *http.Request) *http.Request {
-	if to := rt.route(r); to != routeApp {
+// dispatch acts on route's decision, for Wrap, Dispatch and the mounted
+// ServeHTTP (which passes check false): it serves a request routed to
+// the middleware and returns nil, and returns the request the app should
+// see for any other, after the session check when check is true. The
+// callers skip it on the pass-through path without a session check, which
+// then costs one call of route and does not allocate.
+func (m *Middleware) dispatch(to route, check bool, w http.ResponseWriter, r *http.Request) *http.Request {
+	if to != routeApp {
 		m.serve(to, w, r)
 		return nil
 	}
