@@ -36,15 +36,12 @@ import (
 // routes instead.
 func Middleware(m *logout.Middleware) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		next := m.Dispatch(c.Writer, c.Request)
-		if next == nil {
+		if next := m.Dispatch(c.Writer, c.Request); next == nil {
 			c.Abort() // served
-			return
+		} else {
+			c.Request = next // a copy without the session cookie when the session has ended
+			c.Next()
 		}
-		if next != c.Request {
-			c.Request = next // the session has ended: go on signed out
-		}
-		c.Next()
 	}
 }
 

@@ -51,12 +51,11 @@ func Dispatch(m *logout.Middleware, w *ResponseWriter, r *http.Request) (served 
 		return true, nil
 	}
 	w.CopyHeaders()
-	if next == r {
-		return false, nil
-	}
-	for _, c := range r.Cookies() {
-		if _, err := next.Cookie(c.Name); err != nil {
-			dropped = append(dropped, c.Name)
+	if next != r { // a copy without the cookie of a session that has ended
+		for _, c := range r.Cookies() {
+			if _, err := next.Cookie(c.Name); err != nil {
+				dropped = append(dropped, c.Name)
+			}
 		}
 	}
 	return false, dropped
