@@ -184,3 +184,13 @@ func FuzzReturnTo(f *testing.F) {
 		}
 	})
 }
+
+// TestReturnToLengthBound pins the bound exactly: a same-origin path of
+// maxReturnToLen bytes is accepted, one byte more is refused.
+func TestReturnToLengthBound(t *testing.T) {
+	p := newTestPolicy(t)
+	atBound := "/" + strings.Repeat("a", maxReturnToLen-1)
+	require.Len(t, atBound, maxReturnToLen)
+	assert.True(t, p.allowed(atBound), "exactly %d bytes", maxReturnToLen)
+	assert.False(t, p.allowed(atBound+"a"), "%d bytes", maxReturnToLen+1)
+}
