@@ -188,3 +188,68 @@ func mustAtoi(t *testing.T, s string) int {
 	require.NoError(t, err)
 	return n
 }
+
+// TestProxy: the proxy answers the commands chosen with Fail or Reply
+// itself, in the order of a pipeline, and passes every other command,
+// RESP3 replies and subscriptions included, to the server.
+func TestProxy(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	direct := srv.NewClient()
+	p := redistest.StartProxy(t, srv.Addr())
+	require.Equal(t, srv.Addr(), p.Target())
+	// Through the proxy by address, and by a dialer under the server's
+	// own address.
+	byAddr := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = byAddr.Close() })
+	byDialer := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, Dialer: redistest.ProxyDialer(p)})
+	t.Cleanup(func() { _ = byDialer.Close() })
+
+	for name, c := range map[string]*redis.Client{"address": byAddr, "dialer": byDialer} {
+		t.Run(name, func(t *testing.T) {
+			p.Clear()
+			before := p.Answered("get")
+			require.NoError(t, c.HSet(ctx, "h", "f", "v").Err())
+			assert.Equal(t, map[string]string{"f": "v"}, c.HGetAll(ctx, "h").Val(), "a RESP3 map passes")
+
+			p.Fail("get", "ERR refused by the proxy")
+			p.Reply("CONFIG GET", "*0\r\n")
+			cmds, err := c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+				pipe.Set(ctx, "k", "v", 0)
+				pipe.Get(ctx, "k")
+				pipe.Incr(ctx, "n")
+				pipe.ConfigGet(ctx, "maxmemory")
+				pipe.ConfigSet(ctx, "maxmemory", "0") // CONFIG SET is not CONFIG GET
+				return nil
+			})
+			require.Error(t, err)
+			require.Len(t, cmds, 5)
+			assert.NoError(t, cmds[0].Err())
+			assert.EqualError(t, cmds[1].Err(), "ERR refused by the proxy")
+			assert.NoError(t, cmds[2].Err())
+			assert.Equal(t, map[string]string{}, cmds[3].(*redis.MapStringStringCmd).Val())
+			assert.NoError(t, cmds[4].Err())
+			assert.Equal(t, before+1, p.Answered("GET"))
+			assert.Equal(t, "v", direct.Get(ctx, "k").Val(), "the SET reached the server")
+			assert.NotEmpty(t, direct.ConfigGet(ctx, "maxmemory").Val(), "the server itself answers")
+
+			p.Clear()
+			assert.Equal(t, "v", c.Get(ctx, "k").Val())
+
+			p.Fail("PING", "ERR refused by the proxy") // not on a subscription: it is relayed whole
+			sub := c.Subscribe(ctx, "ch")
+			t.Cleanup(func() { _ = sub.Close() })
+			_, err = sub.Receive(ctx)
+			require.NoError(t, err)
+			require.NoError(t, direct.Publish(ctx, "ch", "hello").Err())
+			m, err := sub.ReceiveMessage(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, "hello", m.Payload)
+			require.NoError(t, sub.Ping(ctx, "through"))
+			pong, err := sub.Receive(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, &redis.Pong{Payload: "through"}, pong)
+			p.Clear()
+		})
+	}
+}
