@@ -75,8 +75,8 @@ type CachedLedgerStats struct {
 	StaleNodes int
 }
 
-// CachedLedger is a Ledger with a local view of the records, kept fresh
-// by Redis pub/sub: every record written by any Ledger or CachedLedger
+// CachedLedger is a logout.Ledger in Redis, as Ledger is, with a local
+// view of the records, kept fresh by Redis pub/sub: every record written by any Ledger or CachedLedger
 // with the same prefix is published on ChangesChannel(prefix) by the
 // server that holds it, from inside the script that writes it, and each
 // CachedLedger subscribes on every server that holds records (the single
@@ -104,10 +104,13 @@ type CachedLedgerStats struct {
 // server are dropped from the view and looked up in Redis until the
 // subscription is back.
 //
-// Call Close to stop the subscriptions. See docs/session-stores.md for
-// the design and the bounds.
+// Its methods are those of logout.Ledger (Record, Seen), of
+// backchannel.OnceRecorder (RecordOnce), Close, Stats and Fresh; it
+// writes through a Ledger of its own, which it does not expose. Call
+// Close to stop the subscriptions. See docs/session-stores.md for the
+// design and the bounds.
 type CachedLedger struct {
-	*Ledger
+	ledger    *Ledger // writes, and reads the keys the view cannot answer
 	maxStale  time.Duration
 	pingEvery time.Duration
 	negAge    time.Duration
@@ -150,7 +153,7 @@ type cacheEntry struct {
 // trying in the background.
 func NewCachedLedger(client redis.UniversalClient, cfg CachedLedgerConfig) *CachedLedger {
 	c := &CachedLedger{
-		Ledger:   NewLedgerWithConfig(client, LedgerConfig{Prefix: cfg.Prefix, Timeout: cfg.Timeout}),
+		ledger:   NewLedgerWithConfig(client, LedgerConfig{Prefix: cfg.Prefix, Timeout: cfg.Timeout}),
 		maxStale: cfg.MaxStaleness, maxKeys: cfg.MaxEntries, now: cfg.Now,
 		negAge:  NegativeMaxAge,
 		entries: make(map[string]cacheEntry),
@@ -169,7 +172,7 @@ func NewCachedLedger(client redis.UniversalClient, cfg CachedLedgerConfig) *Cach
 	c.pingEvery = c.maxStale / 4
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	lctx, lcancel := context.WithTimeout(ctx, c.bound.timeout)
+	lctx, lcancel := context.WithTimeout(ctx, c.ledger.bound.timeout)
 	first, err := c.loadTopology(lctx) // a failure is retried by manage
 	lcancel()
 	if err == nil {
@@ -241,7 +244,7 @@ func (c *CachedLedger) slotOf(key string) uint16 {
 	if !c.slotted {
 		return 0
 	}
-	return keySlot(c.prefix + key)
+	return keySlot(c.ledger.prefix + key)
 }
 
 // merge merges e into key's entry: of two records, the later time and
@@ -270,15 +273,36 @@ func (c *CachedLedger) merge(key string, e cacheEntry, now int64) {
 // Record records key in Redis, which publishes it to every CachedLedger,
 // and in the local view at once.
 func (c *CachedLedger) Record(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
-	if err := c.Ledger.Record(ctx, key, at, ttl); err != nil {
+	if err := c.ledger.Record(ctx, key, at, ttl); err != nil {
 		return err
 	}
+	c.remember(key, at, ttl)
+	return nil
+}
+
+// RecordOnce records key (time at, kept for ttl) and once (kept for
+// onceTTL) unless once is already recorded, and reports whether it
+// recorded them; see Ledger.RecordOnce. It implements
+// backchannel.OnceRecorder: the back-channel handler records a logout
+// token with it, once being the token's jti. A recorded key is in the
+// local view at once.
+func (c *CachedLedger) RecordOnce(ctx context.Context, once string, onceTTL time.Duration, key string, at time.Time, ttl time.Duration) (bool, error) {
+	recorded, err := c.ledger.RecordOnce(ctx, once, onceTTL, key, at, ttl)
+	if err != nil || !recorded {
+		return recorded, err
+	}
+	c.remember(key, at, ttl)
+	return true, nil
+}
+
+// remember merges a record of key that Redis has just written into the
+// view.
+func (c *CachedLedger) remember(key string, at time.Time, ttl time.Duration) {
 	now := c.now()
 	e := cacheEntry{at: unixMilliCeil(at), expires: now.Add(ttl).UnixNano(), slot: c.slotOf(key)}
 	c.mu.Lock()
 	c.merge(key, e, now.UnixNano())
 	c.mu.Unlock()
-	return nil
 }
 
 // Seen reports whether any of checks matches; see logout.Ledger.Seen.
@@ -328,11 +352,11 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, t
 		slots[i] = c.slotOf(q.Key)
 		keep[i] = topo.fresh(slots[i], before, c.maxStale)
 	}
-	err := c.bound.do(ctx, func(ctx context.Context) error {
-		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	err := c.ledger.bound.do(ctx, func(ctx context.Context) error {
+		_, err := c.ledger.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, q := range checks {
-				gets[i] = p.Get(ctx, c.prefix+q.Key)
-				ttls[i] = p.PTTL(ctx, c.prefix+q.Key)
+				gets[i] = p.Get(ctx, c.ledger.prefix+q.Key)
+				ttls[i] = p.PTTL(ctx, c.ledger.prefix+q.Key)
 			}
 			return nil
 		})

@@ -25,7 +25,7 @@ func FuzzApplyPayload(f *testing.F) {
 	now := time.Unix(1_700_000_000, 0)
 	f.Fuzz(func(t *testing.T, payload string) {
 		for _, slotted := range []bool{false, true} {
-			c := &CachedLedger{Ledger: &Ledger{prefix: "p:"}, maxKeys: 4, slotted: slotted,
+			c := &CachedLedger{ledger: &Ledger{prefix: "p:"}, maxKeys: 4, slotted: slotted,
 				now: func() time.Time { return now }, entries: make(map[string]cacheEntry)}
 			c.apply(payload)
 			if len(c.entries) > 1 {
@@ -76,7 +76,7 @@ func offlineLedger(t *testing.T, now time.Time) *CachedLedger {
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { _ = client.Close() })
 	c := &CachedLedger{
-		Ledger:   NewLedgerWithConfig(client, LedgerConfig{Timeout: 5 * time.Second}),
+		ledger:   NewLedgerWithConfig(client, LedgerConfig{Timeout: 5 * time.Second}),
 		maxStale: time.Second,
 		maxKeys:  10,
 		now:      func() time.Time { return now },
