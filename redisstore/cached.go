@@ -366,16 +366,16 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, t
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
+		return false, lookupError(err)
 	}
 	now := c.now()
 	seen := false
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, q := range checks {
-		e, err := readEntry(gets[i], ttls[i], now, c.negAge)
+		e, err := readEntry(q.Key, gets[i], ttls[i], now, c.negAge)
 		if err != nil {
-			return false, fmt.Errorf("redisstore: record %q: %w", q.Key, err)
+			return false, err
 		}
 		e.slot = slots[i]
 		if keep[i] && gen == c.gen {
@@ -389,25 +389,25 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, t
 	return seen, nil
 }
 
-// readEntry makes a cache entry of the replies to GET and PTTL of a key;
+// readEntry makes a cache entry of the replies to GET and PTTL of key;
 // "no record" is kept for negAge from now.
-func readEntry(get *redis.StringCmd, ttl *redis.DurationCmd, now time.Time, negAge time.Duration) (cacheEntry, error) {
+func readEntry(key string, get *redis.StringCmd, ttl *redis.DurationCmd, now time.Time, negAge time.Duration) (cacheEntry, error) {
 	none := cacheEntry{expires: now.Add(negAge).UnixNano()}
 	v, err := get.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return none, nil
 	case err != nil:
-		return cacheEntry{}, err
+		return cacheEntry{}, fmt.Errorf("%w: key %q: %w", ErrLedgerRead, key, err)
 	}
-	at, err := strconv.ParseInt(v, 10, 64)
+	at, err := parseRecord(key, v)
 	if err != nil {
-		return cacheEntry{}, fmt.Errorf("holds %q, not a time: %w", v, err)
+		return cacheEntry{}, err
 	}
 	left, err := ttl.Result()
 	switch {
 	case err != nil:
-		return cacheEntry{}, err
+		return cacheEntry{}, fmt.Errorf("%w: key %q: %w", ErrLedgerRead, key, err)
 	case left == -1: // no expiry (go-redis returns PTTL's -1 as -1 ns)
 		return cacheEntry{at: at, expires: math.MaxInt64}, nil
 	case left <= 0: // gone between the two commands

@@ -171,7 +171,7 @@ func TestReadEntry(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readEntry(tc.get, tc.ttl, now, negAge)
+			got, err := readEntry("k", tc.get, tc.ttl, now, negAge)
 			assert.Equal(t, tc.wantErr, err != nil, err)
 			assert.Equal(t, tc.want, got)
 		})

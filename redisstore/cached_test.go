@@ -488,7 +488,9 @@ func TestCachedLedgerReadFailures(t *testing.T) {
 				}
 				got, err := c.Seen(context.Background(), checks...)
 				f.assertFailed(t, err, "%v", keys)
-				assert.ErrorContains(t, err, "redisstore: reading the ledger")
+				assert.ErrorIs(t, err, redisstore.ErrLedgerRead)
+				assert.True(t, strings.HasPrefix(err.Error(), "redisstore: reading the ledger: "), err)
+				assert.Equal(t, 1, strings.Count(err.Error(), "redisstore:"), err)
 				assert.False(t, got)
 			}
 			assert.Zero(t, c.Stats().Local, "no look-up was answered from the view")
@@ -511,7 +513,7 @@ func TestCachedLedgerFreshViewReadFailure(t *testing.T) {
 
 	got, err := c.Seen(context.Background(), anyCheck("unknown"))
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.ErrorContains(t, err, "redisstore: reading the ledger")
+	assert.ErrorIs(t, err, redisstore.ErrLedgerRead)
 	assert.False(t, got)
 	assert.Equal(t, 1, c.Stats().Entries, "the failed read is not kept")
 	assert.False(t, seen(t, c, held), "the view answers within its bound")
@@ -528,10 +530,18 @@ func TestCachedLedgerUnreadableRecord(t *testing.T) {
 	require.NoError(t, admin.HSet(ctx, "u:hash", "f", "v").Err())
 	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{Prefix: "u:"})
 	waitFresh(t, c)
-	for key, want := range map[string]string{"text": "not a time", "hash": "WRONGTYPE"} {
+	for key, want := range map[string]struct {
+		is  error
+		msg string
+	}{
+		"text": {redisstore.ErrBadRecord, `redisstore: bad record: key "text" holds "not-a-number", not a time`},
+		"hash": {redisstore.ErrLedgerRead, "WRONGTYPE"},
+	} {
 		for _, checks := range [][]logout.LedgerQuery{{anyCheck(key)}, {anyCheck("absent"), anyCheck(key)}} {
 			got, err := c.Seen(ctx, checks...)
-			assert.ErrorContains(t, err, want, "%v", checks)
+			assert.ErrorIs(t, err, want.is, "%v", checks)
+			assert.ErrorContains(t, err, want.msg, "%v", checks)
+			assert.Equal(t, 1, strings.Count(err.Error(), "redisstore:"), err)
 			assert.False(t, got)
 		}
 	}

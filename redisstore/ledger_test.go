@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,10 +155,13 @@ func TestLedgerRejectsBadInput(t *testing.T) {
 	assert.Zero(t, client.Exists(ctx, "p:k", "p:jti").Val(), "nothing is written")
 
 	require.NoError(t, client.Set(ctx, "p:garbage", "not-a-number", time.Minute).Err())
-	_, err := rev.Seen(ctx, anyCheck("garbage"))
-	assert.ErrorContains(t, err, "not a time")
-	_, err = rev.Seen(ctx, anyCheck("absent"), anyCheck("garbage"))
-	assert.ErrorContains(t, err, "not a time")
+	for _, checks := range [][]logout.LedgerQuery{{anyCheck("garbage")}, {anyCheck("absent"), anyCheck("garbage")}} {
+		_, err := rev.Seen(ctx, checks...)
+		assert.ErrorIs(t, err, redisstore.ErrBadRecord)
+		assert.NotErrorIs(t, err, redisstore.ErrLedgerRead)
+		assert.EqualError(t, err, `redisstore: bad record: key "garbage" holds "not-a-number", not a time: `+
+			`strconv.ParseInt: parsing "not-a-number": invalid syntax`)
+	}
 }
 
 // roundTrips counts the commands and pipelines a client sends.
@@ -331,22 +335,31 @@ func TestLedgerWriteFailures(t *testing.T) {
 
 // TestLedgerReadFailures: a look-up that Redis fails (stopped, or paused
 // past the ledger's Timeout) is an error, never "not seen", whether it
-// reads one key (GET) or several (MGET).
+// reads one key (GET) or several (MGET), and whether the client applies
+// the deadline to its socket (ContextTimeoutEnabled) or the Ledger's
+// bound gives up on it. The error wraps ErrLedgerRead and says so once.
 func TestLedgerReadFailures(t *testing.T) {
 	ctx := context.Background()
 	for _, f := range readFaults {
 		t.Run(f.name, func(t *testing.T) {
 			srv := redistest.Start(t)
-			l := redisstore.NewLedgerWithConfig(honouringClient(t, srv), redisstore.LedgerConfig{Timeout: faultBound})
+			ledgers := map[string]*redisstore.Ledger{
+				"honouring":     redisstore.NewLedgerWithConfig(honouringClient(t, srv), redisstore.LedgerConfig{Timeout: faultBound}),
+				"not honouring": redisstore.NewLedgerWithConfig(srv.NewClient(), redisstore.LedgerConfig{Timeout: faultBound}),
+			}
 			f.fail(t, srv)
-			for _, checks := range [][]logout.LedgerQuery{
-				{anyCheck("a")},
-				{anyCheck("a"), anyCheck("b"), anyCheck("c")},
-			} {
-				got, err := l.Seen(ctx, checks...)
-				f.assertFailed(t, err, "%d keys", len(checks))
-				assert.ErrorContains(t, err, "redisstore: reading the ledger")
-				assert.False(t, got)
+			for name, l := range ledgers {
+				for _, checks := range [][]logout.LedgerQuery{
+					{anyCheck("a")},
+					{anyCheck("a"), anyCheck("b"), anyCheck("c")},
+				} {
+					got, err := l.Seen(ctx, checks...)
+					f.assertFailed(t, err, "%s, %d keys", name, len(checks))
+					assert.ErrorIs(t, err, redisstore.ErrLedgerRead, "%s, %d keys", name, len(checks))
+					assert.True(t, strings.HasPrefix(err.Error(), "redisstore: reading the ledger: "), err)
+					assert.Equal(t, 1, strings.Count(err.Error(), "redisstore:"), err)
+					assert.False(t, got)
+				}
 			}
 		})
 	}
