@@ -109,6 +109,28 @@ func TestFreshBound(t *testing.T) {
 	}
 }
 
+// TestBreakWhileDown: a subscription that fails while it is not up
+// (refused from the start, or broken already and not back) is no new
+// break: the view keeps what it took since, records being always right,
+// and Stats counts nothing. Once the subscription is up, a failure drops
+// the node's keys and counts one break.
+func TestBreakWhileDown(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c := offlineLedger(t, now)
+	n := c.topo.Load().nodes[0]
+	c.remember("k", now, time.Minute)
+	for range 2 {
+		c.nodeBroken(n)
+		assert.Equal(t, CachedLedgerStats{Entries: 1, Nodes: 1, StaleNodes: 1}, c.Stats())
+	}
+	n.subscribed.Store(true)
+	n.pong.Store(now.UnixNano())
+	c.nodeBroken(n)
+	assert.Equal(t, CachedLedgerStats{Breaks: 1, Nodes: 1, StaleNodes: 1}, c.Stats())
+	assert.False(t, n.subscribed.Load())
+	assert.Zero(t, n.pong.Load(), "no PING answer counts until the subscription is up again")
+}
+
 // TestSeenFromViewBounds: the view answers for a record until the instant
 // it expires, since exactly its time, and for "no record" until its age
 // limit; from that instant on the key is read from Redis (here, an
