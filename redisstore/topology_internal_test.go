@@ -222,22 +222,23 @@ func assertClusterLayout(t *testing.T, c *CachedLedger, cluster *redistest.Clust
 	assert.Equal(t, clusterSlots, served, "every slot is served by the master CLUSTER SHARDS names")
 }
 
-// proxiedSlots reads CLUSTER SLOTS from node and names each node by the
-// address of the proxy in front of it, as a client behind address
-// translation sees the cluster.
+// proxiedSlots reads the layout of the cluster from node and names each
+// master by the address of the proxy in front of it, as a client behind
+// address translation sees the cluster.
 func proxiedSlots(ctx context.Context, node *redis.Client, proxies []*redistest.Proxy) ([]redis.ClusterSlot, error) {
-	slots, err := node.ClusterSlots(ctx).Result()
+	ranges, err := slotRanges(ctx, node, false)
 	if err != nil {
 		return nil, err
 	}
-	for i := range slots {
-		for j, n := range slots[i].Nodes {
-			for _, p := range proxies {
-				if p.Target() == n.Addr {
-					slots[i].Nodes[j].Addr = p.Addr()
-				}
+	slots := make([]redis.ClusterSlot, 0, len(ranges))
+	for _, r := range ranges {
+		addr := r.addr
+		for _, p := range proxies {
+			if p.Target() == r.addr {
+				addr = p.Addr()
 			}
 		}
+		slots = append(slots, redis.ClusterSlot{Start: r.start, End: r.end, Nodes: []redis.ClusterNode{{Addr: addr}}})
 	}
 	return slots, nil
 }
