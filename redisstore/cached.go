@@ -76,16 +76,17 @@ type CachedLedgerStats struct {
 }
 
 // CachedLedger is a logout.Ledger in Redis, as Ledger is, with a local
-// view of the records, kept fresh by Redis pub/sub: every record written by any Ledger or CachedLedger
-// with the same prefix is published on ChangesChannel(prefix) by the
-// server that holds it, from inside the script that writes it, and each
-// CachedLedger subscribes on every server that holds records (the single
-// server, each master of a Redis Cluster, each shard of a Ring) and
-// applies what it receives to its view. A look-up of keys already in the
-// view makes no round trip; the first look-up of a key reads it from
-// Redis and keeps the answer, "no record" included. Since a record only
-// ever grows (a later time, a later expiry), applying a published record
-// and a read in either order gives the same view.
+// view of the records, kept fresh by Redis pub/sub: every record written
+// by any Ledger or CachedLedger with the same prefix is published on
+// ChangesChannel(prefix) by the server that holds it, from inside the
+// script that writes it, and each CachedLedger subscribes on every
+// server that holds records (the single server, each master of a Redis
+// Cluster, each shard of a Ring) and applies what it receives to its
+// view. A look-up of keys already in the view makes no round trip; the
+// first look-up of a key reads it from Redis and keeps the answer, "no
+// record" included. Since a record only ever grows (a later time, a later
+// expiry), applying a published record and a read in either order gives
+// the same view.
 //
 // The guarantee: once Record (of any instance) has returned, every
 // CachedLedger answers "seen" for that record from MaxStaleness after

@@ -55,7 +55,7 @@ var (
 	// then also wraps context.DeadlineExceeded.
 	ErrLedgerRead = errors.New("redisstore: reading the ledger")
 	// ErrBadRecord means a key of the ledger holds a string that is not
-	// a record's time: something else than a Ledger wrote it.
+	// a record's time: something other than a Ledger wrote it.
 	ErrBadRecord = errors.New("redisstore: bad record")
 )
 
@@ -221,8 +221,8 @@ func (r *Ledger) Seen(ctx context.Context, checks ...logout.LedgerQuery) (bool, 
 
 // lookupError returns the error of a look-up that failed with err: err
 // itself when it already says what failed (it wraps ErrLedgerRead or
-// ErrBadRecord), otherwise (the deadline of the call's bound) err
-// wrapped in ErrLedgerRead.
+// ErrBadRecord), otherwise (a Redis error not wrapped yet, or the
+// deadline of the call's bound) err wrapped in ErrLedgerRead.
 func lookupError(err error) error {
 	if errors.Is(err, ErrLedgerRead) || errors.Is(err, ErrBadRecord) {
 		return err
