@@ -421,6 +421,31 @@ func keyOnShard(t *testing.T, ring *redis.Ring, servers []*redis.Client, prefix,
 	return ""
 }
 
+// TestLedgerPartialReadFailure: with a ring, whose keys live on different
+// servers, a look-up that one server fails is an error that wraps
+// ErrLedgerRead, never hidden by what the other server answers, whether
+// the key it holds is recorded or not and whichever key comes first.
+func TestLedgerPartialReadFailure(t *testing.T) {
+	ctx := context.Background()
+	srvs := []*redistest.Server{redistest.Start(t), redistest.Start(t)}
+	clients := []*redis.Client{srvs[0].NewClient(), srvs[1].NewClient()}
+	ring := newRing(t, srvs...)
+	l := redisstore.NewLedger(ring, "part:")
+	recorded := keyOnShard(t, ring, clients, "part:", "recorded", 0)
+	absent := keyOnShard(t, ring, clients, "part:", "absent", 0)
+	lost := keyOnShard(t, ring, clients, "part:", "lost", 1)
+	require.NoError(t, l.Record(ctx, recorded, base, time.Hour))
+	srvs[1].Stop()
+	for _, keys := range [][]string{{recorded, lost}, {lost, recorded}, {absent, lost}} {
+		got, err := l.Seen(ctx, anyCheck(keys[0]), anyCheck(keys[1]))
+		assert.ErrorIs(t, err, redisstore.ErrLedgerRead, "%v", keys)
+		assert.False(t, got, "%v", keys)
+	}
+	got, err := l.Seen(ctx, anyCheck(absent), anyCheck(recorded))
+	require.NoError(t, err, "the server that holds both keys answers")
+	assert.True(t, got)
+}
+
 // TestRecordOnceSplitFailures: with a ring, whose keys live on different
 // servers, RecordOnce sets the jti first and records the key after. When
 // the key's server fails the record, the jti is deleted again, so that
