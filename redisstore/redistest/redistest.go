@@ -137,6 +137,7 @@ func (s *Server) start() error {
 		"--databases", "1",
 	)
 	cmd.Args = append(cmd.Args, s.extra...)
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}

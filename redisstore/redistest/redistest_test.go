@@ -3,6 +3,9 @@ package redistest_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -252,4 +255,39 @@ func TestProxy(t *testing.T) {
 			p.Clear()
 		})
 	}
+}
+
+// TestServerDiesWithTestProcess: a test process that dies without its
+// Cleanups (here a panic in a goroutine, as a go test timeout does too)
+// takes its servers with it, on Linux.
+func TestServerDiesWithTestProcess(t *testing.T) {
+	if os.Getenv("REDISTEST_CRASH") == "1" {
+		srv := redistest.Start(t)
+		fmt.Println("addr", srv.Addr())
+		done := make(chan struct{})
+		go func() { panic("crash without cleanup") }()
+		<-done
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel stops the servers of a dead process on Linux only")
+	}
+	redistest.Start(t) // skips without redis-server, or fails in CI
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServerDiesWithTestProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "REDISTEST_CRASH=1")
+	out, err := cmd.Output()
+	require.Error(t, err, "the child crashed")
+	var got string
+	for line := range strings.Lines(string(out)) {
+		if a, ok := strings.CutPrefix(strings.TrimSpace(line), "addr "); ok {
+			got = a
+		}
+	}
+	require.NotEmpty(t, got, "the child started a server: %s", out)
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", got, time.Second)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err != nil
+	}, 10*time.Second, 20*time.Millisecond, "the server at %s is gone", got)
 }
