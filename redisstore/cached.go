@@ -75,17 +75,18 @@ type CachedLedgerStats struct {
 	StaleNodes int
 }
 
-// CachedLedger is a Ledger with a local view of the records, kept fresh
-// by Redis pub/sub: every record written by any Ledger or CachedLedger
-// with the same prefix is published on ChangesChannel(prefix) by the
-// server that holds it, from inside the script that writes it, and each
-// CachedLedger subscribes on every server that holds records (the single
-// server, each master of a Redis Cluster, each shard of a Ring) and
-// applies what it receives to its view. A look-up of keys already in the
-// view makes no round trip; the first look-up of a key reads it from
-// Redis and keeps the answer, "no record" included. Since a record only
-// ever grows (a later time, a later expiry), applying a published record
-// and a read in either order gives the same view.
+// CachedLedger is a logout.Ledger in Redis, as Ledger is, with a local
+// view of the records, kept fresh by Redis pub/sub: every record written
+// by any Ledger or CachedLedger with the same prefix is published on
+// ChangesChannel(prefix) by the server that holds it, from inside the
+// script that writes it, and each CachedLedger subscribes on every
+// server that holds records (the single server, each master of a Redis
+// Cluster, each shard of a Ring) and applies what it receives to its
+// view. A look-up of keys already in the view makes no round trip; the
+// first look-up of a key reads it from Redis and keeps the answer, "no
+// record" included. Since a record only ever grows (a later time, a later
+// expiry), applying a published record and a read in either order gives
+// the same view.
 //
 // The guarantee: once Record (of any instance) has returned, every
 // CachedLedger answers "seen" for that record from MaxStaleness after
@@ -104,10 +105,13 @@ type CachedLedgerStats struct {
 // server are dropped from the view and looked up in Redis until the
 // subscription is back.
 //
-// Call Close to stop the subscriptions. See docs/session-stores.md for
-// the design and the bounds.
+// Its methods are those of logout.Ledger (Record, Seen), of
+// backchannel.OnceRecorder (RecordOnce), Close, Stats and Fresh; it
+// writes through a Ledger of its own, which it does not expose. Call
+// Close to stop the subscriptions. See docs/session-stores.md for the
+// design and the bounds.
 type CachedLedger struct {
-	*Ledger
+	ledger    *Ledger // writes, and reads the keys the view cannot answer
 	maxStale  time.Duration
 	pingEvery time.Duration
 	negAge    time.Duration
@@ -150,7 +154,7 @@ type cacheEntry struct {
 // trying in the background.
 func NewCachedLedger(client redis.UniversalClient, cfg CachedLedgerConfig) *CachedLedger {
 	c := &CachedLedger{
-		Ledger:   NewLedgerWithConfig(client, LedgerConfig{Prefix: cfg.Prefix, Timeout: cfg.Timeout}),
+		ledger:   NewLedgerWithConfig(client, LedgerConfig{Prefix: cfg.Prefix, Timeout: cfg.Timeout}),
 		maxStale: cfg.MaxStaleness, maxKeys: cfg.MaxEntries, now: cfg.Now,
 		negAge:  NegativeMaxAge,
 		entries: make(map[string]cacheEntry),
@@ -169,7 +173,7 @@ func NewCachedLedger(client redis.UniversalClient, cfg CachedLedgerConfig) *Cach
 	c.pingEvery = c.maxStale / 4
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	lctx, lcancel := context.WithTimeout(ctx, c.bound.timeout)
+	lctx, lcancel := context.WithTimeout(ctx, c.ledger.bound.timeout)
 	first, err := c.loadTopology(lctx) // a failure is retried by manage
 	lcancel()
 	if err == nil {
@@ -241,7 +245,7 @@ func (c *CachedLedger) slotOf(key string) uint16 {
 	if !c.slotted {
 		return 0
 	}
-	return keySlot(c.prefix + key)
+	return keySlot(c.ledger.prefix + key)
 }
 
 // merge merges e into key's entry: of two records, the later time and
@@ -270,15 +274,36 @@ func (c *CachedLedger) merge(key string, e cacheEntry, now int64) {
 // Record records key in Redis, which publishes it to every CachedLedger,
 // and in the local view at once.
 func (c *CachedLedger) Record(ctx context.Context, key string, at time.Time, ttl time.Duration) error {
-	if err := c.Ledger.Record(ctx, key, at, ttl); err != nil {
+	if err := c.ledger.Record(ctx, key, at, ttl); err != nil {
 		return err
 	}
+	c.remember(key, at, ttl)
+	return nil
+}
+
+// RecordOnce records key (time at, kept for ttl) and once (kept for
+// onceTTL) unless once is already recorded, and reports whether it
+// recorded them; see Ledger.RecordOnce. It implements
+// backchannel.OnceRecorder: the back-channel handler records a logout
+// token with it, once being the token's jti. A recorded key is in the
+// local view at once.
+func (c *CachedLedger) RecordOnce(ctx context.Context, once string, onceTTL time.Duration, key string, at time.Time, ttl time.Duration) (bool, error) {
+	recorded, err := c.ledger.RecordOnce(ctx, once, onceTTL, key, at, ttl)
+	if err != nil || !recorded {
+		return recorded, err
+	}
+	c.remember(key, at, ttl)
+	return true, nil
+}
+
+// remember merges a record of key that Redis has just written into the
+// view.
+func (c *CachedLedger) remember(key string, at time.Time, ttl time.Duration) {
 	now := c.now()
 	e := cacheEntry{at: unixMilliCeil(at), expires: now.Add(ttl).UnixNano(), slot: c.slotOf(key)}
 	c.mu.Lock()
 	c.merge(key, e, now.UnixNano())
 	c.mu.Unlock()
-	return nil
 }
 
 // Seen reports whether any of checks matches; see logout.Ledger.Seen.
@@ -328,11 +353,11 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, t
 		slots[i] = c.slotOf(q.Key)
 		keep[i] = topo.fresh(slots[i], before, c.maxStale)
 	}
-	err := c.bound.do(ctx, func(ctx context.Context) error {
-		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	err := c.ledger.bound.do(ctx, func(ctx context.Context) error {
+		_, err := c.ledger.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, q := range checks {
-				gets[i] = p.Get(ctx, c.prefix+q.Key)
-				ttls[i] = p.PTTL(ctx, c.prefix+q.Key)
+				gets[i] = p.Get(ctx, c.ledger.prefix+q.Key)
+				ttls[i] = p.PTTL(ctx, c.ledger.prefix+q.Key)
 			}
 			return nil
 		})
@@ -342,16 +367,16 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, t
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
+		return false, lookupError(err)
 	}
 	now := c.now()
 	seen := false
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, q := range checks {
-		e, err := readEntry(gets[i], ttls[i], now, c.negAge)
+		e, err := readEntry(q.Key, gets[i], ttls[i], now, c.negAge)
 		if err != nil {
-			return false, fmt.Errorf("redisstore: record %q: %w", q.Key, err)
+			return false, err
 		}
 		e.slot = slots[i]
 		if keep[i] && gen == c.gen {
@@ -365,25 +390,25 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, t
 	return seen, nil
 }
 
-// readEntry makes a cache entry of the replies to GET and PTTL of a key;
+// readEntry makes a cache entry of the replies to GET and PTTL of key;
 // "no record" is kept for negAge from now.
-func readEntry(get *redis.StringCmd, ttl *redis.DurationCmd, now time.Time, negAge time.Duration) (cacheEntry, error) {
+func readEntry(key string, get *redis.StringCmd, ttl *redis.DurationCmd, now time.Time, negAge time.Duration) (cacheEntry, error) {
 	none := cacheEntry{expires: now.Add(negAge).UnixNano()}
 	v, err := get.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return none, nil
 	case err != nil:
-		return cacheEntry{}, err
+		return cacheEntry{}, fmt.Errorf("%w: key %q: %w", ErrLedgerRead, key, err)
 	}
-	at, err := strconv.ParseInt(v, 10, 64)
+	at, err := parseRecord(key, v)
 	if err != nil {
-		return cacheEntry{}, fmt.Errorf("holds %q, not a time: %w", v, err)
+		return cacheEntry{}, err
 	}
 	left, err := ttl.Result()
 	switch {
 	case err != nil:
-		return cacheEntry{}, err
+		return cacheEntry{}, fmt.Errorf("%w: key %q: %w", ErrLedgerRead, key, err)
 	case left == -1: // no expiry (go-redis returns PTTL's -1 as -1 ns)
 		return cacheEntry{at: at, expires: math.MaxInt64}, nil
 	case left <= 0: // gone between the two commands

@@ -25,7 +25,7 @@ func FuzzApplyPayload(f *testing.F) {
 	now := time.Unix(1_700_000_000, 0)
 	f.Fuzz(func(t *testing.T, payload string) {
 		for _, slotted := range []bool{false, true} {
-			c := &CachedLedger{Ledger: &Ledger{prefix: "p:"}, maxKeys: 4, slotted: slotted,
+			c := &CachedLedger{ledger: &Ledger{prefix: "p:"}, maxKeys: 4, slotted: slotted,
 				now: func() time.Time { return now }, entries: make(map[string]cacheEntry)}
 			c.apply(payload)
 			if len(c.entries) > 1 {
@@ -76,7 +76,7 @@ func offlineLedger(t *testing.T, now time.Time) *CachedLedger {
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { _ = client.Close() })
 	c := &CachedLedger{
-		Ledger:   NewLedgerWithConfig(client, LedgerConfig{Timeout: 5 * time.Second}),
+		ledger:   NewLedgerWithConfig(client, LedgerConfig{Timeout: 5 * time.Second}),
 		maxStale: time.Second,
 		maxKeys:  10,
 		now:      func() time.Time { return now },
@@ -107,6 +107,28 @@ func TestFreshBound(t *testing.T) {
 		c.topo.Load().nodes[0].pong.Store(tc.pong)
 		assert.Equal(t, tc.want, c.Fresh(), "answer sent %v before", now.Sub(time.Unix(0, tc.pong)))
 	}
+}
+
+// TestBreakWhileDown: a subscription that fails while it is not up
+// (refused from the start, or broken already and not back) is no new
+// break: the view keeps what it took since, records being always right,
+// and Stats counts nothing. Once the subscription is up, a failure drops
+// the node's keys and counts one break.
+func TestBreakWhileDown(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c := offlineLedger(t, now)
+	n := c.topo.Load().nodes[0]
+	c.remember("k", now, time.Minute)
+	for range 2 {
+		c.nodeBroken(n)
+		assert.Equal(t, CachedLedgerStats{Entries: 1, Nodes: 1, StaleNodes: 1}, c.Stats())
+	}
+	n.subscribed.Store(true)
+	n.pong.Store(now.UnixNano())
+	c.nodeBroken(n)
+	assert.Equal(t, CachedLedgerStats{Breaks: 1, Nodes: 1, StaleNodes: 1}, c.Stats())
+	assert.False(t, n.subscribed.Load())
+	assert.Zero(t, n.pong.Load(), "no PING answer counts until the subscription is up again")
 }
 
 // TestSeenFromViewBounds: the view answers for a record until the instant
@@ -171,7 +193,7 @@ func TestReadEntry(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readEntry(tc.get, tc.ttl, now, negAge)
+			got, err := readEntry("k", tc.get, tc.ttl, now, negAge)
 			assert.Equal(t, tc.wantErr, err != nil, err)
 			assert.Equal(t, tc.want, got)
 		})

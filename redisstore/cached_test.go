@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -212,43 +213,112 @@ func TestCachedLedgerBoundedView(t *testing.T) {
 	}
 }
 
+// onceRecorder is backchannel.OnceRecorder, whose module this one does
+// not require.
+type onceRecorder interface {
+	logout.Ledger
+	RecordOnce(ctx context.Context, once string, onceTTL time.Duration, key string, at time.Time, ttl time.Duration) (bool, error)
+}
+
+var (
+	_ onceRecorder = (*redisstore.Ledger)(nil)
+	_ onceRecorder = (*redisstore.CachedLedger)(nil)
+)
+
 func TestRecordOnce(t *testing.T) {
 	cluster := redistest.StartCluster(t, 3).NewClient()
 	for name, client := range map[string]redis.UniversalClient{
 		"Client": redistest.Start(t).NewClient(), "Cluster": cluster,
 	} {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			l := redisstore.NewLedger(client, "once:")
-			jti, sid := logout.JTIKey(issuer, "j1"), logout.SIDKey(issuer, "s1")
-			ok, err := l.RecordOnce(ctx, jti, time.Minute, sid, base, time.Hour)
-			require.NoError(t, err)
-			assert.True(t, ok)
-			assert.True(t, seen(t, l, sid))
-			assert.True(t, seen(t, l, jti))
-			ok, err = l.RecordOnce(ctx, jti, time.Minute, logout.SIDKey(issuer, "s2"), base, time.Hour)
-			require.NoError(t, err)
-			assert.False(t, ok, "a replay")
-			assert.False(t, seen(t, l, logout.SIDKey(issuer, "s2")), "a replay records nothing")
-			_, err = l.RecordOnce(ctx, jti, 0, sid, base, time.Hour)
-			assert.Error(t, err)
+		for _, kind := range []string{"Ledger", "CachedLedger"} {
+			t.Run(name+"/"+kind, func(t *testing.T) {
+				ctx := context.Background()
+				prefix := "once-" + kind + ":"
+				var l onceRecorder = redisstore.NewLedger(client, prefix)
+				if kind == "CachedLedger" {
+					l = newCached(t, client, redisstore.CachedLedgerConfig{Prefix: prefix})
+				}
+				jti, sid := logout.JTIKey(issuer, "j1"), logout.SIDKey(issuer, "s1")
+				ok, err := l.RecordOnce(ctx, jti, time.Minute, sid, base, time.Hour)
+				require.NoError(t, err)
+				assert.True(t, ok)
+				assert.True(t, seen(t, l, sid))
+				assert.True(t, seen(t, l, jti))
+				ok, err = l.RecordOnce(ctx, jti, time.Minute, logout.SIDKey(issuer, "s2"), base, time.Hour)
+				require.NoError(t, err)
+				assert.False(t, ok, "a replay")
+				assert.False(t, seen(t, l, logout.SIDKey(issuer, "s2")), "a replay records nothing")
+				_, err = l.RecordOnce(ctx, jti, 0, sid, base, time.Hour)
+				assert.Error(t, err)
 
-			// Many instances receive the same token at once: one records it.
-			var wins atomic.Int32
-			var wg sync.WaitGroup
-			for range 16 {
-				wg.Go(func() {
-					ok, err := l.RecordOnce(ctx, logout.JTIKey(issuer, "race"), time.Minute, sid, base, time.Hour)
-					assert.NoError(t, err)
-					if ok {
-						wins.Add(1)
-					}
-				})
-			}
-			wg.Wait()
-			assert.EqualValues(t, 1, wins.Load())
-		})
+				// Many instances receive the same token at once: one records it.
+				var wins atomic.Int32
+				var wg sync.WaitGroup
+				for range 16 {
+					wg.Go(func() {
+						ok, err := l.RecordOnce(ctx, logout.JTIKey(issuer, "race"), time.Minute, sid, base, time.Hour)
+						assert.NoError(t, err)
+						if ok {
+							wins.Add(1)
+						}
+					})
+				}
+				wg.Wait()
+				assert.EqualValues(t, 1, wins.Load())
+			})
+		}
 	}
+}
+
+// TestCachedLedgerRecordOnceInView: the key a CachedLedger's RecordOnce
+// records is in its view at once, as Record's is; a replay or a failed
+// RecordOnce puts nothing there. The subscription is refused (a proxy
+// answers SUBSCRIBE with an error), so that only RecordOnce itself can
+// have put the key in the view.
+func TestCachedLedgerRecordOnceInView(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	p := redistest.StartProxy(t, srv.Addr())
+	p.Fail("SUBSCRIBE", "ERR subscriptions refused")
+	client := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = client.Close() })
+	c := newCached(t, client, redisstore.CachedLedgerConfig{})
+	jti, sid := logout.JTIKey(issuer, "j1"), logout.SIDKey(issuer, "s1")
+
+	ok, err := c.RecordOnce(ctx, jti, time.Minute, sid, base, time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.True(t, seen(t, c, sid))
+	assert.Equal(t, redisstore.CachedLedgerStats{Local: 1, Entries: 1, Nodes: 1, StaleNodes: 1}, c.Stats(),
+		"answered from the view, without a subscription")
+
+	s2 := logout.SIDKey(issuer, "s2")
+	ok, err = c.RecordOnce(ctx, jti, time.Minute, s2, base, time.Hour)
+	require.NoError(t, err)
+	require.False(t, ok, "a replay")
+	_, err = c.RecordOnce(ctx, logout.JTIKey(issuer, "j2"), 0, s2, base, time.Hour)
+	require.Error(t, err)
+	assert.Equal(t, 1, c.Stats().Entries, "neither the replay nor the failure is in the view")
+	assert.False(t, seen(t, c, s2))
+	assert.EqualValues(t, 1, c.Stats().Remote, "read from Redis")
+	assert.Positive(t, p.Answered("SUBSCRIBE"), "the subscription was refused")
+	assert.False(t, c.Fresh())
+}
+
+// TestCachedLedgerAPI: a CachedLedger has the methods of a session-check
+// ledger and of a back-channel store, and its own; its Ledger is not
+// exposed, so that no caller reads or writes past the view.
+func TestCachedLedgerAPI(t *testing.T) {
+	typ := reflect.TypeFor[redisstore.CachedLedger]()
+	for i := range typ.NumField() {
+		assert.False(t, typ.Field(i).IsExported(), "exported field %s", typ.Field(i).Name)
+	}
+	ptr := reflect.TypeFor[*redisstore.CachedLedger]()
+	var methods []string
+	for i := range ptr.NumMethod() {
+		methods = append(methods, ptr.Method(i).Name)
+	}
+	assert.Equal(t, []string{"Close", "Fresh", "Record", "RecordOnce", "Seen", "Stats"}, methods)
 }
 
 // TestRecordOnceIsOneRoundTrip: on one server, the back-channel write is
@@ -418,7 +488,9 @@ func TestCachedLedgerReadFailures(t *testing.T) {
 				}
 				got, err := c.Seen(context.Background(), checks...)
 				f.assertFailed(t, err, "%v", keys)
-				assert.ErrorContains(t, err, "redisstore: reading the ledger")
+				assert.ErrorIs(t, err, redisstore.ErrLedgerRead)
+				assert.True(t, strings.HasPrefix(err.Error(), "redisstore: reading the ledger: "), err)
+				assert.Equal(t, 1, strings.Count(err.Error(), "redisstore:"), err)
 				assert.False(t, got)
 			}
 			assert.Zero(t, c.Stats().Local, "no look-up was answered from the view")
@@ -441,7 +513,7 @@ func TestCachedLedgerFreshViewReadFailure(t *testing.T) {
 
 	got, err := c.Seen(context.Background(), anyCheck("unknown"))
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.ErrorContains(t, err, "redisstore: reading the ledger")
+	assert.ErrorIs(t, err, redisstore.ErrLedgerRead)
 	assert.False(t, got)
 	assert.Equal(t, 1, c.Stats().Entries, "the failed read is not kept")
 	assert.False(t, seen(t, c, held), "the view answers within its bound")
@@ -458,10 +530,18 @@ func TestCachedLedgerUnreadableRecord(t *testing.T) {
 	require.NoError(t, admin.HSet(ctx, "u:hash", "f", "v").Err())
 	c := newCached(t, srv.NewClient(), redisstore.CachedLedgerConfig{Prefix: "u:"})
 	waitFresh(t, c)
-	for key, want := range map[string]string{"text": "not a time", "hash": "WRONGTYPE"} {
+	for key, want := range map[string]struct {
+		is  error
+		msg string
+	}{
+		"text": {redisstore.ErrBadRecord, `redisstore: bad record: key "text" holds "not-a-number", not a time`},
+		"hash": {redisstore.ErrLedgerRead, "WRONGTYPE"},
+	} {
 		for _, checks := range [][]logout.LedgerQuery{{anyCheck(key)}, {anyCheck("absent"), anyCheck(key)}} {
 			got, err := c.Seen(ctx, checks...)
-			assert.ErrorContains(t, err, want, "%v", checks)
+			assert.ErrorIs(t, err, want.is, "%v", checks)
+			assert.ErrorContains(t, err, want.msg, "%v", checks)
+			assert.Equal(t, 1, strings.Count(err.Error(), "redisstore:"), err)
 			assert.False(t, got)
 		}
 	}

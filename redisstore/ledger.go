@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,7 +31,8 @@ const DefaultLedgerPrefix = "logout:ledger:"
 // may live on different nodes. RecordOnce records a back-channel logout
 // and its jti in one round trip.
 //
-// Redis errors are returned wrapped, never hidden: the middleware's
+// Redis errors are returned wrapped, never hidden (a failed look-up
+// wraps ErrLedgerRead or ErrBadRecord): the middleware's
 // SessionCheckConfig.FailOpen decides what a failed look-up means. Every
 // call is bounded by LedgerConfig.Timeout (DefaultTimeout), whatever the
 // client's ContextTimeoutEnabled.
@@ -45,6 +45,19 @@ type Ledger struct {
 }
 
 var _ logout.Ledger = (*Ledger)(nil)
+
+// Errors of a look-up (Ledger.Seen, CachedLedger.Seen), for errors.Is:
+// every error of a look-up wraps one of them.
+var (
+	// ErrLedgerRead means Redis did not answer the look-up: it failed
+	// or refused the command (WRONGTYPE: the key holds another type
+	// than a string), or did not answer within the Timeout; the error
+	// then also wraps context.DeadlineExceeded.
+	ErrLedgerRead = errors.New("redisstore: reading the ledger")
+	// ErrBadRecord means a key of the ledger holds a string that is not
+	// a record's time: something other than a Ledger wrote it.
+	ErrBadRecord = errors.New("redisstore: bad record")
+)
 
 // LedgerConfig configures NewLedgerWithConfig.
 type LedgerConfig struct {
@@ -200,14 +213,21 @@ func (r *Ledger) Seen(ctx context.Context, checks ...logout.LedgerQuery) (bool, 
 		seen, err = r.seen(ctx, checks)
 		return err
 	})
-	switch {
-	case err == nil:
-		return seen, nil // seen is read only once the call has returned
-	case strings.HasPrefix(err.Error(), "redisstore:"):
-		return false, err
-	default:
-		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
+	if err != nil {
+		return false, lookupError(err)
 	}
+	return seen, nil // seen is read only once the call has returned
+}
+
+// lookupError returns the error of a look-up that failed with err: err
+// itself when it already says what failed (it wraps ErrLedgerRead or
+// ErrBadRecord), otherwise (a Redis error not wrapped yet, or the
+// deadline of the call's bound) err wrapped in ErrLedgerRead.
+func lookupError(err error) error {
+	if errors.Is(err, ErrLedgerRead) || errors.Is(err, ErrBadRecord) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrLedgerRead, err)
 }
 
 func (r *Ledger) seen(ctx context.Context, checks []logout.LedgerQuery) (bool, error) {
@@ -231,7 +251,7 @@ func (r *Ledger) seenMGet(ctx context.Context, checks []logout.LedgerQuery) (boo
 	}
 	vals, err := r.client.MGet(ctx, keys...).Result()
 	if err != nil {
-		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
+		return false, fmt.Errorf("%w: %w", ErrLedgerRead, err)
 	}
 	for i, c := range checks {
 		v, ok := vals[i].(string)
@@ -256,7 +276,7 @@ func (r *Ledger) seenPipelined(ctx context.Context, checks []logout.LedgerQuery)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
+		return false, fmt.Errorf("%w: %w", ErrLedgerRead, err)
 	}
 	for i, c := range checks {
 		if revoked, err := r.match(c, cmds[i].Val(), cmds[i].Err()); revoked || err != nil {
@@ -272,13 +292,22 @@ func (r *Ledger) match(c logout.LedgerQuery, v string, err error) (bool, error) 
 	case errors.Is(err, redis.Nil):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("redisstore: reading the ledger: %w", err)
+		return false, fmt.Errorf("%w: key %q: %w", ErrLedgerRead, c.Key, err)
 	}
-	at, err := strconv.ParseInt(v, 10, 64)
+	at, err := parseRecord(c.Key, v)
 	if err != nil {
-		return false, fmt.Errorf("redisstore: record %q holds %q, not a time: %w", c.Key, v, err)
+		return false, err
 	}
 	return c.Since.IsZero() || at >= c.Since.UnixMilli(), nil
+}
+
+// parseRecord returns the time, in Unix ms, that key's value v holds.
+func parseRecord(key, v string) (int64, error) {
+	at, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: key %q holds %q, not a time: %w", ErrBadRecord, key, v, err)
+	}
+	return at, nil
 }
 
 // unixMilliCeil returns t in Unix milliseconds, rounded up.

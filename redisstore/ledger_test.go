@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,10 +155,13 @@ func TestLedgerRejectsBadInput(t *testing.T) {
 	assert.Zero(t, client.Exists(ctx, "p:k", "p:jti").Val(), "nothing is written")
 
 	require.NoError(t, client.Set(ctx, "p:garbage", "not-a-number", time.Minute).Err())
-	_, err := rev.Seen(ctx, anyCheck("garbage"))
-	assert.ErrorContains(t, err, "not a time")
-	_, err = rev.Seen(ctx, anyCheck("absent"), anyCheck("garbage"))
-	assert.ErrorContains(t, err, "not a time")
+	for _, checks := range [][]logout.LedgerQuery{{anyCheck("garbage")}, {anyCheck("absent"), anyCheck("garbage")}} {
+		_, err := rev.Seen(ctx, checks...)
+		assert.ErrorIs(t, err, redisstore.ErrBadRecord)
+		assert.NotErrorIs(t, err, redisstore.ErrLedgerRead)
+		assert.EqualError(t, err, `redisstore: bad record: key "garbage" holds "not-a-number", not a time: `+
+			`strconv.ParseInt: parsing "not-a-number": invalid syntax`)
+	}
 }
 
 // roundTrips counts the commands and pipelines a client sends.
@@ -331,22 +335,31 @@ func TestLedgerWriteFailures(t *testing.T) {
 
 // TestLedgerReadFailures: a look-up that Redis fails (stopped, or paused
 // past the ledger's Timeout) is an error, never "not seen", whether it
-// reads one key (GET) or several (MGET).
+// reads one key (GET) or several (MGET), and whether the client applies
+// the deadline to its socket (ContextTimeoutEnabled) or the Ledger's
+// bound gives up on it. The error wraps ErrLedgerRead and says so once.
 func TestLedgerReadFailures(t *testing.T) {
 	ctx := context.Background()
 	for _, f := range readFaults {
 		t.Run(f.name, func(t *testing.T) {
 			srv := redistest.Start(t)
-			l := redisstore.NewLedgerWithConfig(honouringClient(t, srv), redisstore.LedgerConfig{Timeout: faultBound})
+			ledgers := map[string]*redisstore.Ledger{
+				"honouring":     redisstore.NewLedgerWithConfig(honouringClient(t, srv), redisstore.LedgerConfig{Timeout: faultBound}),
+				"not honouring": redisstore.NewLedgerWithConfig(srv.NewClient(), redisstore.LedgerConfig{Timeout: faultBound}),
+			}
 			f.fail(t, srv)
-			for _, checks := range [][]logout.LedgerQuery{
-				{anyCheck("a")},
-				{anyCheck("a"), anyCheck("b"), anyCheck("c")},
-			} {
-				got, err := l.Seen(ctx, checks...)
-				f.assertFailed(t, err, "%d keys", len(checks))
-				assert.ErrorContains(t, err, "redisstore: reading the ledger")
-				assert.False(t, got)
+			for name, l := range ledgers {
+				for _, checks := range [][]logout.LedgerQuery{
+					{anyCheck("a")},
+					{anyCheck("a"), anyCheck("b"), anyCheck("c")},
+				} {
+					got, err := l.Seen(ctx, checks...)
+					f.assertFailed(t, err, "%s, %d keys", name, len(checks))
+					assert.ErrorIs(t, err, redisstore.ErrLedgerRead, "%s, %d keys", name, len(checks))
+					assert.True(t, strings.HasPrefix(err.Error(), "redisstore: reading the ledger: "), err)
+					assert.Equal(t, 1, strings.Count(err.Error(), "redisstore:"), err)
+					assert.False(t, got)
+				}
 			}
 		})
 	}
@@ -406,6 +419,31 @@ func keyOnShard(t *testing.T, ring *redis.Ring, servers []*redis.Client, prefix,
 	}
 	t.Fatalf("no key for shard %d", shard)
 	return ""
+}
+
+// TestLedgerPartialReadFailure: with a ring, whose keys live on different
+// servers, a look-up that one server fails is an error that wraps
+// ErrLedgerRead, never hidden by what the other server answers, whether
+// the key it holds is recorded or not and whichever key comes first.
+func TestLedgerPartialReadFailure(t *testing.T) {
+	ctx := context.Background()
+	srvs := []*redistest.Server{redistest.Start(t), redistest.Start(t)}
+	clients := []*redis.Client{srvs[0].NewClient(), srvs[1].NewClient()}
+	ring := newRing(t, srvs...)
+	l := redisstore.NewLedger(ring, "part:")
+	recorded := keyOnShard(t, ring, clients, "part:", "recorded", 0)
+	absent := keyOnShard(t, ring, clients, "part:", "absent", 0)
+	lost := keyOnShard(t, ring, clients, "part:", "lost", 1)
+	require.NoError(t, l.Record(ctx, recorded, base, time.Hour))
+	srvs[1].Stop()
+	for _, keys := range [][]string{{recorded, lost}, {lost, recorded}, {absent, lost}} {
+		got, err := l.Seen(ctx, anyCheck(keys[0]), anyCheck(keys[1]))
+		assert.ErrorIs(t, err, redisstore.ErrLedgerRead, "%v", keys)
+		assert.False(t, got, "%v", keys)
+	}
+	got, err := l.Seen(ctx, anyCheck(absent), anyCheck(recorded))
+	require.NoError(t, err, "the server that holds both keys answers")
+	assert.True(t, got)
 }
 
 // TestRecordOnceSplitFailures: with a ring, whose keys live on different

@@ -119,7 +119,7 @@ func (n *node) freshAt(now int64, maxStale time.Duration) bool {
 // loadTopology returns the servers to subscribe to and, on a cluster,
 // the slot map and epoch.
 func (c *CachedLedger) loadTopology(ctx context.Context) (*topology, error) {
-	switch cl := c.client.(type) {
+	switch cl := c.ledger.client.(type) {
 	case *redis.Client:
 		return &topology{nodes: []*node{c.newNode(cl.Options().Addr, cl, cl, false)}}, nil
 	case *redis.ClusterClient:
@@ -143,8 +143,8 @@ func (c *CachedLedger) loadTopology(ctx context.Context) (*topology, error) {
 		slices.SortFunc(nodes, func(a, b *node) int { return strings.Compare(a.addr, b.addr) })
 		return &topology{nodes: nodes}, nil
 	default:
-		n := &node{addr: "", id: c.client, subscribe: func(ctx context.Context) *redis.PubSub {
-			return c.client.Subscribe(ctx)
+		n := &node{addr: "", id: c.ledger.client, subscribe: func(ctx context.Context) *redis.PubSub {
+			return c.ledger.client.Subscribe(ctx)
 		}}
 		n.stateOK.Store(math.MaxInt64)
 		return &topology{nodes: []*node{n}}, nil
@@ -305,7 +305,7 @@ func clusterEpoch(info string) int64 {
 // after stopping every node.
 func (c *CachedLedger) manage(ctx context.Context, first *topology) {
 	defer c.wg.Done()
-	_, single := c.client.(*redis.Client)
+	_, single := c.ledger.client.(*redis.Client)
 	retry := time.NewTimer(0)
 	if first != nil {
 		retry.Reset(topologyReload)
@@ -327,7 +327,7 @@ func (c *CachedLedger) manage(ctx context.Context, first *topology) {
 			retry.Reset(topologyReload)
 			continue // one server: nothing to learn
 		}
-		lctx, cancel := context.WithTimeout(ctx, c.bound.timeout)
+		lctx, cancel := context.WithTimeout(ctx, c.ledger.bound.timeout)
 		t, err := c.loadTopology(lctx)
 		cancel()
 		if err != nil {
@@ -396,8 +396,8 @@ func (c *CachedLedger) setTopology(ctx context.Context, t *topology) {
 func (c *CachedLedger) startNode(ctx context.Context, n *node) {
 	ctx, n.cancel = context.WithCancel(ctx)
 	n.pubsub = n.subscribe(ctx)
-	subCtx, cancel := context.WithTimeout(ctx, c.bound.timeout)
-	_ = n.pubsub.Subscribe(subCtx, c.channel) // a failure is retried by Receive
+	subCtx, cancel := context.WithTimeout(ctx, c.ledger.bound.timeout)
+	_ = n.pubsub.Subscribe(subCtx, c.ledger.channel) // a failure is retried by Receive
 	cancel()
 	n.wg.Add(2)
 	go c.receive(ctx, n)
@@ -443,7 +443,7 @@ func (c *CachedLedger) receive(ctx context.Context, n *node) {
 func (c *CachedLedger) handle(n *node, msg any) {
 	switch m := msg.(type) {
 	case *redis.Subscription:
-		if m.Kind == "subscribe" && m.Channel == c.channel {
+		if m.Kind == "subscribe" && m.Channel == c.ledger.channel {
 			// A first subscription, or go-redis subscribing again on a
 			// new connection: records may have been missed meanwhile.
 			c.nodeBroken(n)
@@ -455,7 +455,7 @@ func (c *CachedLedger) handle(n *node, msg any) {
 			n.pong.Store(sent)
 		}
 	case *redis.Message:
-		if m.Channel == c.channel {
+		if m.Channel == c.ledger.channel {
 			c.apply(m.Payload)
 		}
 	}

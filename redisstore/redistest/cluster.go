@@ -90,6 +90,16 @@ func StartClusterWith(tb testing.TB, cfg ClusterConfig) *Cluster {
 	return c
 }
 
+// StartClusterNode starts one cluster-enabled redis-server that is in no
+// cluster and serves no slot yet, as a node being set up is: it answers
+// CLUSTER SLOTS with nothing and refuses every key (CLUSTERDOWN) until it
+// is given slots (CLUSTER ADDSLOTSRANGE). It is stopped when the test
+// ends.
+func StartClusterNode(tb testing.TB) *Server {
+	tb.Helper()
+	return startNode(tb, lookPath(tb), 5*time.Second, nil)
+}
+
 // join introduces every node to the first and gives each an even share
 // of the slots.
 func (c *Cluster) join() {

@@ -1,7 +1,8 @@
 // Package redistest starts a real redis-server for tests: on a free
 // 127.0.0.1 port, in a temporary directory, without persistence. Tests can
 // stop it and start it again on the same port to see how their code copes
-// with Redis going away and coming back.
+// with Redis going away and coming back. A Proxy in front of a server
+// answers chosen commands itself, as an older or failing server would.
 //
 // When redis-server is not installed, Start skips the test, except when the
 // environment variable CI is "true": there a missing server is a failure.
@@ -136,6 +137,7 @@ func (s *Server) start() error {
 		"--databases", "1",
 	)
 	cmd.Args = append(cmd.Args, s.extra...)
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}

@@ -3,6 +3,9 @@ package redistest_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -187,4 +190,104 @@ func mustAtoi(t *testing.T, s string) int {
 	n, err := strconv.Atoi(s)
 	require.NoError(t, err)
 	return n
+}
+
+// TestProxy: the proxy answers the commands chosen with Fail or Reply
+// itself, in the order of a pipeline, and passes every other command,
+// RESP3 replies and subscriptions included, to the server.
+func TestProxy(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	direct := srv.NewClient()
+	p := redistest.StartProxy(t, srv.Addr())
+	require.Equal(t, srv.Addr(), p.Target())
+	// Through the proxy by address, and by a dialer under the server's
+	// own address.
+	byAddr := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = byAddr.Close() })
+	byDialer := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, Dialer: redistest.ProxyDialer(p)})
+	t.Cleanup(func() { _ = byDialer.Close() })
+
+	for name, c := range map[string]*redis.Client{"address": byAddr, "dialer": byDialer} {
+		t.Run(name, func(t *testing.T) {
+			p.Clear()
+			before := p.Answered("get")
+			require.NoError(t, c.HSet(ctx, "h", "f", "v").Err())
+			assert.Equal(t, map[string]string{"f": "v"}, c.HGetAll(ctx, "h").Val(), "a RESP3 map passes")
+
+			p.Fail("get", "ERR refused by the proxy")
+			p.Reply("CONFIG GET", "*0\r\n")
+			cmds, err := c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+				pipe.Set(ctx, "k", "v", 0)
+				pipe.Get(ctx, "k")
+				pipe.Incr(ctx, "n")
+				pipe.ConfigGet(ctx, "maxmemory")
+				pipe.ConfigSet(ctx, "maxmemory", "0") // CONFIG SET is not CONFIG GET
+				return nil
+			})
+			require.Error(t, err)
+			require.Len(t, cmds, 5)
+			assert.NoError(t, cmds[0].Err())
+			assert.EqualError(t, cmds[1].Err(), "ERR refused by the proxy")
+			assert.NoError(t, cmds[2].Err())
+			assert.Equal(t, map[string]string{}, cmds[3].(*redis.MapStringStringCmd).Val())
+			assert.NoError(t, cmds[4].Err())
+			assert.Equal(t, before+1, p.Answered("GET"))
+			assert.Equal(t, "v", direct.Get(ctx, "k").Val(), "the SET reached the server")
+			assert.NotEmpty(t, direct.ConfigGet(ctx, "maxmemory").Val(), "the server itself answers")
+
+			p.Clear()
+			assert.Equal(t, "v", c.Get(ctx, "k").Val())
+
+			p.Fail("PING", "ERR refused by the proxy") // not on a subscription: it is relayed whole
+			sub := c.Subscribe(ctx, "ch")
+			t.Cleanup(func() { _ = sub.Close() })
+			_, err = sub.Receive(ctx)
+			require.NoError(t, err)
+			require.NoError(t, direct.Publish(ctx, "ch", "hello").Err())
+			m, err := sub.ReceiveMessage(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, "hello", m.Payload)
+			require.NoError(t, sub.Ping(ctx, "through"))
+			pong, err := sub.Receive(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, &redis.Pong{Payload: "through"}, pong)
+			p.Clear()
+		})
+	}
+}
+
+// TestServerDiesWithTestProcess: a test process that dies without its
+// Cleanups (here a panic in a goroutine, as a go test timeout does too)
+// takes its servers with it, on Linux.
+func TestServerDiesWithTestProcess(t *testing.T) {
+	if os.Getenv("REDISTEST_CRASH") == "1" {
+		srv := redistest.Start(t)
+		fmt.Println("addr", srv.Addr())
+		done := make(chan struct{})
+		go func() { panic("crash without cleanup") }()
+		<-done
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel stops the servers of a dead process on Linux only")
+	}
+	redistest.Start(t) // skips without redis-server, or fails in CI
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServerDiesWithTestProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "REDISTEST_CRASH=1")
+	out, err := cmd.Output()
+	require.Error(t, err, "the child crashed")
+	var got string
+	for line := range strings.Lines(string(out)) {
+		if a, ok := strings.CutPrefix(strings.TrimSpace(line), "addr "); ok {
+			got = a
+		}
+	}
+	require.NotEmpty(t, got, "the child started a server: %s", out)
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", got, time.Second)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err != nil
+	}, 10*time.Second, 20*time.Millisecond, "the server at %s is gone", got)
 }
