@@ -63,7 +63,7 @@ RETURN_MODULES=(. backchannel redisstore
 # its own, the core's exercise it.
 RETURN_SKIP='(^|/)(ledgertest|redistest|fixture)/'
 # The go test -timeout of each mutant: several times the longest test run
-# (redisstore's, about 35 s), and short enough that a mutant that loops
+# (redisstore's, about 110 s), and short enough that a mutant that loops
 # for ever (mayHaveCaseVariants without its return) costs little.
 RETURN_TIMEOUT=2m
 # The modules gremlins mutates, and what it leaves out of each: from the
