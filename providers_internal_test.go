@@ -106,3 +106,27 @@ func TestSameProviderComparesEveryField(t *testing.T) {
 		assert.False(t, sameProvider(changed, base), "Provider.%s differs", typ.Field(i).Name)
 	}
 }
+
+// TestOAuthErrorCodeBounds pins the characters an error code may hold
+// (RFC 6749, 5.2: %x20-21 / %x23-5B / %x5D-7E) at each end of the range.
+func TestOAuthErrorCodeBounds(t *testing.T) {
+	for _, tt := range []struct {
+		code string
+		want bool
+	}{
+		{"invalid_client", true},
+		{"a b", true},      // 0x20, the first allowed
+		{"a~", true},       // 0x7e, the last allowed
+		{"a\u007f", false}, // DEL
+		{"a\u001f", false},
+		{`a"b`, false},
+		{`a\b`, false},
+	} {
+		body := fmt.Appendf(nil, `{"error":%q}`, tt.code)
+		if tt.want {
+			assert.Equal(t, tt.code, oauthErrorCode(body), "%q", tt.code)
+		} else {
+			assert.Empty(t, oauthErrorCode(body), "%q", tt.code)
+		}
+	}
+}

@@ -99,6 +99,7 @@ var sameOriginCorpus = []string{
 	"/a/b#section",
 	"/a//b",
 	"/foo%2F%2Fbar",
+	"/~alice/!$&'()*+,;=:@-._", // the first and last printable bytes a path may hold
 	"/@ada",
 	"/x:y",
 	"https://trusted.com",

@@ -54,3 +54,14 @@ func TestIDTokenClaims(t *testing.T) {
 	assert.Len(t, withHash.TokenHash, 4+22, "128 bits of SHA-256, base64url")
 	assert.NotEmpty(t, idTokenClaims("opaque-token", true).TokenHash, "an unreadable token still has a hash")
 }
+
+// TestIDTokenClaimsLengthBound pins the bound on the id_token read: a
+// token of exactly maxCheckedTokenLength bytes is read, one byte more is
+// not.
+func TestIDTokenClaimsLengthBound(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	token := enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(`{"sid":"s1"}`)) + "."
+	token += strings.Repeat("A", maxCheckedTokenLength-len(token))
+	assert.Equal(t, "s1", idTokenClaims(token, true).SID, "exactly %d bytes", len(token))
+	assert.Empty(t, idTokenClaims(token+"A", true).SID, "one byte more")
+}

@@ -449,3 +449,43 @@ func TestNeedsRequest(t *testing.T) {
 	}
 	assert.Equal(t, []string{testSession}, asked, "asked for the session cookie only, with the check on")
 }
+
+// TestLogoutExpiresCookieWithItsOwnScope pins that the expiring cookie
+// carries the session's own Domain and Path: a browser keeps a cookie
+// that is expired under another scope, and the user stays signed in.
+func TestLogoutExpiresCookieWithItsOwnScope(t *testing.T) {
+	store := newCookieStore()
+	store.Options.Domain = "app.example.com"
+	store.Options.Path = "/app"
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck = nil })
+	resp := get(m, "/logout", saveSession(t, store, map[any]any{"id_token": "idt"}))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	c := logout.ResponseCookieForTest(resp, testSession)
+	require.NotNil(t, c)
+	assert.True(t, logout.ExpiredForTest(c))
+	assert.Equal(t, "app.example.com", c.Domain)
+	assert.Equal(t, "/app", c.Path)
+}
+
+// TestEndedSessionKeepsOtherCookies pins that the app, behind the check,
+// sees every other cookie of a request whose session has ended, each
+// whole, and not the session's.
+func TestEndedSessionKeepsOtherCookies(t *testing.T) {
+	store := newCookieStore()
+	revs := newCounting()
+	m := newCheckedMiddleware(t, store, func(c *logout.Config) { c.SessionCheck.Ledger = revs })
+	require.NoError(t, revs.Record(context.Background(), logout.SIDKey(testIssuer, "s"), time.Now(), time.Hour))
+	r := httptest.NewRequest(http.MethodGet, "/page", nil)
+	r.AddCookie(&http.Cookie{Name: "a", Value: "1"})
+	r.AddCookie(saveSession(t, store, map[any]any{"id_token": unsignedJWT(t, map[string]any{"sid": "s"})}))
+	r.AddCookie(&http.Cookie{Name: "b", Value: "2"})
+	r.AddCookie(&http.Cookie{Name: "c", Value: "3"})
+	next := m.Dispatch(httptest.NewRecorder(), r)
+	require.NotNil(t, next)
+	require.NotSame(t, r, next)
+	var got []string
+	for _, c := range next.Cookies() {
+		got = append(got, c.Name+"="+c.Value)
+	}
+	assert.Equal(t, []string{"a=1", "b=2", "c=3"}, got)
+}
