@@ -90,3 +90,27 @@ func TestWriteOverlayWantsAnAbsolutePath(t *testing.T) {
 	_, err := WriteOverlay(t.TempDir(), "handler.go", []byte("package p\n"))
 	assert.ErrorContains(t, err, "absolute")
 }
+
+func TestSchemataWrapsEverySite(t *testing.T) {
+	src := "package p\n\nfunc f(ok bool) error {\n\tif !ok {\n\t\treturn errA\n\t}\n\tif err := g(); err != nil { return err }\n\treturn nil\n}\n"
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "p.go", src, 0)
+	require.NoError(t, err)
+	sites := Find(fset, f, "p.go")
+	require.Len(t, sites, 2)
+	path := filepath.Join(t.TempDir(), "p.go")
+	muts := []mutant{{site: sites[0], path: path, src: []byte(src), id: 1}, {site: sites[1], path: path, src: []byte(src), id: 2}}
+
+	files, err := Schemata(muts)
+	require.NoError(t, err)
+	require.Len(t, files, 2, "the file and the switch")
+	got := string(files[path])
+	assert.Contains(t, got, "\tif !ok {\n\t\tif !dropreturnMutant(1) { return errA }\n\t}\n")
+	assert.Contains(t, got, "if err := g(); err != nil { if !dropreturnMutant(2) { return err } }\n")
+	assert.Equal(t, strings.Count(src, "\n"), strings.Count(got, "\n"), "lines keep their numbers")
+	_, err = parser.ParseFile(token.NewFileSet(), "p.go", got, 0)
+	assert.NoError(t, err)
+	sw := string(files[filepath.Join(filepath.Dir(path), schemataFile)])
+	assert.True(t, strings.HasPrefix(sw, "package p\n"), sw)
+	assert.Contains(t, sw, schemataEnv)
+}

@@ -93,6 +93,7 @@ type mutant struct {
 	src  []byte   // the file's source
 	pkg  string   // the mutated package
 	pkgs []string // the packages whose tests run
+	id   int      // its number among the module's mutants, from 1
 }
 
 // result is the outcome of one mutant.
@@ -153,6 +154,7 @@ type runner struct {
 	scanned map[string]bool   // the files looked into, as named in sites
 	dirs    map[string]string // the directory of each package, by import path
 	mods    map[string]string // the directory of each package's module, by import path
+	sch     *schemata         // the current module's mutants, compiled at once; nil: one build per mutant
 }
 
 // ParseModuleArg parses an argument of Run: a module directory, or
@@ -198,6 +200,22 @@ func (r *runner) module(ctx context.Context, dir, tests string) (Tally, error) {
 	ix, err := r.index(ctx, dir, muts, names)
 	if err != nil {
 		return Tally{}, err
+	}
+	r.sch, err = r.buildSchemata(ctx, muts)
+	switch {
+	case errors.Is(err, errSchemataBuild):
+		fmt.Fprintf(r.opts.Warn, "warning: %s: %v; one build per mutant instead\n", dir, errSchemataBuild)
+		if r.opts.Verbose {
+			fmt.Fprintln(r.opts.Warn, err)
+		}
+	case err != nil:
+		return Tally{}, err
+	}
+	if r.sch != nil {
+		defer func() {
+			os.RemoveAll(r.sch.dir)
+			r.sch = nil
+		}()
 	}
 	var t Tally
 	err = r.each(ctx, muts, ix, func(m mutant, res result) {
@@ -252,6 +270,9 @@ func (r *runner) collect(ctx context.Context, dir, tests string) ([]mutant, map[
 			}
 			muts = append(muts, found...)
 		}
+	}
+	for i := range muts {
+		muts[i].id = i + 1
 	}
 	return muts, names, nil
 }
@@ -361,6 +382,9 @@ func (r *runner) test(ctx context.Context, m mutant, ix *TestIndex) (result, err
 	sel, ok := ix.Select(m.pkgs, m.path, m.site.Line, m.site.Col)
 	if !ok {
 		return result{status: NotCovered}, nil
+	}
+	if r.sch != nil {
+		return r.runSchemata(ctx, r.sch, m.id, sel.Run, sel.Pkgs)
 	}
 	dir, err := os.MkdirTemp("", "dropreturn-")
 	if err != nil {
