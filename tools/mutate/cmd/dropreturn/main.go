@@ -15,14 +15,20 @@
 // test binary built with coverage of the mutated packages, to learn which
 // tests reach which return; a package with a test that fails alone is
 // run whole instead (and a failure there stops the module). Each mutant
-// whose return a test reaches is then tested with
+// whose return a test reaches is then tested by running the tests that
+// reach the return (-test.run=TESTS -test.failfast) in the test binaries
+// of the tested packages they belong to: the mutated package, or with
+// -importers every package of the module whose tests depend on it.
+//
+// Those binaries are built once per module, from mutant schemata: every
+// site of the module wrapped in "if !dropreturnMutant(N) { ... }", and a
+// file added to each mutated package that reads N from the environment
+// variable DROPRETURN_MUTANT, so that one run deletes one return. When the
+// schemata do not compile, each mutant is built on its own instead, with
 //
 //	go test -count=1 -failfast -vet=off -timeout=T -overlay=OVERLAY -run=TESTS PACKAGES
 //
-// in the module directory, where TESTS are the tests that reach the
-// return and PACKAGES the tested packages they belong to: the mutated
-// package, or with -importers every package of the module whose tests
-// depend on it.
+// in the module directory.
 //
 // MODULE_DIR=TESTS_DIR also tests the mutants of the module in
 // MODULE_DIR with the tests of another module, in TESTS_DIR, that
@@ -30,11 +36,13 @@
 // holds the tests of several others): every package of that module whose
 // tests depend on the mutated package is a tested package too, indexed
 // and run the same way, with go test run in TESTS_DIR. The overlay
-// applies to the replaced module's files as well. The overlay maps the file to a temporary copy holding
-// the mutant: no file of the tree is ever written. In the mutant the
-// return statement is wrapped in "if false { ... }": it never runs, as
-// if deleted, but its operands stay in use, so that the mutant still
-// compiles when the return held the last use of an import or a variable.
+// applies to the replaced module's files as well. The overlay (go build
+// -overlay) maps each file to a temporary copy holding the schemata or
+// the mutant: no file of the tree is ever written. In a mutant built on
+// its own the return statement is wrapped in "if false { ... }". Either
+// way the return never runs, as if deleted, but its operands stay in use,
+// so that the mutant still compiles when the return held the last use of
+// an import or a variable.
 //
 // It prints one line per mutant, in source order:
 //
