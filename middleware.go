@@ -143,11 +143,14 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		panic("logout: Wrap called with a nil handler")
 	}
 	m.checkReachable.Store(true)
-	h := &wrapped{routes: m.routes, m: m, check: m.check != nil, noStore: m.noStoreSignedIn, next: next}
+	h := &wrapped{routes: m.routes, m: m, check: m.check != nil, noStore: m.noStoreSignedIn}
+	h.busy = h.check || h.noStore
 	// Calling an http.HandlerFunc directly, rather than through its
 	// ServeHTTP method, saves the pass-through path one call.
 	if f, ok := next.(http.HandlerFunc); ok && f != nil {
-		h.nextFunc = f
+		h.next = f
+	} else {
+		h.next = next.ServeHTTP
 	}
 	return h
 }
@@ -156,16 +159,23 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 // this struct: a copy of the routes, two flags, and next.
 type wrapped struct {
 	routes
-	check    bool             // the session check is on
-	noStore  bool             // Config.NoStoreSignedIn
-	nextFunc http.HandlerFunc // next, when it is a non-nil HandlerFunc
-	next     http.Handler
-	m        *Middleware
+	check   bool             // the session check is on
+	busy    bool             // check or noStore: every request takes the long way
+	noStore bool             // Config.NoStoreSignedIn
+	next    http.HandlerFunc // the app's handler, or its ServeHTTP method
+	m       *Middleware
 }
 
 // ServeHTTP serves the middleware's own requests, and passes every other
 // request to next, after the session check when it is on.
 func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The pass-through path: a page of the app, and nothing to do for it.
+	// A path of the middleware, or a setting that acts on the app's
+	// requests, takes the long way.
+	if p := r.URL.Path; !h.busy && p != h.path && p != h.callbackPath && p != h.frontChannelPath {
+		h.next(w, r)
+		return
+	}
 	if to := h.route(r); to != routeApp || h.check {
 		if r = h.m.dispatch(to, h.check, w, r); r == nil {
 			return
@@ -177,11 +187,7 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.hasCallback && r.URL.Path == h.callbackPath && h.pendingReturn(r) {
 		w = &landingOnNotFound{ResponseWriter: w, m: h.m, r: r}
 	}
-	if h.nextFunc != nil {
-		h.nextFunc(w, r)
-	} else {
-		h.next.ServeHTTP(w, r)
-	}
+	h.next(w, r)
 }
 
 // pendingReturn reports whether a request to the callback path that route

@@ -785,13 +785,17 @@ func TestDefaultErrorHandlerMessages(t *testing.T) {
 	}
 }
 
-// TestWrapCallsAHandlerFuncDirectly: the pass-through calls an
-// http.HandlerFunc without going through its ServeHTTP method, and any
-// other handler, or a nil HandlerFunc's absence, through ServeHTTP.
-func TestWrapCallsAHandlerFuncDirectly(t *testing.T) {
+// TestWrapCallsEveryKindOfHandler: the pass-through reaches an
+// http.HandlerFunc, called directly, and any other handler, through its
+// ServeHTTP method.
+func TestWrapCallsEveryKindOfHandler(t *testing.T) {
 	m := newTestMiddleware(t, newTestStore(), nil)
-	f := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	assert.NotNil(t, m.Wrap(f).(*wrapped).nextFunc)
-	assert.Nil(t, m.Wrap(teapot{}).(*wrapped).nextFunc)
-	assert.Nil(t, m.Wrap(http.HandlerFunc(nil)).(*wrapped).nextFunc)
+	calls := 0
+	f := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls++ })
+	w := httptest.NewRecorder()
+	m.Wrap(f).ServeHTTP(w, newRequest(http.MethodGet, "/page"))
+	assert.Equal(t, 1, calls)
+	w = httptest.NewRecorder()
+	m.Wrap(teapot{}).ServeHTTP(w, newRequest(http.MethodGet, "/page"))
+	assert.Equal(t, http.StatusTeapot, w.Code)
 }
