@@ -95,6 +95,14 @@ func (rt *routes) route(r *http.Request) route {
 	return routeApp
 }
 
+// ownsPath reports whether p is one of the middleware's paths: the
+// logout path, or the callback or front-channel path when configured.
+// A request there may still be the app's (see route).
+func (rt *routes) ownsPath(p string) bool {
+	return p == rt.path || (rt.hasCallback && p == rt.callbackPath) ||
+		(rt.hasFrontChannel && p == rt.frontChannelPath)
+}
+
 // isProviderReturn reports whether a request to the callback path is the
 // provider's return from a logout: see route.
 func (rt *routes) isProviderReturn(r *http.Request) bool {
@@ -172,7 +180,7 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The pass-through path: a page of the app, and nothing to do for it.
 	// A path of the middleware, or a setting that acts on the app's
 	// requests, takes the long way.
-	if p := r.URL.Path; !h.busy && p != h.path && p != h.callbackPath && p != h.frontChannelPath {
+	if !h.busy && !h.ownsPath(r.URL.Path) {
 		h.next(w, r)
 		return
 	}
@@ -304,8 +312,7 @@ func (m *Middleware) dispatch(to route, check bool, w http.ResponseWriter, r *ht
 // cookie. hasCookie reports whether the request has a cookie called name
 // with a non-empty value; it is called only with the session check on.
 func (m *Middleware) NeedsRequest(path string, hasCookie func(name string) bool) bool {
-	if path == m.path || (m.hasCallback && path == m.callbackPath) ||
-		(m.hasFrontChannel && path == m.frontChannelPath) {
+	if m.ownsPath(path) {
 		return true
 	}
 	return m.check != nil && hasCookie != nil && hasCookie(m.sessionName)
