@@ -39,7 +39,11 @@ type Ledger interface {
 	// Seen reports whether any of queries matches an unexpired record,
 	// with one look-up (one round trip for a remote store). A query
 	// matches when its Key is recorded with a time at or after its Since;
-	// a zero Since matches any record of the key.
+	// a zero Since matches any record of the key. A store that reads
+	// the keys from several places reports a match found in one of them
+	// as true with no error, even when another could not be read: the
+	// session has ended whatever that one holds, and FailOpen must not
+	// let it through.
 	Seen(ctx context.Context, queries ...LedgerQuery) (bool, error)
 }
 

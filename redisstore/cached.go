@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -144,6 +145,12 @@ type cacheEntry struct {
 	at      int64
 	expires int64
 	slot    uint16
+}
+
+// matches reports whether e is a record, unexpired at now (Unix ns), that
+// q asks about.
+func (e cacheEntry) matches(q logout.LedgerQuery, now int64) bool {
+	return e.at != 0 && now < e.expires && (q.Since.IsZero() || e.at >= q.Since.UnixMilli())
 }
 
 // NewCachedLedger subscribes to ChangesChannel of cfg.Prefix on the
@@ -323,7 +330,7 @@ func (c *CachedLedger) Seen(ctx context.Context, checks ...logout.LedgerQuery) (
 		switch {
 		case !ok || now >= e.expires:
 			missing = true
-		case e.at != 0 && (q.Since.IsZero() || e.at >= q.Since.UnixMilli()):
+		case e.matches(q, now):
 			c.mu.RUnlock()
 			c.local.Add(1)
 			return true, nil
@@ -342,10 +349,14 @@ func (c *CachedLedger) Seen(ctx context.Context, checks ...logout.LedgerQuery) (
 
 // fetch reads checks from Redis with one round trip (GET and PTTL of each
 // key, pipelined) and keeps in the view the answers for keys whose
-// server was fresh before the read, when nothing was dropped since.
+// server was fresh before the read, when nothing was dropped since. A
+// record found answers "seen" even when another key's read failed, as
+// with Ledger.Seen.
 func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, topo *topology, gen uint64) (bool, error) {
 	gets := make([]*redis.StringCmd, len(checks))
 	ttls := make([]*redis.DurationCmd, len(checks))
+	entries := make([]cacheEntry, len(checks))
+	read := make([]bool, len(checks))
 	slots := make([]uint16, len(checks))
 	keep := make([]bool, len(checks))
 	before := c.now().UnixNano()
@@ -353,6 +364,10 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, t
 		slots[i] = c.slotOf(q.Key)
 		keep[i] = topo.fresh(slots[i], before, c.maxStale)
 	}
+	var now time.Time
+	var seen bool
+	// The replies are read inside the bound: after its deadline the call
+	// may still be running and writing them.
 	err := c.ledger.bound.do(ctx, func(ctx context.Context) error {
 		_, err := c.ledger.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, q := range checks {
@@ -364,28 +379,34 @@ func (c *CachedLedger) fetch(ctx context.Context, checks []logout.LedgerQuery, t
 		if errors.Is(err, redis.Nil) {
 			err = nil
 		}
-		return err
+		now = c.now()
+		var firstErr error
+		for i, q := range checks {
+			e, rerr := readEntry(q.Key, gets[i], ttls[i], now, c.negAge)
+			if rerr != nil {
+				firstErr = cmp.Or(firstErr, rerr)
+				continue
+			}
+			entries[i], read[i] = e, true
+			seen = seen || e.matches(q, now.UnixNano())
+		}
+		if seen {
+			return nil
+		}
+		return cmp.Or(firstErr, err)
 	})
 	if err != nil {
 		return false, lookupError(err)
 	}
-	now := c.now()
-	seen := false
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, q := range checks {
-		e, err := readEntry(q.Key, gets[i], ttls[i], now, c.negAge)
-		if err != nil {
-			return false, err
+		if !read[i] || !keep[i] || gen != c.gen {
+			continue
 		}
-		e.slot = slots[i]
-		if keep[i] && gen == c.gen {
-			c.merge(q.Key, e, now.UnixNano())
-			e = c.entries[q.Key]
-		}
-		if e.at != 0 && now.UnixNano() < e.expires && (q.Since.IsZero() || e.at >= q.Since.UnixMilli()) {
-			seen = true
-		}
+		entries[i].slot = slots[i]
+		c.merge(q.Key, entries[i], now.UnixNano())
+		seen = seen || c.entries[q.Key].matches(q, now.UnixNano())
 	}
 	return seen, nil
 }

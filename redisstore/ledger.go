@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -242,7 +243,8 @@ func (r *Ledger) seen(ctx context.Context, checks []logout.LedgerQuery) (bool, e
 	}
 }
 
-// seenMGet looks checks up with one MGET, on a single server.
+// seenMGet looks checks up with one MGET, on a single server. A record
+// found answers "seen" even when another key holds no record's time.
 func (r *Ledger) seenMGet(ctx context.Context, checks []logout.LedgerQuery) (bool, error) {
 	var buf [4]string
 	keys := buf[:0]
@@ -253,20 +255,25 @@ func (r *Ledger) seenMGet(ctx context.Context, checks []logout.LedgerQuery) (boo
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrLedgerRead, err)
 	}
+	var firstErr error
 	for i, c := range checks {
 		v, ok := vals[i].(string)
 		if !ok {
 			continue // nil: no record
 		}
-		if revoked, err := r.match(c, v, nil); revoked || err != nil {
-			return revoked, err
+		seen, err := r.match(c, v, nil)
+		if seen {
+			return true, nil
 		}
+		firstErr = cmp.Or(firstErr, err)
 	}
-	return false, nil
+	return false, firstErr
 }
 
 // seenPipelined looks checks up with pipelined GETs, which a cluster or
-// ring client sends to each key's node.
+// ring client sends to each key's node. A record found on one node
+// answers "seen" even when another node failed: the session has ended
+// whatever the failed node holds, also under SessionCheckConfig.FailOpen.
 func (r *Ledger) seenPipelined(ctx context.Context, checks []logout.LedgerQuery) (bool, error) {
 	cmds := make([]*redis.StringCmd, len(checks))
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -275,15 +282,18 @@ func (r *Ledger) seenPipelined(ctx context.Context, checks []logout.LedgerQuery)
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, fmt.Errorf("%w: %w", ErrLedgerRead, err)
-	}
+	var firstErr error
 	for i, c := range checks {
-		if revoked, err := r.match(c, cmds[i].Val(), cmds[i].Err()); revoked || err != nil {
-			return revoked, err
+		seen, err := r.match(c, cmds[i].Val(), cmds[i].Err())
+		if seen {
+			return true, nil
 		}
+		firstErr = cmp.Or(firstErr, err)
 	}
-	return false, nil
+	if firstErr == nil && err != nil && !errors.Is(err, redis.Nil) {
+		firstErr = fmt.Errorf("%w: %w", ErrLedgerRead, err)
+	}
+	return false, firstErr
 }
 
 // match interprets the reply to GET for one check.

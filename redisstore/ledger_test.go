@@ -74,9 +74,19 @@ func TestLedgerRingSpreadsKeys(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, got)
 
+	var onB []logout.LedgerQuery
+	for _, c := range checks {
+		if b.NewClient().Exists(ctx, redisstore.DefaultLedgerPrefix+c.Key).Val() == 1 {
+			onB = append(onB, c)
+		}
+	}
 	b.Stop()
-	_, err = rev.Seen(ctx, checks...)
-	assert.Error(t, err, "a shard that is down is an error, not a miss")
+	require.NotEmpty(t, onB)
+	_, err = rev.Seen(ctx, onB...)
+	assert.ErrorIs(t, err, redisstore.ErrLedgerRead, "a shard that is down is an error, not a miss")
+	got, err = rev.Seen(ctx, checks...)
+	require.NoError(t, err, "the records of the shard still up answer")
+	assert.True(t, got)
 }
 
 func TestLedgerKeysAndTTL(t *testing.T) {
@@ -422,28 +432,68 @@ func keyOnShard(t *testing.T, ring *redis.Ring, servers []*redis.Client, prefix,
 }
 
 // TestLedgerPartialReadFailure: with a ring, whose keys live on different
-// servers, a look-up that one server fails is an error that wraps
-// ErrLedgerRead, never hidden by what the other server answers, whether
-// the key it holds is recorded or not and whichever key comes first.
+// servers, a look-up that one server fails answers "seen" when the other
+// server holds a record of the request, whichever key comes first: the
+// session has ended whatever the failed server holds, so that FailOpen
+// never lets it through. Otherwise it is an error that wraps
+// ErrLedgerRead, never hidden as "not seen". The same holds for the
+// CachedLedger's reads from Redis.
 func TestLedgerPartialReadFailure(t *testing.T) {
-	ctx := context.Background()
-	srvs := []*redistest.Server{redistest.Start(t), redistest.Start(t)}
-	clients := []*redis.Client{srvs[0].NewClient(), srvs[1].NewClient()}
-	ring := newRing(t, srvs...)
-	l := redisstore.NewLedger(ring, "part:")
-	recorded := keyOnShard(t, ring, clients, "part:", "recorded", 0)
-	absent := keyOnShard(t, ring, clients, "part:", "absent", 0)
-	lost := keyOnShard(t, ring, clients, "part:", "lost", 1)
-	require.NoError(t, l.Record(ctx, recorded, base, time.Hour))
-	srvs[1].Stop()
-	for _, keys := range [][]string{{recorded, lost}, {lost, recorded}, {absent, lost}} {
-		got, err := l.Seen(ctx, anyCheck(keys[0]), anyCheck(keys[1]))
-		assert.ErrorIs(t, err, redisstore.ErrLedgerRead, "%v", keys)
-		assert.False(t, got, "%v", keys)
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
+			ctx := context.Background()
+			srvs := []*redistest.Server{redistest.Start(t), redistest.Start(t)}
+			clients := []*redis.Client{srvs[0].NewClient(), srvs[1].NewClient()}
+			ring := newRing(t, srvs...)
+			var l logout.Ledger = redisstore.NewLedger(ring, "part:")
+			if cached {
+				l = newCached(t, ring, redisstore.CachedLedgerConfig{Prefix: "part:"})
+			}
+			recorded := keyOnShard(t, ring, clients, "part:", "recorded", 0)
+			absent := keyOnShard(t, ring, clients, "part:", "absent", 0)
+			lost := keyOnShard(t, ring, clients, "part:", "lost", 1)
+			// Written behind the CachedLedger's view, so that it reads them.
+			require.NoError(t, redisstore.NewLedger(ring, "part:").Record(ctx, recorded, base, time.Hour))
+			srvs[1].Stop()
+			for _, keys := range [][]string{{recorded, lost}, {lost, recorded}} {
+				got, err := l.Seen(ctx, anyCheck(keys[0]), anyCheck(keys[1]))
+				require.NoError(t, err, "%v", keys)
+				assert.True(t, got, "%v", keys)
+			}
+			got, err := l.Seen(ctx, anyCheck(absent), anyCheck(lost))
+			assert.ErrorIs(t, err, redisstore.ErrLedgerRead)
+			assert.ErrorContains(t, err, fmt.Sprintf("key %q", lost))
+			assert.False(t, got)
+
+			got, err = l.Seen(ctx, anyCheck(absent), anyCheck(recorded))
+			require.NoError(t, err, "the server that holds both keys answers")
+			assert.True(t, got)
+		})
 	}
-	got, err := l.Seen(ctx, anyCheck(absent), anyCheck(recorded))
-	require.NoError(t, err, "the server that holds both keys answers")
-	assert.True(t, got)
+}
+
+// TestLedgerBadRecordBehindRecord: a key that holds no record's time is
+// an error only when no other key of the request is recorded.
+func TestLedgerBadRecordBehindRecord(t *testing.T) {
+	ctx := context.Background()
+	for name, client := range map[string]redis.UniversalClient{
+		"Client": redistest.Start(t).NewClient(),
+		"Ring":   newRing(t, redistest.Start(t), redistest.Start(t)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := redisstore.NewLedger(client, "bad:")
+			require.NoError(t, client.Set(ctx, "bad:garbage", "not-a-number", time.Minute).Err())
+			require.NoError(t, l.Record(ctx, "recorded", base, time.Hour))
+			for _, keys := range [][]string{{"garbage", "recorded"}, {"recorded", "garbage"}} {
+				got, err := l.Seen(ctx, anyCheck(keys[0]), anyCheck(keys[1]))
+				require.NoError(t, err, "%v", keys)
+				assert.True(t, got, "%v", keys)
+			}
+			got, err := l.Seen(ctx, anyCheck("garbage"), anyCheck("absent"))
+			assert.ErrorIs(t, err, redisstore.ErrBadRecord)
+			assert.False(t, got)
+		})
+	}
 }
 
 // TestRecordOnceSplitFailures: with a ring, whose keys live on different
