@@ -28,59 +28,26 @@ type BusFault struct {
 // to it goes through the proxy, which applies the cluster's BusFaults to
 // each direction.
 type busProxy struct {
+	*relayServer
 	c      *Cluster
 	node   int
-	ln     net.Listener
 	mu     sync.Mutex
 	target string // the node's own bus address
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
 }
 
 // startBusProxy listens on a free loopback port for node's bus.
 func startBusProxy(c *Cluster, node int) (*busProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := listenRelay()
 	if err != nil {
 		return nil, err
 	}
-	p := &busProxy{c: c, node: node, ln: ln, conns: make(map[net.Conn]struct{})}
-	p.wg.Add(1)
-	go p.accept()
+	p := &busProxy{relayServer: s, c: c, node: node}
+	s.start(p.serve)
 	return p, nil
 }
 
 // port returns the port the node announces as its bus port.
 func (p *busProxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
-
-// accept serves connections until the listener is closed.
-func (p *busProxy) accept() {
-	defer p.wg.Done()
-	for {
-		conn, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !p.track(conn) {
-			return
-		}
-		p.wg.Add(1)
-		go p.serve(conn)
-	}
-}
-
-// track adds conn to the connections closed by close; false when the
-// proxy is closed already (conn is then closed).
-func (p *busProxy) track(conn net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		_ = conn.Close()
-		return false
-	}
-	p.conns[conn] = struct{}{}
-	return true
-}
 
 // busHeader is the length of a cluster bus message's header up to and
 // including the sender's base port: "RCmb", total length, version, port.
@@ -91,8 +58,6 @@ const busHeader = 12
 // own bus port, and relays both directions, each under the fault of the
 // cluster for its direction.
 func (p *busProxy) serve(in net.Conn) {
-	defer p.wg.Done()
-	defer p.untrack(in)
 	head := make([]byte, busHeader)
 	if _, err := io.ReadFull(in, head); err != nil || string(head[:4]) != "RCmb" {
 		return
@@ -101,11 +66,8 @@ func (p *busProxy) serve(in net.Conn) {
 	p.mu.Lock()
 	target := p.target
 	p.mu.Unlock()
-	out, err := net.DialTimeout("tcp", target, time.Second)
-	if err != nil || !p.track(out) {
-		if out != nil {
-			_ = out.Close()
-		}
+	out := p.dial(target)
+	if out == nil {
 		return
 	}
 	defer p.untrack(out)
@@ -129,14 +91,6 @@ func (p *busProxy) serve(in net.Conn) {
 		p.relay(out, in, nil, p.node, peer, done, stop)
 	}()
 	relays.Wait()
-}
-
-// untrack closes conn and forgets it.
-func (p *busProxy) untrack(conn net.Conn) {
-	_ = conn.Close()
-	p.mu.Lock()
-	delete(p.conns, conn)
-	p.mu.Unlock()
 }
 
 // chunk is bytes read from one end, and when.
@@ -179,18 +133,6 @@ func (p *busProxy) relay(src, dst net.Conn, first []byte, from, to int, done cha
 			return
 		}
 	}
-}
-
-// close stops the proxy and every connection through it.
-func (p *busProxy) close() {
-	p.mu.Lock()
-	p.closed = true
-	_ = p.ln.Close()
-	for conn := range p.conns {
-		_ = conn.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
 }
 
 // SetBus makes the cluster bus apply f to every byte node from sends

@@ -23,15 +23,12 @@ import (
 // in a pipeline. A connection that subscribes (SUBSCRIBE, SSUBSCRIBE,
 // PSUBSCRIBE) is relayed byte for byte from then on.
 type Proxy struct {
+	*relayServer
 	target string
-	ln     net.Listener
 
 	mu       sync.Mutex
 	replies  map[string]string // upper-case command words -> RESP reply
 	answered map[string]int
-	conns    map[net.Conn]struct{}
-	closed   bool
-	wg       sync.WaitGroup
 }
 
 // StartProxy starts a Proxy on a free loopback port in front of the
@@ -39,14 +36,12 @@ type Proxy struct {
 // the test ends.
 func StartProxy(tb testing.TB, target string) *Proxy {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := listenRelay()
 	if err != nil {
 		tb.Fatalf("redistest: proxy: %v", err)
 	}
-	p := &Proxy{target: target, ln: ln, replies: make(map[string]string),
-		answered: make(map[string]int), conns: make(map[net.Conn]struct{})}
-	p.wg.Add(1)
-	go p.accept()
+	p := &Proxy{relayServer: s, target: target, replies: make(map[string]string), answered: make(map[string]int)}
+	s.start(p.serve)
 	tb.Cleanup(p.close)
 	return p
 }
@@ -126,53 +121,11 @@ func (p *Proxy) answer(args []string) (string, bool) {
 	return "", false
 }
 
-// accept serves connections until the listener is closed.
-func (p *Proxy) accept() {
-	defer p.wg.Done()
-	for {
-		conn, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !p.track(conn) {
-			return
-		}
-		p.wg.Add(1)
-		go p.serve(conn)
-	}
-}
-
-// track adds conn to the connections closed by close; false when the
-// proxy is closed already (conn is then closed).
-func (p *Proxy) track(conn net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		_ = conn.Close()
-		return false
-	}
-	p.conns[conn] = struct{}{}
-	return true
-}
-
-// untrack closes conn and forgets it.
-func (p *Proxy) untrack(conn net.Conn) {
-	_ = conn.Close()
-	p.mu.Lock()
-	delete(p.conns, conn)
-	p.mu.Unlock()
-}
-
 // serve relays one client connection to a connection of its own to the
 // server, command by command.
 func (p *Proxy) serve(in net.Conn) {
-	defer p.wg.Done()
-	defer p.untrack(in)
-	out, err := net.DialTimeout("tcp", p.target, time.Second)
-	if err != nil || !p.track(out) {
-		if out != nil {
-			_ = out.Close()
-		}
+	out := p.dial(p.target)
+	if out == nil {
 		return
 	}
 	defer p.untrack(out)
@@ -225,18 +178,6 @@ func subscribes(args []string) bool {
 		return true
 	}
 	return false
-}
-
-// close stops the proxy and every connection through it.
-func (p *Proxy) close() {
-	p.mu.Lock()
-	p.closed = true
-	_ = p.ln.Close()
-	for conn := range p.conns {
-		_ = conn.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
 }
 
 // readCommand reads one command, a RESP array of bulk strings or an
