@@ -166,20 +166,26 @@ func (c *CachedLedger) newNode(addr string, id any, client *redis.Client, cluste
 
 // loadCluster reads the masters of a cluster and which slots each
 // serves. The epoch is read from every master before the slot map, so
-// that a map older than a change of the epoch is read again.
+// that a map older than a change of the epoch is read again. Masters are
+// matched to the map by their node ids, so that a client that reaches
+// them under other addresses than the cluster announces (address
+// translation, a ClusterOptions.ClusterSlots of its own) is followed too.
 func (c *CachedLedger) loadCluster(ctx context.Context, cl *redis.ClusterClient) (*topology, error) {
 	var mu sync.Mutex
-	masters := make(map[string]*redis.Client)
+	masters := make(map[string]*redis.Client) // by node id
 	var epoch int64
 	err := cl.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-		info, err := m.ClusterInfo(ctx).Result()
-		if err != nil {
+		var info, id *redis.StringCmd
+		if _, err := m.Pipelined(ctx, func(p redis.Pipeliner) error {
+			info, id = p.ClusterInfo(ctx), p.ClusterMyID(ctx)
+			return nil
+		}); err != nil {
 			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		masters[m.Options().Addr] = m
-		epoch = max(epoch, clusterEpoch(info))
+		masters[id.Val()] = m
+		epoch = max(epoch, clusterEpoch(info.Val()))
 		return nil
 	})
 	if err != nil {
@@ -201,27 +207,28 @@ func (c *CachedLedger) loadCluster(ctx context.Context, cl *redis.ClusterClient)
 	for i := range t.slots {
 		t.slots[i] = noNode
 	}
-	// The masters in the order of their addresses, so that the same
-	// layout makes the same topology.
-	var addrs []string
+	// The masters in the order of their ids, so that the same layout
+	// makes the same topology.
+	var ids []string
 	for _, r := range ranges {
-		if r.start >= 0 && r.end < clusterSlots && r.start <= r.end && !slices.Contains(addrs, r.addr) {
-			addrs = append(addrs, r.addr)
+		if r.valid() && !slices.Contains(ids, r.id) {
+			ids = append(ids, r.id)
 		}
 	}
-	slices.Sort(addrs)
-	for _, addr := range addrs {
-		m := masters[addr]
+	slices.Sort(ids)
+	for _, id := range ids {
+		m := masters[id]
 		if m == nil { // the client's view of the cluster is behind
 			cl.ReloadState(ctx)
-			return nil, fmt.Errorf("redisstore: master %s is not known to the client yet", addr)
+			return nil, fmt.Errorf("redisstore: master %s is not known to the client yet", rangeOf(ranges, id).addr)
 		}
-		t.nodes = append(t.nodes, c.newNode(addr, m, m, true))
+		t.nodes = append(t.nodes, c.newNode(m.Options().Addr, m, m, true))
 	}
 	for _, r := range ranges {
-		if i := slices.Index(addrs, r.addr); i >= 0 && r.start >= 0 && r.end < clusterSlots && r.start <= r.end {
+		if r.valid() {
+			i := uint16(slices.Index(ids, r.id))
 			for s := r.start; s <= r.end; s++ {
-				t.slots[s] = uint16(i)
+				t.slots[s] = i
 			}
 		}
 	}
@@ -231,16 +238,27 @@ func (c *CachedLedger) loadCluster(ctx context.Context, cl *redis.ClusterClient)
 	return t, nil
 }
 
-// slotRange is a range of slots and the address of the master that
-// serves it.
+// slotRange is a range of slots and the master that serves it, by its
+// node id and the address the cluster announces.
 type slotRange struct {
 	start, end int
-	addr       string
+	id, addr   string
+}
+
+// valid reports whether r is a range of slots that exist.
+func (r slotRange) valid() bool {
+	return r.start >= 0 && r.end < clusterSlots && r.start <= r.end
+}
+
+// rangeOf returns the first of ranges served by the master id.
+func rangeOf(ranges []slotRange, id string) slotRange {
+	i := slices.IndexFunc(ranges, func(r slotRange) bool { return r.id == id })
+	return ranges[i]
 }
 
 // slotRanges reads which master serves which slots with CLUSTER SHARDS,
 // or CLUSTER SLOTS from a server older than Redis 7.0, and names each
-// master by its preferred endpoint, as go-redis does.
+// master by its node id and its preferred endpoint, as go-redis does.
 func slotRanges(ctx context.Context, from *redis.Client, tls bool) ([]slotRange, error) {
 	shards, err := from.ClusterShards(ctx).Result()
 	if err != nil && strings.Contains(strings.ToLower(err.Error()), "unknown") {
@@ -262,8 +280,9 @@ func slotRanges(ctx context.Context, from *redis.Client, tls bool) ([]slotRange,
 			if (tls && n.TLSPort != 0) || port == 0 {
 				port = n.TLSPort
 			}
+			addr := net.JoinHostPort(host, strconv.FormatInt(port, 10))
 			for _, r := range sh.Slots {
-				out = append(out, slotRange{int(r.Start), int(r.End), net.JoinHostPort(host, strconv.FormatInt(port, 10))})
+				out = append(out, slotRange{int(r.Start), int(r.End), n.ID, addr})
 			}
 		}
 	}
@@ -281,7 +300,7 @@ func legacySlotRanges(ctx context.Context, from *redis.Client) ([]slotRange, err
 	out := make([]slotRange, 0, len(ranges))
 	for _, r := range ranges {
 		if len(r.Nodes) > 0 {
-			out = append(out, slotRange{r.Start, r.End, r.Nodes[0].Addr})
+			out = append(out, slotRange{r.Start, r.End, r.Nodes[0].ID, r.Nodes[0].Addr})
 		}
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,9 @@ func assertRecovers(t *testing.T, c *CachedLedger, nodes int) {
 // lists no slot, or names masters the client does not know), the
 // CachedLedger tracks no server and asks Redis for every look-up; once
 // the layout reads again it tracks every master. A server older than
-// Redis 7.0, without CLUSTER SHARDS, is read with CLUSTER SLOTS. Each
+// Redis 7.0, without CLUSTER SHARDS, is read with CLUSTER SLOTS. A
+// client that reaches the nodes under other addresses than they announce
+// (address translation) is followed: masters are matched by node id. Each
 // node is reached through a proxy that answers the chosen commands
 // itself.
 func TestClusterTopologyFailures(t *testing.T) {
@@ -97,6 +100,9 @@ func TestClusterTopologyFailures(t *testing.T) {
 	require.NoError(t, NewLedgerWithConfig(cluster.NewClient(), LedgerConfig{Prefix: prefix}).
 		Record(ctx, "recorded", time.Now(), time.Hour))
 	const unknownShards = "ERR unknown subcommand 'shards'. Try CLUSTER HELP." // Redis 6.2
+	// One shard of every slot, whose master is at 127.0.0.1:1 (RESP2).
+	const unknownMaster = "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n" +
+		"*8\r\n$2\r\nid\r\n$7\r\nunknown\r\n$8\r\nendpoint\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n:1\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
 	type fault struct {
 		node             int // -1: every node
 		command, respond string
@@ -109,6 +115,7 @@ func TestClusterTopologyFailures(t *testing.T) {
 		// nat: the client reaches the nodes through the proxies under
 		// the proxies' addresses, not the nodes' own.
 		nat       bool
+		natErr    error    // with nat: the error of the client's ClusterSlots
 		wantErr   []string // nothing: the topology loads
 		lookupErr string
 	}{{
@@ -140,9 +147,19 @@ func TestClusterTopologyFailures(t *testing.T) {
 		warm:    true,
 		wantErr: []string{"redisstore: reading the cluster's slots: ", "ERR slots refused"},
 	}, {
-		name:    "the nodes name masters the client does not know",
+		name:    "the nodes name a master the client does not know",
+		faults:  []fault{{-1, "CLUSTER SHARDS", unknownMaster}},
+		wantErr: []string{"redisstore: master 127.0.0.1:1 is not known to the client yet"},
+	}, {
+		name: "the client reaches the nodes under translated addresses",
+		nat:  true,
+	}, {
+		name:    "the client's ClusterSlots fails",
 		nat:     true,
-		wantErr: []string{"redisstore: master ", " is not known to the client yet"},
+		natErr:  errors.New("no layout"),
+		wantErr: []string{"redisstore: reading the cluster's masters: no layout"},
+		// The client cannot route either.
+		lookupErr: "no layout",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := &redis.ClusterOptions{Addrs: cluster.Addrs(), Dialer: redistest.ProxyDialer(proxies...),
@@ -151,6 +168,9 @@ func TestClusterTopologyFailures(t *testing.T) {
 				node := cluster.Nodes[0].NewClient()
 				opts.Dialer = nil
 				opts.ClusterSlots = func(ctx context.Context) ([]redis.ClusterSlot, error) {
+					if tc.natErr != nil {
+						return nil, tc.natErr
+					}
 					return proxiedSlots(ctx, node, proxies)
 				}
 			}
@@ -177,11 +197,13 @@ func TestClusterTopologyFailures(t *testing.T) {
 			err := loadErr(t, c)
 			if len(tc.wantErr) == 0 {
 				require.NoError(t, err)
-				answered := 0
-				for _, p := range proxies {
-					answered += p.Answered("CLUSTER SHARDS")
+				if !tc.nat {
+					answered := 0
+					for _, p := range proxies {
+						answered += p.Answered("CLUSTER SHARDS")
+					}
+					assert.Positive(t, answered, "the proxies refused CLUSTER SHARDS")
 				}
-				assert.Positive(t, answered, "the proxies refused CLUSTER SHARDS")
 				assertClusterLayout(t, c, cluster)
 				assertRecovers(t, c, len(cluster.Nodes))
 				return
@@ -203,18 +225,26 @@ func TestClusterTopologyFailures(t *testing.T) {
 }
 
 // assertClusterLayout checks that c's topology has every master of
-// cluster serve the slots CLUSTER SHARDS gives it.
+// cluster serve the slots CLUSTER SHARDS gives it, each node named by
+// the address the client reaches it at.
 func assertClusterLayout(t *testing.T, c *CachedLedger, cluster *redistest.Cluster) {
 	t.Helper()
-	ranges, err := slotRanges(context.Background(), cluster.Nodes[0].NewClient(), false)
+	ctx := context.Background()
+	ranges, err := slotRanges(ctx, cluster.Nodes[0].NewClient(), false)
 	require.NoError(t, err)
 	topo := c.topo.Load()
 	require.NotNil(t, topo)
 	assert.Len(t, topo.nodes, len(cluster.Nodes))
+	ids := make([]string, len(topo.nodes))
+	for i, n := range topo.nodes {
+		client := n.id.(*redis.Client)
+		ids[i] = client.ClusterMyID(ctx).Val()
+		assert.Equal(t, client.Options().Addr, n.addr)
+	}
 	served := 0
 	for _, r := range ranges {
 		for s := r.start; s <= r.end; s++ {
-			if assert.NotEqual(t, noNode, topo.slots[s]) && topo.nodes[topo.slots[s]].addr == r.addr {
+			if assert.NotEqual(t, noNode, topo.slots[s]) && ids[topo.slots[s]] == r.id {
 				served++
 			}
 		}
