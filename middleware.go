@@ -227,13 +227,33 @@ func (w *landingOnNotFound) WriteHeader(code int) {
 		return
 	}
 	w.redirected = true
-	h := w.Header()
-	clear(h) // the app's 404 page
-	setNoStore(h)
-	http.SetCookie(w.ResponseWriter, w.m.stateCookie.expire())
-	w.m.logger.LogAttrs(w.r.Context(), slog.LevelWarn, "logout: provider return without state; sent to the default return target",
-		slog.String("path", w.r.URL.Path))
-	redirect(w.ResponseWriter, w.m.defaultReturnTo)
+	clear(w.Header()) // the app's 404 page
+	w.m.landWithoutState(w.ResponseWriter, w.r)
+}
+
+// landWithoutState sends the provider's return without its state to
+// DefaultReturnTo, with the state cookie deleted.
+func (m *Middleware) landWithoutState(w http.ResponseWriter, r *http.Request) {
+	setNoStore(w.Header())
+	http.SetCookie(w, m.stateCookie.expire())
+	m.logger.LogAttrs(r.Context(), slog.LevelWarn, "logout: provider return without state; sent to the default return target",
+		slog.String("path", r.URL.Path))
+	redirect(w, m.defaultReturnTo)
+}
+
+// ServeNotFound is for adapters (see Dispatch): they call it when the app
+// found no page for r, before anything of the 404 is written. When r may
+// be the provider's return to the callback path without its state (a GET
+// with the state cookie, on a callback that is not DefaultReturnTo),
+// ServeNotFound sends the user to DefaultReturnTo, with the state cookie
+// deleted, as Wrap does, and returns true. Otherwise it writes nothing and
+// returns false, and the adapter answers 404.
+func (m *Middleware) ServeNotFound(w http.ResponseWriter, r *http.Request) bool {
+	if !m.hasCallback || r.URL.Path != m.callbackPath || !m.pendingReturn(r) {
+		return false
+	}
+	m.landWithoutState(w, r)
+	return true
 }
 
 func (w *landingOnNotFound) Write(b []byte) (int, error) {
@@ -278,9 +298,10 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // adapter stops there. For any other request it runs the session check
 // of Config.SessionCheck and returns the request the app should see: r,
 // or a copy without the session cookie when the session has ended (its
-// expiry is then set on w). Config.NoStoreSignedIn and the landing of a
-// provider return without state on a callback the app does not serve
-// need Wrap.
+// expiry is then set on w). When the app then finds no page for the
+// request, the adapter calls ServeNotFound, so that a provider's return
+// without its state never ends on a 404. Config.NoStoreSignedIn needs
+// Wrap.
 func (m *Middleware) Dispatch(w http.ResponseWriter, r *http.Request) *http.Request {
 	if m.check != nil && !m.checkReachable.Load() {
 		m.checkReachable.Store(true)

@@ -695,6 +695,56 @@ func TestCrossSiteNavigationGetsAConfirmationPage(t *testing.T) {
 	}
 }
 
+// TestServeNotFound: the adapters' way to the landing of Wrap. Only a
+// GET to the callback path with the state cookie is sent to
+// DefaultReturnTo, with the state cookie deleted and nothing else
+// changed; for any other request ServeNotFound writes nothing.
+func TestServeNotFound(t *testing.T) {
+	w := newWorld(t, nil)
+	_, c := startLogout(t, w, "/account")
+	for _, tt := range []struct {
+		name  string
+		r     *http.Request
+		lands bool
+	}{
+		{"the provider's return without state", stRequest(http.MethodGet, "/logout/callback?lang=fr", c), true},
+		{"no logout in progress", stRequest(http.MethodGet, "/logout/callback"), false},
+		{"another path", stRequest(http.MethodGet, "/logout/callbacks", c), false},
+		{"a POST", stRequest(http.MethodPost, "/logout/callback", c), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			assert.Equal(t, tt.lands, w.m.ServeNotFound(rec, tt.r))
+			resp := rec.Result()
+			if !tt.lands {
+				assert.False(t, rec.Flushed)
+				assert.Empty(t, rec.Header(), "nothing written")
+				assert.Empty(t, bodyOf(t, resp))
+				return
+			}
+			assert.Equal(t, http.StatusFound, resp.StatusCode)
+			assert.Equal(t, "/", resp.Header.Get("Location"))
+			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+			del := logout.ResponseCookieForTest(resp, stateCookie)
+			require.NotNil(t, del)
+			assert.Less(t, del.MaxAge, 0)
+			assert.Len(t, resp.Header.Values("Set-Cookie"), 1, "only the state cookie")
+		})
+	}
+	assert.Zero(t, w.store.saves.Load(), "no session saved")
+	assert.Zero(t, w.ledger.records.Load(), "nothing recorded")
+	assert.Zero(t, w.next.Load(), "the app is not called")
+
+	// A callback that is DefaultReturnTo is a page of the app: never taken.
+	landing := newWorld(t, func(cfg *logout.Config) {
+		cfg.Providers[0].PostLogoutRedirectURI = testAppURL + "/"
+	})
+	_, c = startLogout(t, landing, "/account")
+	rec := httptest.NewRecorder()
+	assert.False(t, landing.m.ServeNotFound(rec, stRequest(http.MethodGet, "/", c)))
+	assert.Empty(t, rec.Header())
+}
+
 // TestProviderReturnWithoutStateNeverEndsOnA404: a provider that comes
 // back to a callback path the app does not serve, without the state, sends
 // the user to DefaultReturnTo; a page the app does serve there is left
