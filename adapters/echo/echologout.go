@@ -18,6 +18,9 @@
 package echologout
 
 import (
+	"errors"
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 	"github.com/oidc-logout/logout"
 )
@@ -28,7 +31,10 @@ import (
 // app ("/", "/homepage") included: the only work added is one comparison
 // of the request path and, when Config.SessionCheck is set, the session
 // check (a revoked session goes on signed out). See
-// logout.Middleware.Dispatch.
+// logout.Middleware.Dispatch. When the app answers the provider's return
+// to the callback path without its state with echo's 404 error, the user
+// is sent to Config.DefaultReturnTo instead (see
+// logout.Middleware.ServeNotFound).
 func Middleware(m *logout.Middleware) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -40,7 +46,11 @@ func Middleware(m *logout.Middleware) echo.MiddlewareFunc {
 			if checked != r {
 				c.SetRequest(checked) // the session has ended: go on signed out
 			}
-			return next(c)
+			err := next(c)
+			if err != nil && isNotFound(err) && !committed(c) && m.ServeNotFound(c.Response(), checked) {
+				return nil // the provider's return without its state: sent to DefaultReturnTo
+			}
+			return err
 		}
 	}
 }
@@ -55,3 +65,12 @@ func Handler(m *logout.Middleware) echo.HandlerFunc {
 		return nil
 	}
 }
+
+// isNotFound reports whether err is echo's 404.
+func isNotFound(err error) bool {
+	var he *echo.HTTPError
+	return errors.As(err, &he) && he.Code == http.StatusNotFound
+}
+
+// committed reports whether the response of c has been written.
+func committed(c echo.Context) bool { return c.Response().Committed }

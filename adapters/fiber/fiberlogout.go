@@ -25,6 +25,7 @@
 package fiberlogout
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -42,7 +43,9 @@ import (
 // A request to the callback path is served only when it is the
 // provider's return (see logout.Middleware.Dispatch); any other, such as
 // a visit to a callback that is also a page of the app, goes on with
-// c.Next, after being converted once to find out.
+// c.Next, after being converted once to find out. When no route answers
+// the provider's return without its state (fiber's 404), the user is sent
+// to Config.DefaultReturnTo instead (see logout.Middleware.ServeNotFound).
 func Middleware(m *logout.Middleware) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if !m.NeedsRequest(c.Path(), func(name string) bool { return c.Cookies(name) != "" }) {
@@ -59,8 +62,19 @@ func Middleware(m *logout.Middleware) fiber.Handler {
 		for _, name := range dropped {
 			c.Request().Header.DelCookie(name) // the session has ended: go on signed out
 		}
-		return c.Next()
+		err = c.Next()
+		if err != nil && isNotFound(err) && m.ServeNotFound(newResponseWriter(c), r) {
+			return nil // the provider's return without its state: sent to DefaultReturnTo
+		}
+		return err
 	}
+}
+
+// isNotFound reports whether err is fiber's 404, which it returns when no
+// route matches.
+func isNotFound(err error) bool {
+	var fe *fiber.Error
+	return errors.As(err, &fe) && fe.Code == http.StatusNotFound
 }
 
 // Handler returns a fiber handler that serves m on a route: the callback

@@ -19,6 +19,8 @@
 package ginlogout
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 	"github.com/oidc-logout/logout"
 )
@@ -29,18 +31,26 @@ import (
 // callback that is also a page of the app ("/", "/homepage") included: the
 // only work added is one comparison of the request path, with no
 // allocation, and, when Config.SessionCheck is set, the session check (a
-// revoked session goes on signed out). See logout.Middleware.Dispatch.
+// revoked session goes on signed out). When gin finds no route for the
+// provider's return to the callback path without its state, the user is
+// sent to Config.DefaultReturnTo rather than to gin's 404 (see
+// logout.Middleware.ServeNotFound). See logout.Middleware.Dispatch.
 //
 // gin runs the middleware of a group only for routes registered in that
 // group, so register Middleware on the engine (r.Use), or mount Handler on
 // routes instead.
 func Middleware(m *logout.Middleware) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if next := m.Dispatch(c.Writer, c.Request); next == nil {
+		next := m.Dispatch(c.Writer, c.Request)
+		if next == nil {
 			c.Abort() // served
-		} else {
-			c.Request = next // a copy without the session cookie when the session has ended
-			c.Next()
+			return
+		}
+		c.Request = next // a copy without the session cookie when the session has ended
+		c.Next()
+		// gin's own 404 (no route) is written after the middleware returns.
+		if c.Writer.Status() == http.StatusNotFound && !c.Writer.Written() {
+			m.ServeNotFound(c.Writer, next)
 		}
 	}
 }

@@ -82,6 +82,8 @@ func TestErrors(t *testing.T) { suite.Errors(t) }
 
 func TestAppPageCallback(t *testing.T) { suite.AppPageCallback(t) }
 
+func TestReturnWithoutState(t *testing.T) { suite.ReturnWithoutState(t) }
+
 func TestPostFormReturnTo(t *testing.T) { suite.PostFormReturnTo(t) }
 
 func TestSameOriginPostWithOrigin(t *testing.T) { suite.SameOriginPostWithOrigin(t) }
