@@ -9,6 +9,7 @@ import (
 	"github.com/oidc-logout/logout"
 	"github.com/oidc-logout/logout/adapters/conformance/fixture"
 	"github.com/oidc-logout/logout/adapters/echo/echo5"
+	"github.com/stretchr/testify/assert"
 )
 
 // newApp returns an echo app with the login route under l.Prefix and the
@@ -118,4 +119,32 @@ func TestSessionCheckOnPassThrough(t *testing.T) {
 	app.GET("/login", echo.WrapHandler(fixture.Login(store)))
 	app.GET("/me", echo.WrapHandler(fixture.Me(store)))
 	fixture.SessionCheckOnPassThrough(t, app)
+}
+
+// TestReturnWithoutStateIsNoError: the landing of a provider return
+// without its state is the middleware's answer, not an error of the
+// chain: echo's error handler (and any middleware above) never sees the
+// 404. Without a logout in progress, the 404 is echo's as usual.
+func TestReturnWithoutStateIsNoError(t *testing.T) {
+	var errs []error
+	e := echo.New()
+	e.HTTPErrorHandler = func(c *echo.Context, err error) {
+		errs = append(errs, err)
+		echo.DefaultHTTPErrorHandler(false)(c, err)
+	}
+	store := fixture.NewStore()
+	e.Use(echo5logout.Middleware(fixture.NewMiddleware(t, store, "")))
+	e.GET("/login", echo.WrapHandler(fixture.Login(store)))
+	resp := fixture.Do(e, http.MethodGet, "/logout", fixture.SignIn(t, e, "/login"))
+	state := fixture.AssertProviderRedirect(t, resp, "/logout/callback")
+
+	back := fixture.Do(e, http.MethodGet, "/logout/callback", state)
+	assert.Equal(t, http.StatusFound, back.StatusCode)
+	assert.Empty(t, errs, "no error reaches echo's error handler")
+
+	plain := fixture.Do(e, http.MethodGet, "/logout/callback")
+	assert.Equal(t, http.StatusNotFound, plain.StatusCode)
+	if assert.Len(t, errs, 1) {
+		assert.ErrorIs(t, errs[0], echo.ErrNotFound)
+	}
 }

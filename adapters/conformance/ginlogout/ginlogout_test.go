@@ -123,3 +123,24 @@ func TestSessionCheckOnPassThrough(t *testing.T) {
 	app.GET("/me", gin.WrapF(fixture.Me(store)))
 	fixture.SessionCheckOnPassThrough(t, app)
 }
+
+// TestServedRequestStaysWholeForOuterMiddleware: after the middleware
+// serves a logout, middleware above it still sees the request it was
+// given (a logger reading c.Request after c.Next, say).
+func TestServedRequestStaysWholeForOuterMiddleware(t *testing.T) {
+	var seen []string
+	store := fixture.NewStore()
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		c.Next()
+		if c.Request != nil {
+			seen = append(seen, c.Request.URL.Path)
+		}
+	})
+	r.Use(ginlogout.Middleware(fixture.NewMiddleware(t, store, "")))
+	r.GET("/login", gin.WrapF(fixture.Login(store)))
+
+	resp := fixture.Do(r, http.MethodGet, "/logout", fixture.SignIn(t, r, "/login"))
+	fixture.AssertProviderRedirect(t, resp, "/logout/callback")
+	assert.Equal(t, []string{"/login", "/logout"}, seen)
+}
