@@ -722,12 +722,7 @@ func TestServeNotFound(t *testing.T) {
 				assert.Empty(t, bodyOf(t, resp))
 				return
 			}
-			assert.Equal(t, http.StatusFound, resp.StatusCode)
-			assert.Equal(t, "/", resp.Header.Get("Location"))
-			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-			del := logout.ResponseCookieForTest(resp, stateCookie)
-			require.NotNil(t, del)
-			assert.Less(t, del.MaxAge, 0)
+			assertLandedOnDefault(t, resp)
 			assert.Len(t, resp.Header.Values("Set-Cookie"), 1, "only the state cookie")
 		})
 	}
@@ -745,6 +740,18 @@ func TestServeNotFound(t *testing.T) {
 	assert.Empty(t, rec.Header())
 }
 
+// assertLandedOnDefault checks the landing of a provider return without
+// its state: an uncached 302 to DefaultReturnTo that deletes the state cookie.
+func assertLandedOnDefault(t *testing.T, resp *http.Response) {
+	t.Helper()
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	del := logout.ResponseCookieForTest(resp, stateCookie)
+	require.NotNil(t, del)
+	assert.Less(t, del.MaxAge, 0)
+}
+
 // TestProviderReturnWithoutStateNeverEndsOnA404: a provider that comes
 // back to a callback path the app does not serve, without the state, sends
 // the user to DefaultReturnTo; a page the app does serve there is left
@@ -757,12 +764,7 @@ func TestProviderReturnWithoutStateNeverEndsOnA404(t *testing.T) {
 	h := w.m.Wrap(app)
 
 	resp := serveStrict(t, h, stRequest(http.MethodGet, "/logout/callback?lang=fr", c))
-	assert.Equal(t, http.StatusFound, resp.StatusCode)
-	assert.Equal(t, "/", resp.Header.Get("Location"))
-	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-	del := logout.ResponseCookieForTest(resp, stateCookie)
-	require.NotNil(t, del)
-	assert.Less(t, del.MaxAge, 0)
+	assertLandedOnDefault(t, resp)
 	assert.Empty(t, bodyOf(t, resp), "nothing of the app's 404 page")
 
 	resp = serveStrict(t, h, stRequest(http.MethodGet, "/logout/callback"))
