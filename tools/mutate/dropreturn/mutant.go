@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // Mutant returns src, the source of s.File, with the return statement of
@@ -42,20 +43,34 @@ type overlay struct {
 // path, and an overlay file that maps path to it, and returns the
 // overlay's path, for go test -overlay. path must be absolute.
 func WriteOverlay(dir, path string, src []byte) (string, error) {
-	if !filepath.IsAbs(path) {
-		return "", fmt.Errorf("overlay of %s: the path must be absolute", path)
+	return writeOverlay(dir, map[string][]byte{path: src})
+}
+
+// writeOverlay writes each of files into dir as the replacement of the
+// file at its path, and an overlay file that maps each path to its
+// replacement, and returns the overlay's path. Every path must be
+// absolute.
+func writeOverlay(dir string, files map[string][]byte) (string, error) {
+	ov := overlay{Replace: map[string]string{}}
+	i := 0
+	for path, src := range files {
+		if !filepath.IsAbs(path) {
+			return "", fmt.Errorf("overlay of %s: the path must be absolute", path)
+		}
+		i++
+		replacement := filepath.Join(dir, strconv.Itoa(i)+"_"+filepath.Base(path))
+		if err := os.WriteFile(replacement, src, 0o600); err != nil {
+			return "", fmt.Errorf("writing the replacement of %s: %w", path, err)
+		}
+		ov.Replace[path] = replacement
 	}
-	replacement := filepath.Join(dir, filepath.Base(path))
-	if err := os.WriteFile(replacement, src, 0o600); err != nil {
-		return "", fmt.Errorf("writing the mutant of %s: %w", path, err)
-	}
-	data, err := json.Marshal(overlay{Replace: map[string]string{path: replacement}})
+	data, err := json.Marshal(ov)
 	if err != nil {
-		return "", fmt.Errorf("encoding the overlay of %s: %w", path, err)
+		return "", fmt.Errorf("encoding the overlay: %w", err)
 	}
 	file := filepath.Join(dir, "overlay.json")
 	if err := os.WriteFile(file, data, 0o600); err != nil {
-		return "", fmt.Errorf("writing the overlay of %s: %w", path, err)
+		return "", fmt.Errorf("writing the overlay: %w", err)
 	}
 	return file, nil
 }

@@ -2,7 +2,6 @@ package dropreturn
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"go/parser"
@@ -105,30 +104,6 @@ func dropreturnMutant(n int) bool { return n == dropreturnActive }
 	return out, nil
 }
 
-// writeOverlayFiles writes files into dir and an overlay that maps each
-// path to its copy, and returns the overlay's path.
-func writeOverlayFiles(dir string, files map[string][]byte) (string, error) {
-	ov := overlay{Replace: map[string]string{}}
-	i := 0
-	for path, src := range files {
-		i++
-		copyPath := filepath.Join(dir, strconv.Itoa(i)+"_"+filepath.Base(path))
-		if err := os.WriteFile(copyPath, src, 0o600); err != nil {
-			return "", fmt.Errorf("writing the schemata of %s: %w", path, err)
-		}
-		ov.Replace[path] = copyPath
-	}
-	data, err := json.Marshal(ov)
-	if err != nil {
-		return "", fmt.Errorf("encoding the schemata overlay: %w", err)
-	}
-	file := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(file, data, 0o600); err != nil {
-		return "", fmt.Errorf("writing the schemata overlay: %w", err)
-	}
-	return file, nil
-}
-
 // buildSchemata compiles the schemata of muts and a test binary of each
 // package that tests them. A build that fails returns an error wrapping
 // errSchemataBuild, and the caller falls back to one build per mutant.
@@ -141,7 +116,7 @@ func (r *runner) buildSchemata(ctx context.Context, muts []mutant) (*schemata, e
 	if err != nil {
 		return nil, fmt.Errorf("schemata: %w", err)
 	}
-	ov, err := writeOverlayFiles(dir, files)
+	ov, err := writeOverlay(dir, files)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
