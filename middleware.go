@@ -192,18 +192,19 @@ func (h *wrapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.noStore && hasCookie(r.Header, h.m.sessionName) {
 		w = &noStoreWriter{ResponseWriter: w}
 	}
-	if h.hasCallback && r.URL.Path == h.callbackPath && h.pendingReturn(r) {
+	if h.pendingReturn(r) {
 		w = &landingOnNotFound{ResponseWriter: w, m: h.m, r: r}
 	}
 	h.next(w, r)
 }
 
-// pendingReturn reports whether a request to the callback path that route
-// gave to the app may still be the provider's return without its state
-// parameter: a GET with the state cookie, on a callback that is not the
+// pendingReturn reports whether a request that route gave to the app may
+// still be the provider's return without its state parameter: a GET to
+// the callback path with the state cookie, on a callback that is not the
 // landing page.
 func (rt *routes) pendingReturn(r *http.Request) bool {
-	return r.Method == http.MethodGet && !rt.callbackIsLanding && hasCookie(r.Header, rt.stateCookieName)
+	return rt.hasCallback && r.URL.Path == rt.callbackPath && r.Method == http.MethodGet &&
+		!rt.callbackIsLanding && hasCookie(r.Header, rt.stateCookieName)
 }
 
 // landingOnNotFound passes the app's response through, unless it is a
@@ -231,6 +232,19 @@ func (w *landingOnNotFound) WriteHeader(code int) {
 	w.m.landWithoutState(w.ResponseWriter, w.r)
 }
 
+func (w *landingOnNotFound) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.redirected {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the app's writer.
+func (w *landingOnNotFound) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // landWithoutState sends the provider's return without its state to
 // DefaultReturnTo, with the state cookie deleted.
 func (m *Middleware) landWithoutState(w http.ResponseWriter, r *http.Request) {
@@ -249,25 +263,12 @@ func (m *Middleware) landWithoutState(w http.ResponseWriter, r *http.Request) {
 // deleted, as Wrap does, and returns true. Otherwise it writes nothing and
 // returns false, and the adapter answers 404.
 func (m *Middleware) ServeNotFound(w http.ResponseWriter, r *http.Request) bool {
-	if !m.hasCallback || r.URL.Path != m.callbackPath || !m.pendingReturn(r) {
+	if !m.pendingReturn(r) {
 		return false
 	}
 	m.landWithoutState(w, r)
 	return true
 }
-
-func (w *landingOnNotFound) Write(b []byte) (int, error) {
-	if !w.written {
-		w.WriteHeader(http.StatusOK)
-	}
-	if w.redirected {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap gives http.ResponseController the app's writer.
-func (w *landingOnNotFound) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP serves the middleware's own paths, for a middleware mounted
 // on a mux: mux.Handle("/logout", m) and, when PostLogoutRedirectURI is
