@@ -255,19 +255,12 @@ func (r *Ledger) seenMGet(ctx context.Context, checks []logout.LedgerQuery) (boo
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrLedgerRead, err)
 	}
-	var firstErr error
-	for i, c := range checks {
-		v, ok := vals[i].(string)
-		if !ok {
-			continue // nil: no record
+	return r.matchAny(checks, func(i int) (string, error) {
+		if v, ok := vals[i].(string); ok {
+			return v, nil
 		}
-		seen, err := r.match(c, v, nil)
-		if seen {
-			return true, nil
-		}
-		firstErr = cmp.Or(firstErr, err)
-	}
-	return false, firstErr
+		return "", redis.Nil // nil: no record
+	})
 }
 
 // seenPipelined looks checks up with pipelined GETs, which a cluster or
@@ -282,16 +275,25 @@ func (r *Ledger) seenPipelined(ctx context.Context, checks []logout.LedgerQuery)
 		}
 		return nil
 	})
+	seen, firstErr := r.matchAny(checks, func(i int) (string, error) { return cmds[i].Result() })
+	if !seen && firstErr == nil && err != nil && !errors.Is(err, redis.Nil) {
+		firstErr = fmt.Errorf("%w: %w", ErrLedgerRead, err)
+	}
+	return seen, firstErr
+}
+
+// matchAny matches each of checks with its reply (the value, or the error,
+// of its GET): a record found answers true with no error, whatever the
+// other replies; otherwise the first error, if any.
+func (r *Ledger) matchAny(checks []logout.LedgerQuery, reply func(i int) (string, error)) (bool, error) {
 	var firstErr error
 	for i, c := range checks {
-		seen, err := r.match(c, cmds[i].Val(), cmds[i].Err())
+		v, err := reply(i)
+		seen, err := r.match(c, v, err)
 		if seen {
 			return true, nil
 		}
 		firstErr = cmp.Or(firstErr, err)
-	}
-	if firstErr == nil && err != nil && !errors.Is(err, redis.Nil) {
-		firstErr = fmt.Errorf("%w: %w", ErrLedgerRead, err)
 	}
 	return false, firstErr
 }
